@@ -1,0 +1,50 @@
+# Two commands set up a fresh machine: `make demo` and `make test`. Each installs what it
+# needs first (a .venv in the repo, pinned by constraints.txt; apt packages for tests).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS := agent,pipeline,dev
+export WORKTAPE_HOME ?= $(CURDIR)/state
+
+.PHONY: install demo test test-fast lint format bench lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]" 2>&1 \
+		| grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python -m pip check
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/worktape demo
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" -x -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python -m bench.bench_bundle
+
+# refreeze constraints.txt from a fresh resolve of pyproject.toml
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet -e ".[$(EXTRAS)]"
+	.venv-lock/bin/pip check
+	( sed -n '1,2p' constraints.txt; .venv-lock/bin/pip freeze --exclude-editable \
+		| grep -v '^worktape' ) > constraints.txt.new && mv constraints.txt.new constraints.txt
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) state .pytest_cache .ruff_cache

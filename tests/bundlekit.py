@@ -1,0 +1,121 @@
+"""Build valid bundles small enough for tests, and take them apart to make hostile ones."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from worktape.bundle import BundleWriter, SealedBundle
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+SCREENS = [{"monitor": 1, "left": 0, "top": 0, "width": 1920, "height": 1080}]
+CONSENT = {"policy_version": "2026-11", "granted_at": "2026-10-30T08:00:00.000000Z"}
+
+
+def write_small(
+    path: Path,
+    *,
+    bundle_id: str = "btest0001",
+    n_frames: int = 2,
+    device_id: str = "dtest",
+    contributor_id: str = "ctest",
+) -> SealedBundle:
+    with BundleWriter(
+        path,
+        bundle_id=bundle_id,
+        device_id=device_id,
+        contributor_id=contributor_id,
+        started_at=T0,
+        screens=SCREENS,
+        consent=CONSENT,
+    ) as w:
+        t = T0 + timedelta(seconds=1)
+        w.add_event(t, "focus_change", app="xterm", window_title="bash")
+        for i in range(n_frames):
+            t += timedelta(seconds=2)
+            sid = w.add_frame(
+                ts=t,
+                monitor=1,
+                width=4,
+                height=3,
+                trigger="action",
+                data=f"frame-{i}".encode() * 10,
+                phash="00ff00ff00ff00ff",
+            )
+            w.add_event(t, "screenshot", screenshot_id=sid, monitor=1)
+            t += timedelta(milliseconds=5)
+            w.add_event(t, "mouse_down", x=100 + i, y=200, button="left", monitor=1)
+            t += timedelta(milliseconds=80)
+            w.add_event(t, "mouse_up", x=100 + i, y=200, button="left", monitor=1)
+        w.add_event(t + timedelta(seconds=1), "key_down", key="a")
+        w.add_event(t + timedelta(seconds=1, milliseconds=50), "key_up", key="a")
+        return w.seal(T0 + timedelta(hours=1))
+
+
+def explode(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    members: dict[str, bytes] = {}
+    with tarfile.open(path) as tar:
+        for ti in tar:
+            f = tar.extractfile(ti)
+            assert f is not None
+            members[ti.name] = f.read()
+    manifest = json.loads(members.pop("manifest.json"))
+    return manifest, members
+
+
+def refresh_files(manifest: dict[str, Any], members: dict[str, bytes]) -> None:
+    """Make manifest `files` describe `members` exactly (so only the planted fault shows)."""
+    manifest["files"] = [
+        {"path": n, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+        for n, b in members.items()
+    ]
+
+
+def tarinfo(
+    name: str, size: int = 0, kind: bytes = tarfile.REGTYPE, linkname: str = ""
+) -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(name)
+    ti.size = size
+    ti.type = kind
+    ti.linkname = linkname
+    ti.mode = 0o644
+    return ti
+
+
+def assemble(
+    manifest: dict[str, Any] | bytes,
+    members: dict[str, bytes],
+    *,
+    extra: list[tuple[tarfile.TarInfo, bytes]] = (),  # type: ignore[assignment]
+    manifest_first: bool = True,
+    fmt: int = tarfile.USTAR_FORMAT,
+) -> bytes:
+    buf = io.BytesIO()
+    mbytes = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        entries = [(tarinfo("manifest.json", len(mbytes)), mbytes)]
+        entries += [(tarinfo(n, len(b)), b) for n, b in members.items()]
+        entries += list(extra)
+        if not manifest_first:
+            entries = entries[1:] + entries[:1]
+        for ti, data in entries:
+            tar.addfile(ti, io.BytesIO(data) if ti.isreg() else None)
+    return buf.getvalue()
+
+
+def edit_table(
+    members: dict[str, bytes], name: str, change: Callable[[pa.Table], pa.Table]
+) -> None:
+    table = pq.read_table(pa.BufferReader(members[name]))
+    out = io.BytesIO()
+    pq.write_table(change(table), out)
+    members[name] = out.getvalue()

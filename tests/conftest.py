@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.bundlekit import write_small
+
+
+@pytest.fixture
+def small_bundle(tmp_path: Path) -> Path:
+    return write_small(tmp_path / "small.tar").path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A real S3 API over HTTP on loopback (moto's ThreadedMotoServer)."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    old = {
+        k: os.environ.get(k)
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def s3_bucket(moto_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh bucket on the moto server; yields its name."""
+    import boto3
+
+    name = "wt-" + request.node.name.lower().replace("_", "-").replace("[", "-")[:40].strip("-]")
+    name = "".join(c if c.isalnum() or c == "-" else "-" for c in name)
+    client = boto3.client("s3", endpoint_url=moto_server)
+    client.create_bucket(Bucket=name)
+    yield name

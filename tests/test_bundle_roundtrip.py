@@ -1,0 +1,212 @@
+"""Writer -> reader round trips: what goes in comes out, typed, whatever the content."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.bundlekit import CONSENT, SCREENS, T0, assemble, edit_table, explode, refresh_files
+from worktape.bundle import BundleWriter, read_bundle
+from worktape.bundle.schema import EVENT_KINDS, EVENTS_SCHEMA
+
+text = st.one_of(st.none(), st.text(max_size=40))
+small_int = st.one_of(st.none(), st.integers(-5000, 10000))
+event = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from([k for k in EVENT_KINDS if k != "screenshot"]),
+        "x": small_int,
+        "y": small_int,
+        "dx": small_int,
+        "dy": small_int,
+        "monitor": st.one_of(st.none(), st.integers(1, 4)),
+        "button": st.one_of(st.none(), st.sampled_from(["left", "right", "middle"])),
+        "key": text,
+        "modifiers": st.one_of(st.none(), st.sampled_from(["ctrl", "ctrl+shift"])),
+        "app": text,
+        "window_title": text,
+        "redacted": st.booleans(),
+        "detail": text,
+        "gap_us": st.integers(0, 2_000_000),
+    }
+)
+frame = st.fixed_dictionaries(
+    {
+        "data": st.binary(min_size=0, max_size=300),
+        "trigger": st.sampled_from(["action", "keyframe", "focus_change"]),
+        "width": st.integers(1, 4000),
+        "height": st.integers(1, 3000),
+        "phash": st.one_of(st.none(), st.text("0123456789abcdef", min_size=16, max_size=16)),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=st.lists(event, max_size=60),
+    frames=st.lists(frame, max_size=6),
+    batch=st.integers(1, 16),
+    columnar=st.booleans(),
+)
+def test_roundtrip(events: list[dict], frames: list[dict], batch: int, columnar: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "b.tar"
+        t = T0
+        rows = []
+        with BundleWriter(
+            out,
+            bundle_id="bprop",
+            device_id="dprop",
+            contributor_id="cprop",
+            started_at=T0,
+            screens=SCREENS,
+            consent=CONSENT,
+            batch_rows=batch,
+        ) as w:
+            sids = []
+            for f in frames:
+                t += timedelta(milliseconds=100)
+                sid = w.add_frame(
+                    ts=t,
+                    monitor=1,
+                    width=f["width"],
+                    height=f["height"],
+                    trigger=f["trigger"],
+                    data=f["data"],
+                    phash=f["phash"],
+                )
+                sids.append(sid)
+                rows.append({"ts": t, "kind": "screenshot", "screenshot_id": sid})
+            for e in events:
+                e = dict(e)
+                t += timedelta(microseconds=e.pop("gap_us"))
+                rows.append({"ts": t, **e})
+            if columnar and rows:
+                cols = {
+                    name: [r.get(name) for r in rows]
+                    for name in EVENTS_SCHEMA.names
+                    if name != "seq"
+                }
+                cols["redacted"] = [bool(r.get("redacted")) for r in rows]
+                w.add_events(cols)
+            else:
+                for r in rows:
+                    w.add_event(**r)
+            sealed = w.seal(t + timedelta(seconds=1))
+
+        b = read_bundle(out)
+        assert b.sha256 == sealed.sha256 and b.bytes == out.stat().st_size
+        assert b.events.schema == EVENTS_SCHEMA
+        assert b.events["seq"].to_pylist() == list(range(len(rows)))
+        got = b.events.to_pylist()
+        for want, have in zip(rows, got, strict=True):
+            for k, v in want.items():
+                if k == "redacted":
+                    v = bool(v)
+                assert have[k] == v, (k, want, have)
+        assert b.screenshots["screenshot_id"].to_pylist() == sids
+        assert b.manifest["counts"] == {"events": len(rows), "screenshots": len(frames)}
+
+        extract = Path(tmp) / "x"
+        b2 = read_bundle(out, frames="extract", extract_to=extract)
+        for sid, f in zip(sids, frames, strict=True):
+            assert (extract / "screenshots" / f"{sid}.webp").read_bytes() == f["data"]
+        assert b2.events.equals(b.events)
+
+        head = read_bundle(out, frames="skip")
+        assert head.events.equals(b.events)
+        assert head.frames_verified is (not frames)
+
+
+def test_sealing_is_deterministic(tmp_path: Path) -> None:
+    from tests.bundlekit import write_small
+
+    a = write_small(tmp_path / "a.tar")
+    b = write_small(tmp_path / "b.tar")
+    assert a.sha256 == b.sha256
+    assert a.path.read_bytes() == b.path.read_bytes()
+
+
+def test_members_small_first_manifest_first(small_bundle: Path) -> None:
+    with tarfile.open(small_bundle) as tar:
+        names = tar.getnames()
+    assert names[:3] == ["manifest.json", "events.parquet", "screenshots.parquet"]
+    assert all(n.startswith("screenshots/") for n in names[3:])
+
+
+def test_reads_from_a_non_seekable_stream(small_bundle: Path) -> None:
+    class Pipe(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._b = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            return self._b.read(min(n, 777) if n and n > 0 else 777)
+
+        def seekable(self) -> bool:
+            return False
+
+    b = read_bundle(Pipe(small_bundle.read_bytes()))  # type: ignore[arg-type]
+    assert b.events.num_rows == read_bundle(small_bundle).events.num_rows == 9
+
+
+def test_newer_minor_version_loads_and_ignores_what_it_does_not_know(small_bundle: Path) -> None:
+    manifest, members = explode(small_bundle)
+    manifest["format_version"] = "1.7"
+    manifest["future_field"] = {"anything": [1, 2]}
+    edit_table(
+        members,
+        "events.parquet",
+        lambda t: t.append_column("pressure", pa.array([0.5] * t.num_rows)),
+    )
+    edit_table(
+        members,
+        "screenshots.parquet",
+        lambda t: t.append_column("ocr_text", pa.array(["hi"] * t.num_rows)),
+    )
+    members["accessibility.parquet"] = b"a future member, listed and checksummed"
+    refresh_files(manifest, members)
+    path = small_bundle.with_name("future.tar")
+    path.write_bytes(assemble(manifest, members))
+    b = read_bundle(path)
+    assert b.format_minor == 7
+    assert "pressure" not in b.events.column_names
+    assert b.ignored_members == ["accessibility.parquet"]
+
+
+def test_writer_rejects_bad_ids_and_kinds(tmp_path: Path) -> None:
+    import pytest
+
+    with pytest.raises(ValueError):
+        BundleWriter(
+            tmp_path / "x.tar",
+            bundle_id="../evil",
+            device_id="d",
+            contributor_id="c",
+            started_at=T0,
+            screens=SCREENS,
+            consent=CONSENT,
+        )
+    with BundleWriter(
+        tmp_path / "y.tar",
+        bundle_id="b1",
+        device_id="d",
+        contributor_id="c",
+        started_at=T0,
+        screens=SCREENS,
+        consent=CONSENT,
+    ) as w:
+        with pytest.raises(ValueError):
+            w.add_event(T0, "teleport")
+        with pytest.raises(ValueError):
+            w.add_event(T0, "key_down", password="hunter2")
+    assert not (tmp_path / "y.tar").exists()
+    assert not (tmp_path / "y.tar.work").exists()

@@ -1,0 +1,88 @@
+"""The `worktape` command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.bundlekit import write_small
+from worktape.storage.s3 import S3Storage
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "worktape.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_verify_ok_and_failures(tmp_path: Path) -> None:
+    good = write_small(tmp_path / "good.tar").path
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(good.read_bytes()[:3000])
+    r = run("bundle", "verify", str(good))
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok (9 events, 2 frames)")
+    r = run("bundle", "verify", str(good), str(bad))
+    assert r.returncode == 1
+    assert f"{bad}: truncated:" in r.stdout
+    assert "1 ok, 1 failed" in r.stdout
+    assert "Traceback" not in r.stderr
+    r = run("bundle", "verify", str(tmp_path))  # a folder: every .tar below it
+    assert r.returncode == 1 and r.stdout.count("\n") == 3
+
+
+def test_verify_over_s3(tmp_path: Path, moto_server: str, s3_bucket: str) -> None:
+    good = write_small(tmp_path / "good.tar").path
+    S3Storage(s3_bucket, endpoint_url=moto_server).put("raw/v1/x/good.tar", good)
+    r = run(
+        "bundle", "verify", f"s3://{s3_bucket}/raw/", env={"WORKTAPE_S3_ENDPOINT_URL": moto_server}
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"s3://{s3_bucket}/raw/v1/x/good.tar: ok" in r.stdout
+
+
+def test_show_prints_manifest_and_counts(tmp_path: Path) -> None:
+    good = write_small(tmp_path / "good.tar").path
+    r = run("bundle", "show", str(good))
+    assert r.returncode == 0
+    manifest = json.loads(r.stdout.split("\n\nevents:")[0])
+    assert manifest["bundle_id"] == "btest0001"
+    assert "mouse_down" in r.stdout and "screenshots: 2" in r.stdout
+
+
+def test_simulate_command(tmp_path: Path) -> None:
+    out = tmp_path / "bucket"
+    r = run(
+        "simulate",
+        "--contributors",
+        "1",
+        "--days",
+        "1",
+        "--seed",
+        "2",
+        "--frames",
+        "none",
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        "--hours",
+        "2",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "bundles" in r.stdout and "contributor-days" in r.stderr
+    assert run("bundle", "verify", "-q", str(out)).returncode == 0
+
+
+def test_bad_arguments_are_clear_errors(tmp_path: Path) -> None:
+    r = run("simulate", "--out", "ftp://nowhere/x", "--contributors", "1")
+    assert r.returncode == 2 and "unsupported storage URL" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run("bundle", "verify", str(tmp_path / "missing.tar"))
+    assert r.returncode == 1 and "unreadable" in r.stdout

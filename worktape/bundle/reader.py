@@ -1,0 +1,531 @@
+"""Reference reader and verifier of format-1 bundles, used by the pipeline.
+
+It streams the tar once, from a file or any object with `read(n)` (an S3 body), holding
+only the manifest and the two parquet tables in memory. Every rule of the contract that
+fails raises `BundleError` with a stable `Reason`. It never extracts with tarfile and
+never follows a link: frames, when asked for, are written under `extract_to` with names
+it builds itself from validated ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, Literal
+
+import jsonschema
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from worktape.bundle import schema as S
+from worktape.bundle.errors import BundleError, Reason
+from worktape.timeutil import from_iso
+
+FramesMode = Literal["verify", "skip", "extract"]
+_CHUNK = 1 << 20
+_TAIL = 64 * 1024  # longer than tar's 10 KiB record padding
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds a hostile bundle cannot push the reader past."""
+
+    max_bytes: int = 4 << 30
+    max_members: int = 200_000
+    max_manifest_bytes: int = 4 << 20
+    max_table_bytes: int = 1 << 30
+
+
+@dataclass
+class Bundle:
+    manifest: dict[str, Any]
+    events: pa.Table
+    screenshots: pa.Table
+    format_minor: int
+    #: sha256 and size of the whole object; None when frames were skipped (not all read)
+    sha256: str | None
+    bytes: int | None
+    frames_verified: bool
+    frames_dir: Path | None = None
+    ignored_members: list[str] = field(default_factory=list)
+
+    @property
+    def bundle_id(self) -> str:
+        return self.manifest["bundle_id"]
+
+
+@cache
+def manifest_schema() -> dict[str, Any]:
+    text = resources.files("worktape.bundle").joinpath("manifest.schema.json").read_text()
+    return json.loads(text)
+
+
+class _Source:
+    """Read-through wrapper: hashes, counts, enforces the size limit, keeps the tail."""
+
+    def __init__(self, raw: BinaryIO, max_bytes: int) -> None:
+        self._raw = raw
+        self._max = max_bytes
+        self.sha = hashlib.sha256()
+        self.count = 0
+        self.tail = bytearray()
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = _CHUNK
+        data = self._raw.read(n)
+        if not data:
+            return b""
+        self.count += len(data)
+        if self.count > self._max:
+            raise BundleError(Reason.TOO_LARGE, f"object exceeds the {self._max} byte limit")
+        self.sha.update(data)
+        self.tail += data
+        if len(self.tail) > 2 * _TAIL:
+            del self.tail[:-_TAIL]
+        return data
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+def _check_name(ti: tarfile.TarInfo) -> str:
+    if ti.issym() or ti.islnk():
+        raise BundleError(Reason.LINK_MEMBER, f"member {ti.name!r} is a link", member=ti.name)
+    if not ti.isreg():
+        kind = "directory" if ti.isdir() else "device or special file"
+        raise BundleError(Reason.SPECIAL_MEMBER, f"member {ti.name!r} is a {kind}", member=ti.name)
+    name = ti.name
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise BundleError(Reason.ABSOLUTE_PATH, f"member {name!r} is absolute", member=name)
+    parts = name.split("/")
+    if ".." in parts:
+        raise BundleError(Reason.PARENT_PATH, f"member {name!r} climbs with '..'", member=name)
+    if (
+        not name
+        or "\\" in name
+        or "\x00" in name
+        or any(p in ("", ".") for p in parts)
+        or PurePosixPath(name).as_posix() != name
+    ):
+        raise BundleError(
+            Reason.BAD_MEMBER_NAME,
+            f"member name {name!r} is not a plain relative path",
+            member=name,
+        )
+    return name
+
+
+def _parse_version(manifest: dict[str, Any]) -> int:
+    if manifest.get("format") != S.FORMAT:
+        raise BundleError(
+            Reason.WRONG_FORMAT, f"format is {manifest.get('format')!r}, expected {S.FORMAT!r}"
+        )
+    version = manifest.get("format_version")
+    try:
+        major, minor = (int(p) for p in str(version).split("."))
+    except ValueError:
+        raise BundleError(
+            Reason.BAD_MANIFEST, f"format_version {version!r} is not MAJOR.MINOR"
+        ) from None
+    if major != S.FORMAT_MAJOR:
+        raise BundleError(
+            Reason.UNSUPPORTED_VERSION,
+            f"format_version {version} has major {major}; this reader knows {S.FORMAT_MAJOR}.x",
+        )
+    return minor
+
+
+def _parse_manifest(data: bytes) -> tuple[dict[str, Any], int, dict[str, dict[str, Any]]]:
+    try:
+        manifest = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(
+            Reason.BAD_JSON, f"manifest.json is not valid JSON: {e}", member=S.MANIFEST
+        ) from e
+    if not isinstance(manifest, dict):
+        raise BundleError(Reason.BAD_JSON, "manifest.json is not a JSON object", member=S.MANIFEST)
+    minor = _parse_version(manifest)
+    errors = sorted(
+        jsonschema.Draft202012Validator(manifest_schema()).iter_errors(manifest),
+        key=lambda e: list(e.absolute_path),
+    )
+    if errors:
+        e = errors[0]
+        where = "/".join(str(p) for p in e.absolute_path) or "(root)"
+        raise BundleError(Reason.BAD_MANIFEST, f"manifest {where}: {e.message}", member=S.MANIFEST)
+    files: dict[str, dict[str, Any]] = {}
+    for entry in manifest["files"]:
+        if entry["path"] in files or entry["path"] == S.MANIFEST:
+            raise BundleError(Reason.BAD_MANIFEST, f"files lists {entry['path']!r} twice")
+        files[entry["path"]] = entry
+    for required in (S.EVENTS, S.SCREENSHOTS):
+        if required not in files:
+            raise BundleError(
+                Reason.MISSING_MEMBER, f"files does not list {required}", member=required
+            )
+    if from_iso(manifest["ended_at"]) < from_iso(manifest["started_at"]):
+        raise BundleError(Reason.BAD_MANIFEST, "ended_at is before started_at")
+    return manifest, minor, files
+
+
+def _read_member(tar: tarfile.TarFile, ti: tarfile.TarInfo, limit: int) -> bytes:
+    if ti.size > limit:
+        raise BundleError(
+            Reason.TOO_LARGE,
+            f"member {ti.name} is {ti.size} bytes, over the {limit} byte limit",
+            member=ti.name,
+        )
+    f = tar.extractfile(ti)
+    assert f is not None
+    data = f.read()
+    if len(data) != ti.size:
+        raise BundleError(Reason.TRUNCATED, f"member {ti.name} ends early", member=ti.name)
+    return data
+
+
+def _stream_member(tar: tarfile.TarFile, ti: tarfile.TarInfo, sink: BinaryIO | None) -> str:
+    f = tar.extractfile(ti)
+    assert f is not None
+    h = hashlib.sha256()
+    left = ti.size
+    while left:
+        chunk = f.read(min(_CHUNK, left))
+        if not chunk:
+            raise BundleError(Reason.TRUNCATED, f"member {ti.name} ends early", member=ti.name)
+        h.update(chunk)
+        if sink is not None:
+            sink.write(chunk)
+        left -= len(chunk)
+    return h.hexdigest()
+
+
+def _check_entry(ti: tarfile.TarInfo, entry: dict[str, Any] | None) -> dict[str, Any]:
+    if entry is None:
+        raise BundleError(
+            Reason.UNLISTED_MEMBER,
+            f"member {ti.name!r} is not listed in manifest files",
+            member=ti.name,
+        )
+    if ti.size != entry["bytes"]:
+        raise BundleError(
+            Reason.SIZE_MISMATCH,
+            f"member {ti.name} is {ti.size} bytes, manifest says {entry['bytes']}",
+            member=ti.name,
+        )
+    return entry
+
+
+def _check_sha(name: str, digest: str, entry: dict[str, Any]) -> None:
+    if digest != entry["sha256"]:
+        raise BundleError(
+            Reason.CHECKSUM_MISMATCH,
+            f"member {name} sha256 {digest[:12]}… does not match manifest {entry['sha256'][:12]}…",
+            member=name,
+        )
+
+
+def read_bundle(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    frames: FramesMode = "verify",
+    extract_to: str | os.PathLike[str] | None = None,
+    limits: Limits = Limits(),
+) -> Bundle:
+    """Verify a bundle against the format-1 contract and return its tables.
+
+    frames="verify" reads every frame and checks its sha256 (and the whole object's
+    hash is returned); "skip" stops at the first frame, which is what a loader that only
+    needs the tables wants; "extract" also writes frames under `extract_to`.
+    """
+    if frames == "extract" and extract_to is None:
+        raise ValueError("frames='extract' needs extract_to")
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            return read_bundle(f, frames=frames, extract_to=extract_to, limits=limits)
+
+    src = _Source(source, limits.max_bytes)
+    try:
+        tar = tarfile.open(fileobj=src, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
+    except tarfile.ReadError as e:
+        if src.count == 0:
+            raise BundleError(Reason.TRUNCATED, "object is empty") from e
+        raise BundleError(Reason.NOT_A_TAR, f"not a tar archive: {e}") from e
+    try:
+        return _scan(tar, src, frames, extract_to, limits)
+    except (tarfile.ReadError, EOFError) as e:
+        raise BundleError(Reason.TRUNCATED, f"archive ends inside a member: {e}") from e
+    except tarfile.TarError as e:
+        raise BundleError(Reason.NOT_A_TAR, f"archive is corrupt: {e}") from e
+
+
+def _scan(
+    tar: tarfile.TarFile,
+    src: _Source,
+    frames: FramesMode,
+    extract_to: str | os.PathLike[str] | None,
+    limits: Limits,
+) -> Bundle:
+
+    manifest: dict[str, Any] | None = None
+    files: dict[str, dict[str, Any]] = {}
+    minor = 0
+    tables: dict[str, bytes] = {}
+    seen: set[str] = set()
+    frame_names: list[str] = []
+    ignored: list[str] = []
+    out_dir = Path(extract_to) if extract_to is not None else None
+    complete = True
+
+    for ti in tar:
+        if len(seen) >= limits.max_members:
+            raise BundleError(Reason.TOO_MANY_MEMBERS, f"more than {limits.max_members} members")
+        name = _check_name(ti)
+        if name in seen:
+            raise BundleError(Reason.DUPLICATE_MEMBER, f"member {name} appears twice", member=name)
+        seen.add(name)
+        if manifest is None:
+            if name != S.MANIFEST:
+                raise BundleError(
+                    Reason.MISSING_MANIFEST,
+                    f"first member is {name!r}, not {S.MANIFEST}",
+                    member=name,
+                )
+            manifest, minor, files = _parse_manifest(
+                _read_member(tar, ti, limits.max_manifest_bytes)
+            )
+            continue
+        entry = _check_entry(ti, files.get(name))
+        if name in (S.EVENTS, S.SCREENSHOTS):
+            data = _read_member(tar, ti, limits.max_table_bytes)
+            _check_sha(name, hashlib.sha256(data).hexdigest(), entry)
+            tables[name] = data
+            continue
+        is_frame = name.startswith(S.FRAMES_DIR)
+        if is_frame and frames == "skip" and len(tables) == 2:
+            complete = False
+            break
+        sink = None
+        if is_frame:
+            frame_names.append(name)
+            if frames == "extract":
+                stem = name[len(S.FRAMES_DIR) :].rsplit(".", 1)[0]
+                if not S.ID_RE.match(stem) or name != S.frame_member(
+                    stem, manifest["frame_format"]
+                ):
+                    raise BundleError(
+                        Reason.BAD_MEMBER_NAME,
+                        f"frame member {name!r} is not screenshots/<id>.{manifest['frame_format']}",
+                        member=name,
+                    )
+                assert out_dir is not None
+                dest = out_dir / "screenshots" / f"{stem}.{manifest['frame_format']}"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with open(dest, "xb") as sink:
+                    digest = _stream_member(tar, ti, sink)
+            else:
+                digest = _stream_member(tar, ti, None)
+        else:
+            ignored.append(name)  # a newer minor's member: verified, not used
+            digest = _stream_member(tar, ti, None)
+        _check_sha(name, digest, entry)
+
+    if manifest is None:
+        raise BundleError(Reason.MISSING_MANIFEST, "archive has no members")
+
+    if complete:
+        _check_end_of_archive(tar, src)
+        missing = sorted(set(files) - seen)
+        if missing:
+            raise BundleError(
+                Reason.MISSING_MEMBER,
+                f"{len(missing)} listed member(s) absent, e.g. {missing[0]}",
+                member=missing[0],
+            )
+    for name in (S.EVENTS, S.SCREENSHOTS):
+        if name not in tables:
+            raise BundleError(Reason.MISSING_MEMBER, f"{name} is absent", member=name)
+
+    events = _load_table(tables[S.EVENTS], S.EVENTS, S.EVENTS_SCHEMA)
+    shots = _load_table(tables[S.SCREENSHOTS], S.SCREENSHOTS, S.SCREENSHOTS_SCHEMA)
+    _check_tables(manifest, minor, files, events, shots, frame_names if complete else None)
+    return Bundle(
+        manifest=manifest,
+        events=events,
+        screenshots=shots,
+        format_minor=minor,
+        sha256=src.sha.hexdigest() if complete else None,
+        bytes=src.count if complete else None,
+        frames_verified=complete,
+        frames_dir=out_dir if frames == "extract" else None,
+        ignored_members=ignored,
+    )
+
+
+def _check_end_of_archive(tar: tarfile.TarFile, src: _Source) -> None:
+    # tarfile's stream mode stops quietly at a cut header or a garbage block; the
+    # contract wants those told apart from a complete archive, so look at the end.
+    src.drain()
+    rest = src.count - tar.offset
+    if rest < 2 * tarfile.BLOCKSIZE:
+        raise BundleError(
+            Reason.TRUNCATED,
+            f"archive has no end-of-archive marker ({rest} bytes after the last member)",
+        )
+    if rest > len(src.tail) or any(src.tail[len(src.tail) - rest :]):
+        raise BundleError(
+            Reason.TRAILING_DATA,
+            "bytes after the last member are not an "
+            "end-of-archive marker (corrupt header or appended data)",
+        )
+
+
+def _load_table(data: bytes, name: str, schema: pa.Schema) -> pa.Table:
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as e:
+        raise BundleError(
+            Reason.BAD_PARQUET, f"{name} is not readable parquet: {e}", member=name
+        ) from e
+    cols = []
+    for f in schema:
+        if f.name not in table.column_names:
+            raise BundleError(Reason.BAD_SCHEMA, f"{name} lacks column {f.name!r}", member=name)
+        col = table[f.name]
+        try:
+            col = col.cast(f.type)
+        except (pa.ArrowException, ValueError) as e:
+            raise BundleError(
+                Reason.BAD_SCHEMA,
+                f"{name} column {f.name!r} is {col.type}, expected {f.type}: {e}",
+                member=name,
+            ) from e
+        if not f.nullable and col.null_count:
+            raise BundleError(
+                Reason.BAD_SCHEMA,
+                f"{name} column {f.name!r} has {col.null_count} nulls",
+                member=name,
+            )
+        cols.append(col)
+    # columns a newer minor version added are dropped here, by design
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _ts_bounds(manifest: dict[str, Any]) -> tuple[pa.Scalar, pa.Scalar]:
+    lo = pa.scalar(from_iso(manifest["started_at"]), S.UTC_US)
+    hi = pa.scalar(from_iso(manifest["ended_at"]), S.UTC_US)
+    return lo, hi
+
+
+def _check_window(table: pa.Table, name: str, lo: pa.Scalar, hi: pa.Scalar) -> None:
+    if table.num_rows == 0:
+        return
+    ts = table["ts"]
+    outside = pc.sum(pc.or_(pc.less(ts, lo), pc.greater(ts, hi))).as_py() or 0
+    if outside:
+        raise BundleError(
+            Reason.TS_OUT_OF_WINDOW,
+            f"{outside} row(s) of {name} lie outside [{lo}, {hi}]",
+            member=name,
+        )
+
+
+def _check_tables(
+    manifest: dict[str, Any],
+    minor: int,
+    files: dict[str, dict[str, Any]],
+    events: pa.Table,
+    shots: pa.Table,
+    frame_names: list[str] | None,
+) -> None:
+    counts = manifest["counts"]
+    if events.num_rows != counts["events"]:
+        raise BundleError(
+            Reason.COUNT_MISMATCH,
+            f"events.parquet has {events.num_rows} rows, manifest counts {counts['events']}",
+            member=S.EVENTS,
+        )
+    if shots.num_rows != counts["screenshots"]:
+        raise BundleError(
+            Reason.COUNT_MISMATCH,
+            f"screenshots.parquet has {shots.num_rows} "
+            f"rows, manifest counts {counts['screenshots']}",
+            member=S.SCREENSHOTS,
+        )
+    seq = events["seq"].to_numpy()
+    if seq.size and not np.array_equal(seq, np.arange(seq.size, dtype=seq.dtype)):
+        bad = int(np.argmax(seq != np.arange(seq.size, dtype=seq.dtype)))
+        raise BundleError(
+            Reason.SEQ_GAP,
+            f"seq is not 0..{seq.size - 1} in order: row {bad} has seq {int(seq[bad])}",
+            member=S.EVENTS,
+        )
+    lo, hi = _ts_bounds(manifest)
+    _check_window(events, S.EVENTS, lo, hi)
+    _check_window(shots, S.SCREENSHOTS, lo, hi)
+    if minor <= S.FORMAT_MINOR and events.num_rows:
+        unknown = pc.unique(
+            pc.filter(
+                events["kind"],
+                pc.invert(pc.is_in(events["kind"], value_set=pa.array(S.EVENT_KINDS))),
+            )
+        ).to_pylist()
+        if unknown:
+            raise BundleError(
+                Reason.UNKNOWN_KIND, f"unknown event kind(s) {unknown[:5]}", member=S.EVENTS
+            )
+
+    ids = shots["screenshot_id"]
+    if len(pc.unique(ids)) != len(ids):
+        raise BundleError(
+            Reason.DUPLICATE_SCREENSHOT,
+            "screenshot_id repeats in screenshots.parquet",
+            member=S.SCREENSHOTS,
+        )
+    fmt = manifest["frame_format"]
+    frame_files = {p for p in files if p.startswith(S.FRAMES_DIR)}
+    for sid, sha, size in zip(
+        ids.to_pylist(), shots["sha256"].to_pylist(), shots["bytes"].to_pylist(), strict=True
+    ):
+        member = S.frame_member(sid, fmt)
+        entry = files.get(member)
+        if entry is None:
+            raise BundleError(
+                Reason.MISSING_MEMBER,
+                f"frame of screenshot {sid} is not in the bundle",
+                member=member,
+            )
+        if entry["sha256"] != sha or entry["bytes"] != size:
+            raise BundleError(
+                Reason.CHECKSUM_MISMATCH,
+                f"screenshots.parquet row {sid} disagrees with the manifest on its frame",
+                member=member,
+            )
+    if len(frame_files) != len(ids):
+        raise BundleError(
+            Reason.COUNT_MISMATCH,
+            f"{len(frame_files)} frame files but {len(ids)} screenshot rows",
+            member=S.SCREENSHOTS,
+        )
+    if frame_names is not None and len(frame_names) != len(ids):
+        raise BundleError(Reason.COUNT_MISMATCH, "frame members and screenshot rows differ")
+
+    referenced = pc.drop_null(events["screenshot_id"])
+    if len(referenced):
+        dangling = pc.filter(referenced, pc.invert(pc.is_in(referenced, value_set=ids)))
+        if len(dangling):
+            raise BundleError(
+                Reason.DANGLING_SCREENSHOT,
+                f"{len(dangling)} event(s) reference "
+                f"screenshots that do not exist, e.g. {dangling[0]}",
+                member=S.EVENTS,
+            )

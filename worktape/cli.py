@@ -1,0 +1,192 @@
+"""`worktape`: the one command line in front of everything a person runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+from worktape import __version__
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    raise AssertionError
+
+
+def _bundle_sources(paths: Sequence[str]) -> Iterator[tuple[str, object]]:
+    """(label, opener) for every bundle named: files, folders (recursively, *.tar) and
+    storage URLs (every .tar key under the prefix)."""
+    from worktape.storage import open_storage
+
+    for p in paths:
+        if urlparse(p).scheme == "s3":
+            parsed = urlparse(p)
+            storage = open_storage(f"s3://{parsed.netloc}")
+            prefix = parsed.path.lstrip("/")
+            for info in storage.list(prefix):
+                if info.key.endswith(".tar"):
+                    yield f"s3://{parsed.netloc}/{info.key}", (storage, info.key)
+            continue
+        path = Path(p)
+        if path.is_dir():
+            for f in sorted(path.rglob("*.tar")):
+                yield str(f), f
+        else:
+            yield str(path), path
+
+
+def cmd_bundle_verify(args: argparse.Namespace) -> int:
+    from worktape.bundle import BundleError, Limits, read_bundle
+
+    limits = Limits(max_bytes=args.max_bytes) if args.max_bytes else Limits()
+    failed = total = 0
+    for label, src in _bundle_sources(args.paths):
+        total += 1
+        try:
+            if isinstance(src, tuple):
+                storage, key = src
+                with storage.open(key) as body:
+                    b = read_bundle(body, limits=limits)
+            else:
+                b = read_bundle(src, limits=limits)
+        except BundleError as e:
+            failed += 1
+            print(f"{label}: {e.reason.value}: {e.message}")
+        except OSError as e:
+            failed += 1
+            print(f"{label}: unreadable: {e}")
+        else:
+            if not args.quiet:
+                print(f"{label}: ok ({b.events.num_rows} events, {b.screenshots.num_rows} frames)")
+    if total == 0:
+        print("no bundles found", file=sys.stderr)
+        return 1
+    if args.quiet or failed:
+        print(f"{total - failed} ok, {failed} failed")
+    return 1 if failed else 0
+
+
+def cmd_bundle_show(args: argparse.Namespace) -> int:
+    import pyarrow.compute as pc
+
+    from worktape.bundle import BundleError, read_bundle
+
+    try:
+        b = read_bundle(args.path)
+    except BundleError as e:
+        print(f"{args.path}: {e.reason.value}: {e.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(b.manifest, indent=2, sort_keys=True))
+    kinds = pc.value_counts(b.events["kind"]).to_pylist()
+    print(f"\nevents: {b.events.num_rows}")
+    for kv in sorted(kinds, key=lambda kv: -kv["counts"]):
+        print(f"  {kv['values']:<13} {kv['counts']}")
+    print(f"screenshots: {b.screenshots.num_rows}")
+    print(f"bytes: {b.bytes}  sha256: {b.sha256}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from worktape.simulate import progress_bar, simulate
+
+    res = simulate(
+        args.out,
+        contributors=args.contributors,
+        days=args.days,
+        seed=args.seed,
+        frames=args.frames,
+        start=args.start,
+        jobs=args.jobs,
+        hours=args.hours,
+        progress=None if args.quiet else progress_bar("simulating"),
+    )
+    print(
+        f"simulated {args.contributors} contributor(s) x {args.days} day(s) into {args.out}: "
+        f"{res.bundles} bundles ({res.skipped} already there), {res.events:,} events, "
+        f"{res.frames:,} frames, {_human(res.bytes)}, {res.episodes:,} episodes of ground truth"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from worktape.demo import run_demo
+
+    return run_demo(contributors=args.contributors, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from worktape.config import default_storage_url
+
+    p = argparse.ArgumentParser(prog="worktape", description=__doc__)
+    p.add_argument("--version", action="version", version=f"worktape {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bundle = sub.add_parser("bundle", help="verify and inspect capture bundles")
+    bsub = bundle.add_subparsers(dest="bundle_command", required=True, metavar="SUBCOMMAND")
+    v = bsub.add_parser("verify", help="check bundles against the format-1 contract")
+    v.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="bundle files, folders of them, or s3://bucket/prefix",
+    )
+    v.add_argument("--max-bytes", type=int, default=0, help="reject bundles larger than this")
+    v.add_argument("-q", "--quiet", action="store_true", help="print failures and a total only")
+    v.set_defaults(func=cmd_bundle_verify)
+    s = bsub.add_parser("show", help="print a bundle's manifest and counts")
+    s.add_argument("path", metavar="PATH")
+    s.set_defaults(func=cmd_bundle_show)
+
+    sim = sub.add_parser("simulate", help="write a simulated team's workdays as real bundles")
+    sim.add_argument("--contributors", type=int, default=3, metavar="N")
+    sim.add_argument("--days", type=int, default=1, metavar="D", help="workdays (Mon-Fri)")
+    sim.add_argument("--seed", type=int, default=0, metavar="S")
+    sim.add_argument(
+        "--out",
+        default=default_storage_url(),
+        metavar="URL",
+        help="storage: a folder or s3://bucket/prefix (default: %(default)s)",
+    )
+    sim.add_argument("--frames", choices=("none", "tiny", "real"), default="real")
+    sim.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=date(2026, 11, 2),
+        metavar="YYYY-MM-DD",
+        help="first day (default: %(default)s)",
+    )
+    sim.add_argument(
+        "--hours", type=float, default=None, help="length of each workday (default: about 8)"
+    )
+    sim.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
+    sim.add_argument("-q", "--quiet", action="store_true")
+    sim.set_defaults(func=cmd_simulate)
+
+    demo = sub.add_parser("demo", help="run the main job end to end on embedded defaults")
+    demo.add_argument("--contributors", type=int, default=3)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, RuntimeError) as e:
+        print(f"worktape: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Small real images for simulated screenshots.
+
+"real" draws a scaled-down desktop (window, title bar, text lines that change with the
+work) and encodes it as lossless WebP like the agent does; "tiny" is a 32x18 frame that
+still differs by state; "none" takes no frames at all (event-only benchmarks). Frames
+are cached by screen state: the same screen encodes once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+from functools import lru_cache
+
+from PIL import Image, ImageDraw
+
+SIZES = {"real": (384, 216), "tiny": (32, 18)}
+
+
+def dhash(img: Image.Image) -> str:
+    """64-bit difference hash, hex: near-identical screens get near-identical hashes."""
+    g = img.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
+    px = g.tobytes()
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            bits = (bits << 1) | (px[row * 9 + col] > px[row * 9 + col + 1])
+    return f"{bits:016x}"
+
+
+def _color(text: str) -> tuple[int, int, int]:
+    h = zlib.crc32(text.encode())
+    return (60 + h % 160, 60 + (h >> 8) % 160, 60 + (h >> 16) % 160)
+
+
+@lru_cache(maxsize=4096)
+def render(
+    mode: str,
+    app: str,
+    title: str,
+    window: tuple[float, float, float, float],
+    content: tuple[str, ...],
+) -> tuple[bytes, int, int, str]:
+    """Encoded frame, its width and height, and its perceptual hash."""
+    w, h = SIZES[mode]
+    img = Image.new("RGB", (w, h), (32, 40, 48))
+    d = ImageDraw.Draw(img)
+    x0, y0, x1, y1 = (
+        int(window[0] * w),
+        int(window[1] * h),
+        int(window[2] * w),
+        int(window[3] * h),
+    )
+    d.rectangle((x0, y0, x1, y1), fill=(245, 245, 245))
+    bar = max(2, h // 16)
+    d.rectangle((x0, y0, x1, y0 + bar), fill=_color(app))
+    if mode == "real":
+        d.text((x0 + 4, y0 + 1), title[:70], fill=(255, 255, 255))
+        for i, line in enumerate(content[-8:]):
+            d.text((x0 + 8, y0 + bar + 6 + i * 14), line[:60], fill=(30, 30, 30))
+    else:
+        # tiny frames: one stripe per content line keeps states distinguishable
+        for i, line in enumerate(content[-6:]):
+            d.line((x0 + 1, y0 + bar + 1 + i * 2, x1 - 1, y0 + bar + 1 + i * 2), fill=_color(line))
+    buf = io.BytesIO()
+    img.save(buf, format="WEBP", lossless=True, method=0)
+    return buf.getvalue(), w, h, dhash(img)
+
+
+def frame_sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

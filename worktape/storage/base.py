@@ -1,0 +1,105 @@
+"""The storage interface every backend implements, and the key rules they share."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+Body = bytes | str | os.PathLike[str]
+_CHUNK = 1 << 20
+
+
+class StorageError(Exception):
+    pass
+
+
+class ObjectExists(StorageError):
+    """A no-overwrite put or copy found the key taken."""
+
+
+class ObjectMissing(StorageError):
+    pass
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    #: hex sha256 of the content when the backend knows it (from put metadata)
+    sha256: str | None = None
+    last_modified: datetime | None = None
+
+
+def check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key:
+        raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
+def sha256_of(body: Body) -> tuple[str, int]:
+    if isinstance(body, bytes):
+        return hashlib.sha256(body).hexdigest(), len(body)
+    h = hashlib.sha256()
+    n = 0
+    with open(body, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+class Storage(ABC):
+    """A flat key space under a root (an S3 bucket+prefix, or a local folder)."""
+
+    url: str
+
+    @abstractmethod
+    def put(
+        self, key: str, body: Body, *, overwrite: bool = False, sha256: str | None = None
+    ) -> ObjectInfo:
+        """Store `body` (bytes or a file path). Without `overwrite` an existing key raises
+        ObjectExists and leaves the stored object as it was. The sha256 is computed if
+        not given and kept with the object."""
+
+    @abstractmethod
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """Stream an object: a context manager giving a file-like with `read(n)`."""
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and sha256 of an object, or None if it does not exist."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every key under `prefix`, in key order, however many pages that takes."""
+
+    @abstractmethod
+    def copy(self, src: str, dst: str, *, overwrite: bool = False) -> ObjectInfo:
+        """Server-side copy, keeping the checksum."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove an object; a missing key is not an error."""
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.open(key) as f:
+            return f.read()
+
+    def download(self, key: str, dest: str | os.PathLike[str]) -> Path:
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with self.open(key) as src, open(dest, "wb") as out:
+            while chunk := src.read(_CHUNK):
+                out.write(chunk)
+        return dest
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
