@@ -103,6 +103,10 @@ def test_list_by_prefix_across_pages(storage: Storage) -> None:
     assert len(list(storage.list("raw/"))) == 21
     assert [i.key for i in storage.list("raw/v1/device=d1/date=2026-11-02/hour=07/")] == [keys[7]]
     assert list(storage.list("nothing/here/")) == []
+    assert storage.list_dirs("raw/v1/") == ["raw/v1/device=d1/", "raw/v1/device=d2/"]
+    assert storage.list_dirs("raw/v1/device=d1/") == ["raw/v1/device=d1/date=2026-11-02/"]
+    assert storage.list_dirs("") == ["quarantine/", "raw/"]
+    assert storage.list_dirs("missing/") == []
 
 
 def test_copy_keeps_content_and_checksum(storage: Storage) -> None:

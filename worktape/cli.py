@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -116,6 +116,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pipeline_run(args: argparse.Namespace) -> int:
+    from worktape.pipeline.report import print_night
+    from worktape.pipeline.runner import run_night
+
+    day, last = args.date, args.to or args.date
+    if last < day:
+        raise ValueError("--to is before --date")
+    failed = False
+    while day <= last:
+        for r in run_night(day):
+            print_night(r)
+            failed |= not r.ok
+        if failed:
+            break
+        day += timedelta(days=1)
+    return 1 if failed else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from worktape.demo import run_demo
 
@@ -169,6 +187,26 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
     sim.add_argument("-q", "--quiet", action="store_true")
     sim.set_defaults(func=cmd_simulate)
+
+    pipe = sub.add_parser("pipeline", help="run the nightly pipeline locally (Airflow dag.test)")
+    psub = pipe.add_subparsers(dest="pipeline_command", required=True, metavar="SUBCOMMAND")
+    run = psub.add_parser("run", help="run the night of a day (and backfill a range)")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    run.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=yesterday,
+        metavar="YYYY-MM-DD",
+        help="the UTC day whose bundles to process (default: yesterday)",
+    )
+    run.add_argument(
+        "--to",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="backfill every night from --date to this day, in order",
+    )
+    run.set_defaults(func=cmd_pipeline_run)
 
     demo = sub.add_parser("demo", help="run the main job end to end on embedded defaults")
     demo.add_argument("--contributors", type=int, default=3)

@@ -1,35 +1,37 @@
 """`make demo` / `worktape demo`: the main job, end to end, on embedded defaults.
 
-Today: simulate a small team's day into the local bucket folder and verify every
-bundle. Each later stage of the night (load, dbt, gate, publish) joins here.
+1. simulate a small team's workday into the local bucket folder (real format-1 bundles);
+2. verify every bundle against the contract;
+3. run the nightly pipeline for that day and the next (Airflow `dag.test()` on SQLite):
+   discover, verify and load into DuckDB, quarantining what fails.
+Each later stage of the night (dbt, gate, publish) joins here.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 
 from worktape.bundle import BundleError, read_bundle
 from worktape.config import state_dir
 from worktape.layout import RAW
-from worktape.simulate import progress_bar, simulate
+from worktape.simulate import DEFAULT_START, progress_bar, simulate
 from worktape.storage import open_storage
 
 
 def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
     home = state_dir()
     bucket = home / "demo" / "bucket"
+    # the demo keeps to its own bucket and warehouse, whatever else is configured
+    os.environ["WORKTAPE_STORAGE_URL"] = str(bucket)
+    os.environ["WORKTAPE_WAREHOUSE"] = str(home / "demo" / "warehouse" / "worktape.duckdb")
     print(f"worktape demo: state in {home}")
     t0 = time.monotonic()
-    res = simulate(
-        str(bucket),
-        contributors=contributors,
-        days=1,
-        seed=seed,
-        frames="real",
-        progress=progress_bar("1/2 simulating a team-day"),
-    )
+    res = simulate(str(bucket), contributors=contributors, days=1, seed=seed, frames="real",
+                   start=DEFAULT_START, progress=progress_bar("1/3 simulating a team-day"))
     t_sim = time.monotonic() - t0
 
     storage = open_storage(str(bucket))
@@ -37,7 +39,7 @@ def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
     events = frames = nbytes = ok = 0
     keys = [i.key for i in storage.list(RAW) if i.key.endswith(".tar")]
     t1 = time.monotonic()
-    show = progress_bar("2/2 verifying bundles", "bundles")
+    show = progress_bar("2/3 verifying bundles", "bundles")
     for k, key in enumerate(keys, 1):
         show(k, len(keys))
         try:
@@ -51,17 +53,30 @@ def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
         frames += b.screenshots.num_rows
         nbytes += b.bytes or 0
     t_ver = time.monotonic() - t1
-
     sys.stderr.flush()
+    rate = events / max(t_ver, 1e-9)
     print(f"  contributors      {contributors} (seed {seed}), 1 workday")
     print(f"  bundles           {len(keys)} ({ok} verified ok, {sum(reasons.values())} failed)")
     print(f"  events            {events:,}")
     print(f"  frames            {frames:,}")
     print(f"  bytes             {nbytes / 2**20:.1f} MiB")
     print(f"  episodes (truth)  {res.episodes:,}")
-    rate = events / max(t_ver, 1e-9)
     print(f"  simulate {t_sim:.1f}s, verify {t_ver:.1f}s ({rate:,.0f} events/s)")
     print(f"  bucket            {bucket}")
     for reason, n in reasons.items():
         print(f"  FAILED {reason}: {n}")
-    return 1 if reasons else 0
+    if reasons:
+        return 1
+
+    from worktape.pipeline.report import print_night
+    from worktape.pipeline.runner import run_night
+
+    # a person at UTC-8 works past midnight UTC: their last bundles belong to the next night
+    print("3/3 running the nightly pipeline (Airflow dag.test, SQLite, DuckDB)", flush=True)
+    for day in (DEFAULT_START, DEFAULT_START + timedelta(days=1)):
+        for r in run_night(day):
+            print_night(r)
+            if not r.ok:
+                return 1
+    print(f"  warehouse         {os.environ['WORKTAPE_WAREHOUSE']}")
+    return 0

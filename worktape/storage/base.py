@@ -82,6 +82,11 @@ class Storage(ABC):
         """Every key under `prefix`, in key order, however many pages that takes."""
 
     @abstractmethod
+    def list_dirs(self, prefix: str) -> list[str]:
+        """The next level of `/`-separated names under `prefix` (which ends with `/`),
+        as full prefixes ending in `/`, sorted: S3's common prefixes."""
+
+    @abstractmethod
     def copy(self, src: str, dst: str, *, overwrite: bool = False) -> ObjectInfo:
         """Server-side copy, keeping the checksum."""
 

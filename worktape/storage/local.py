@@ -120,6 +120,14 @@ class LocalStorage(Storage):
             path = base / key
             yield ObjectInfo(key, path.stat().st_size, None, _mtime(path))
 
+    def list_dirs(self, prefix: str) -> list[str]:
+        start = self.root / prefix if prefix else self.root
+        if not start.is_dir():
+            return []
+        return sorted(
+            f"{prefix}{e.name}/" for e in os.scandir(start) if e.is_dir() and e.name != _META
+        )
+
     def copy(self, src: str, dst: str, *, overwrite: bool = False) -> ObjectInfo:
         src_path = self._path(src)
         if not src_path.is_file():

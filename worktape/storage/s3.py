@@ -169,6 +169,19 @@ class S3Storage(Storage):
             for obj in page.get("Contents", []):
                 yield ObjectInfo(obj["Key"][n:], obj["Size"], None, obj.get("LastModified"))
 
+    def list_dirs(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        n = len(self.prefix)
+        out: list[str] = []
+        for page in paginator.paginate(
+            Bucket=self.bucket,
+            Prefix=self.prefix + prefix,
+            Delimiter="/",
+            PaginationConfig={"PageSize": self.page_size},
+        ):
+            out.extend(cp["Prefix"][n:] for cp in page.get("CommonPrefixes", []))
+        return sorted(out)
+
     def copy(self, src: str, dst: str, *, overwrite: bool = False) -> ObjectInfo:
         info = self.head(src)
         if info is None:

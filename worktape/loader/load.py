@@ -1,0 +1,310 @@
+"""Verify bundles and load them into the warehouse's raw tables, exactly once.
+
+Bundles are fetched and verified on a few threads (hashing, tar and Parquet decoding
+release the GIL), then committed in batches: one DuckDB transaction holds a batch's
+manifests, events, screenshot index *and* ledger rows. A crash anywhere before COMMIT
+leaves no trace, and a bundle is loaded if and only if the ledger says so. That, plus
+discovery skipping ledgered keys, is the exactly-once effect.
+
+Rows go in through Arrow and DuckDB's own Arrow scan: no Python loop over events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from collections import Counter, deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from worktape.bundle import Bundle, BundleError, Limits, Reason, read_bundle
+from worktape.layout import parse_raw_key
+from worktape.loader.quarantine import quarantine
+from worktape.storage import ObjectMissing, Storage
+from worktape.timeutil import from_iso
+
+log = logging.getLogger(__name__)
+
+#: fault points for tests: WORKTAPE_FAULT=before_ledger (raise) or before_ledger:kill
+FAULT_ENV = "WORKTAPE_FAULT"
+
+
+class FaultInjected(RuntimeError):
+    pass
+
+
+@dataclass
+class LoadSummary:
+    loaded: int = 0
+    duplicates: int = 0
+    missing: int = 0
+    events: int = 0
+    screenshots: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    days: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loaded": self.loaded,
+            "duplicates": self.duplicates,
+            "missing": self.missing,
+            "events": self.events,
+            "screenshots": self.screenshots,
+            "quarantined": dict(sorted(self.quarantined.items())),
+            "days": sorted(self.days),
+        }
+
+
+@dataclass
+class _Fetched:
+    key: str
+    bundle: Bundle | None = None
+    sha256: str | None = None
+    error: BundleError | None = None
+    missing: bool = False
+
+
+def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _Fetched:
+    meta_sha = None
+    if not verify_frames:
+        info = storage.head(key)
+        if info is None:
+            return _Fetched(key, missing=True)
+        meta_sha = info.sha256
+    # without a stored checksum the whole object must be read to know its sha256
+    mode = "skip" if meta_sha else "verify"
+    try:
+        with storage.open(key) as body:
+            b = read_bundle(body, frames=mode, limits=limits)
+    except ObjectMissing:
+        return _Fetched(key, missing=True)
+    except BundleError as e:
+        return _Fetched(key, error=e)
+    sha = b.sha256 or meta_sha
+    if b.sha256 and meta_sha and b.sha256 != meta_sha:
+        return _Fetched(
+            key,
+            bundle=b,
+            sha256=b.sha256,
+            error=BundleError(
+                Reason.CHECKSUM_MISMATCH,
+                f"object sha256 {b.sha256[:12]}… differs from the "
+                f"checksum stored at upload {meta_sha[:12]}…",
+            ),
+        )
+    return _Fetched(key, bundle=b, sha256=sha)
+
+
+def _key_matches(key: str, b: Bundle) -> BundleError | None:
+    rk = parse_raw_key(key)
+    started = from_iso(b.manifest["started_at"])
+    if rk is None:
+        return BundleError(Reason.KEY_MISMATCH, f"{key} is not a raw/v1 bundle key")
+    wrong = [
+        name
+        for name, ok in (
+            ("bundle_id", rk.bundle_id == b.bundle_id),
+            ("device_id", rk.device_id == b.manifest["device_id"]),
+            ("date", rk.date == started.date()),
+            ("hour", rk.hour == started.hour),
+        )
+        if not ok
+    ]
+    if wrong:
+        return BundleError(
+            Reason.KEY_MISMATCH, f"key disagrees with the manifest on {', '.join(wrong)}"
+        )
+    return None
+
+
+def _const(value: str, n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))
+
+
+def _bundle_row(f: _Fetched, run_id: str | None, now: datetime) -> dict[str, Any]:
+    m = f.bundle.manifest  # type: ignore[union-attr]
+    return {
+        "bundle_id": m["bundle_id"],
+        "object_key": f.key,
+        "sha256": f.sha256,
+        "bytes": f.bundle.bytes,  # type: ignore[union-attr]
+        "device_id": m["device_id"],
+        "contributor_id": m["contributor_id"],
+        "agent_version": m["agent_version"],
+        "format_version": m["format_version"],
+        "started_at": from_iso(m["started_at"]),
+        "ended_at": from_iso(m["ended_at"]),
+        "utc_offset_minutes": m["utc_offset_minutes"],
+        "screens": json.dumps(m["screens"]),
+        "frame_format": m["frame_format"],
+        "consent_policy_version": m["consent"]["policy_version"],
+        "consent_granted_at": from_iso(m["consent"]["granted_at"]),
+        "redaction": json.dumps(m["redaction"]),
+        "event_count": m["counts"]["events"],
+        "screenshot_count": m["counts"]["screenshots"],
+        "is_simulated": bool(m.get("simulated", False)),
+        "manifest": json.dumps(m, sort_keys=True),
+        "loaded_at": now,
+        "load_run_id": run_id,
+    }
+
+
+def _commit(con: duckdb.DuckDBPyConnection, batch: list[_Fetched], run_id: str | None) -> None:
+    now = datetime.now(UTC)
+    bundles = pa.Table.from_pylist([_bundle_row(f, run_id, now) for f in batch])
+    events = pa.concat_tables(
+        [
+            f.bundle.events.append_column(
+                "bundle_id",
+                _const(
+                    f.bundle.bundle_id,  # type: ignore[union-attr]
+                    f.bundle.events.num_rows,
+                ),
+            )  # type: ignore[union-attr]
+            for f in batch
+        ]
+    )
+    shots = pa.concat_tables(
+        [
+            f.bundle.screenshots.append_column(
+                "bundle_id",
+                _const(  # type: ignore[union-attr]
+                    f.bundle.bundle_id, f.bundle.screenshots.num_rows
+                ),
+            )  # type: ignore[union-attr]
+            for f in batch
+        ]
+    )
+    fault = os.environ.get(FAULT_ENV, "")
+    con.register("_bundles", bundles)
+    con.register("_events", events)
+    con.register("_shots", shots)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("INSERT INTO raw.bundles BY NAME SELECT * FROM _bundles")
+            con.execute(
+                "INSERT INTO raw.events BY NAME "
+                "SELECT * REPLACE (bundle_id::VARCHAR AS bundle_id) FROM _events"
+            )
+            con.execute(
+                "INSERT INTO raw.screenshots BY NAME "
+                "SELECT * REPLACE (bundle_id::VARCHAR AS bundle_id) FROM _shots"
+            )
+            if fault.startswith("before_ledger"):
+                if fault.endswith(":kill"):
+                    os.kill(os.getpid(), signal.SIGKILL)
+                raise FaultInjected("fault injected between load and ledger")
+            con.execute("""
+                INSERT INTO raw.ledger BY NAME
+                SELECT bundle_id, object_key, sha256, event_count, screenshot_count,
+                       loaded_at, load_run_id FROM _bundles""")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        for name in ("_bundles", "_events", "_shots"):
+            con.unregister(name)
+
+
+def load_bundles(
+    storage: Storage,
+    con: duckdb.DuckDBPyConnection,
+    keys: Iterable[str],
+    *,
+    run_id: str | None = None,
+    verify_frames: bool = True,
+    batch_events: int = 2_000_000,
+    workers: int = 2,
+    limits: Limits = Limits(),  # noqa: B008 - frozen dataclass
+) -> LoadSummary:
+    """Verify and load `keys`; quarantine what fails; return what happened."""
+    summary = LoadSummary()
+    ledger = dict(con.execute("SELECT bundle_id, sha256 FROM raw.ledger").fetchall())
+    batch: list[_Fetched] = []
+    batch_rows = 0
+
+    def flush() -> None:
+        nonlocal batch, batch_rows
+        if batch:
+            _commit(con, batch, run_id)
+            for f in batch:
+                summary.loaded += 1
+                summary.events += f.bundle.events.num_rows  # type: ignore[union-attr]
+                summary.screenshots += f.bundle.screenshots.num_rows  # type: ignore[union-attr]
+                summary.days.add(f.bundle.manifest["started_at"][:10])  # type: ignore[union-attr]
+        batch, batch_rows = [], 0
+
+    def handle(f: _Fetched) -> None:
+        nonlocal batch_rows
+        if f.missing:
+            log.warning("%s disappeared before it could be loaded", f.key)
+            summary.missing += 1
+            return
+        err = f.error
+        b = f.bundle
+        if err is None and b is not None:
+            err = _key_matches(f.key, b)
+        if err is None and b is not None:
+            seen = ledger.get(b.bundle_id)
+            if seen == f.sha256:
+                summary.duplicates += 1  # the same bundle again: a no-op
+                con.execute(
+                    "INSERT OR IGNORE INTO raw.duplicate_keys VALUES (?, ?, ?, ?, ?)",
+                    [f.key, b.bundle_id, f.sha256, datetime.now(UTC), run_id],
+                )
+                return
+            if seen is not None:
+                err = BundleError(
+                    Reason.CONFLICT,
+                    f"bundle_id {b.bundle_id} was already "
+                    f"loaded with sha256 {seen[:12]}…, this one is "
+                    f"{(f.sha256 or '?')[:12]}…",
+                )
+        if err is not None:
+            summary.quarantined[err.reason.value] += 1
+            quarantine(
+                storage,
+                con,
+                f.key,
+                err,
+                run_id=run_id,
+                bundle_id=b.bundle_id if b else None,
+                sha256=f.sha256,
+            )
+            log.warning("quarantined %s: %s", f.key, err)
+            return
+        assert b is not None and f.sha256 is not None
+        ledger[b.bundle_id] = f.sha256
+        batch.append(f)
+        batch_rows += b.events.num_rows
+        if batch_rows >= batch_events:
+            flush()
+
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="verify") as pool:
+        todo = iter(keys)
+        inflight: deque[Future[_Fetched]] = deque()
+
+        def submit() -> None:
+            key = next(todo, None)
+            if key is not None:
+                inflight.append(pool.submit(_fetch, storage, key, verify_frames, limits))
+
+        for _ in range(2 * max(1, workers)):
+            submit()
+        while inflight:
+            fetched = inflight.popleft().result()
+            submit()
+            handle(fetched)
+    flush()
+    return summary

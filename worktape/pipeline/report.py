@@ -1,0 +1,62 @@
+"""What a night did, in words, read back from the warehouse after the run."""
+
+from __future__ import annotations
+
+from worktape.pipeline.runner import NightResult
+from worktape.warehouse import WarehouseSettings
+
+
+def night_counts(run_id: str, settings: WarehouseSettings | None = None) -> dict[str, object]:
+    import duckdb
+
+    s = settings or WarehouseSettings()
+    if not s.path.exists():
+        return {}
+    con = duckdb.connect(str(s.path), read_only=True)
+    try:
+        loaded, events, shots = con.execute(
+            "SELECT count(*), coalesce(sum(event_count), 0), coalesce(sum(screenshot_count), 0) "
+            "FROM raw.ledger WHERE load_run_id = ?",
+            [run_id],
+        ).fetchone()
+        reasons = dict(
+            con.execute(
+                "SELECT reason, count(*) FROM raw.quarantine WHERE run_id = ? "
+                "GROUP BY 1 ORDER BY 1",
+                [run_id],
+            ).fetchall()
+        )
+        dupes = con.execute(
+            "SELECT count(*) FROM raw.duplicate_keys WHERE run_id = ?", [run_id]
+        ).fetchone()[0]
+        total = con.execute(
+            "SELECT count(*), coalesce(sum(event_count), 0) FROM raw.ledger"
+        ).fetchone()
+    finally:
+        con.close()
+    return {
+        "loaded": loaded,
+        "events": events,
+        "screenshots": shots,
+        "quarantined": reasons,
+        "duplicates": dupes,
+        "warehouse_bundles": total[0],
+        "warehouse_events": total[1],
+    }
+
+
+def print_night(r: NightResult) -> None:
+    print(f"{r.dag_id}, night of {r.day.isoformat()}: {r.state} (run {r.run_id})")
+    c = night_counts(r.run_id)
+    if not c:
+        return
+    print(
+        f"  loaded {c['loaded']} bundle(s), {c['events']:,} events, {c['screenshots']:,} "
+        f"frames indexed; {c['duplicates']} duplicate(s) skipped"
+    )
+    for reason, n in c["quarantined"].items():  # type: ignore[union-attr]
+        print(f"  quarantined {n}: {reason}")
+    print(
+        f"  warehouse now holds {c['warehouse_bundles']:,} bundles, "
+        f"{c['warehouse_events']:,} events"
+    )

@@ -1,0 +1,46 @@
+"""Storage and warehouse as the nightly tasks see them.
+
+S3 settings come from the Airflow connection `worktape_s3` when it exists (login/password
+as the key pair, `endpoint_url` and `region_name` in its extra), otherwise from the usual
+AWS environment. The bucket and prefix come from WORKTAPE_STORAGE_URL; without it the
+embedded default is a local folder under the state dir.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from worktape.config import default_storage_url
+from worktape.storage import Storage, open_storage
+
+log = logging.getLogger(__name__)
+AIRFLOW_CONN_ID = "worktape_s3"
+
+
+def _airflow_s3_options() -> dict[str, Any]:
+    try:
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(AIRFLOW_CONN_ID)
+    except Exception:  # no Airflow, no task context, or no such connection
+        return {}
+    import boto3
+
+    extra = conn.extra_dejson or {}
+    client = boto3.client(
+        "s3",
+        endpoint_url=extra.get("endpoint_url") or None,
+        region_name=extra.get("region_name") or None,
+        aws_access_key_id=conn.login or None,
+        aws_secret_access_key=conn.password or None,
+    )
+    log.info("S3 settings from Airflow connection %s", AIRFLOW_CONN_ID)
+    return {"client": client}
+
+
+def storage() -> Storage:
+    url = default_storage_url()
+    if url.startswith("s3://"):
+        return open_storage(url, **_airflow_s3_options())
+    return open_storage(url)

@@ -1,0 +1,162 @@
+"""The DuckDB warehouse: one file, one writer process at a time.
+
+DuckDB lets a single process open a database file for writing, and while it does, no
+other process can open it at all, not even read-only. So every task that touches this
+file runs in Airflow's `duckdb_writer` pool (1 slot), and analysts never open it: they get
+the published, read-only `published.duckdb` and Parquet instead (see docs/warehouse.md).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from worktape.config import state_dir
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """Set explicitly, never left to DuckDB's defaults: a night must not take the whole
+    machine, and spills must land on a disk we chose."""
+
+    path: Path = field(
+        default_factory=lambda: Path(
+            _env("WORKTAPE_WAREHOUSE", str(state_dir() / "warehouse" / "worktape.duckdb"))
+        )
+    )
+    memory_limit: str = field(default_factory=lambda: _env("WORKTAPE_DUCKDB_MEMORY_LIMIT", "4GB"))
+    threads: int = field(default_factory=lambda: int(_env("WORKTAPE_DUCKDB_THREADS", "2")))
+    temp_directory: Path | None = None
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.temp_directory or self.path.parent / "duckdb_tmp"
+
+
+def connect(settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing, with the raw schema in place."""
+    s = settings or WarehouseSettings()
+    s.path.parent.mkdir(parents=True, exist_ok=True)
+    s.temp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        str(s.path),
+        config={
+            "memory_limit": s.memory_limit,
+            "threads": s.threads,
+            "temp_directory": str(s.temp_dir),
+        },
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    ensure_raw_schema(con)
+    return con
+
+
+RAW_DDL = """
+CREATE SCHEMA IF NOT EXISTS raw;
+
+-- one row per loaded bundle: its manifest, flattened
+CREATE TABLE IF NOT EXISTS raw.bundles (
+    bundle_id               VARCHAR PRIMARY KEY,
+    object_key              VARCHAR NOT NULL,
+    sha256                  VARCHAR NOT NULL,
+    bytes                   BIGINT,
+    device_id               VARCHAR NOT NULL,
+    contributor_id          VARCHAR NOT NULL,
+    agent_version           VARCHAR,
+    format_version          VARCHAR NOT NULL,
+    started_at              TIMESTAMPTZ NOT NULL,
+    ended_at                TIMESTAMPTZ NOT NULL,
+    utc_offset_minutes      INTEGER,
+    screens                 JSON,
+    frame_format            VARCHAR,
+    consent_policy_version  VARCHAR,
+    consent_granted_at      TIMESTAMPTZ,
+    redaction               JSON,
+    event_count             BIGINT NOT NULL,
+    screenshot_count        BIGINT NOT NULL,
+    is_simulated            BOOLEAN NOT NULL,
+    manifest                JSON NOT NULL,
+    loaded_at               TIMESTAMPTZ NOT NULL,
+    load_run_id             VARCHAR
+);
+
+-- events.parquet of every bundle; (bundle_id, seq) is the key
+CREATE TABLE IF NOT EXISTS raw.events (
+    bundle_id      VARCHAR NOT NULL,
+    seq            BIGINT NOT NULL,
+    ts             TIMESTAMPTZ NOT NULL,
+    kind           VARCHAR NOT NULL,
+    x              INTEGER,
+    y              INTEGER,
+    monitor        SMALLINT,
+    button         VARCHAR,
+    dx             INTEGER,
+    dy             INTEGER,
+    key            VARCHAR,
+    modifiers      VARCHAR,
+    app            VARCHAR,
+    window_title   VARCHAR,
+    screenshot_id  VARCHAR,
+    redacted       BOOLEAN NOT NULL,
+    detail         VARCHAR
+);
+
+-- screenshots.parquet of every bundle; frames stay in the bucket
+CREATE TABLE IF NOT EXISTS raw.screenshots (
+    bundle_id      VARCHAR NOT NULL,
+    screenshot_id  VARCHAR NOT NULL,
+    ts             TIMESTAMPTZ NOT NULL,
+    monitor        SMALLINT NOT NULL,
+    width          INTEGER NOT NULL,
+    height         INTEGER NOT NULL,
+    trigger        VARCHAR NOT NULL,
+    sha256         VARCHAR NOT NULL,
+    bytes          BIGINT NOT NULL,
+    phash          VARCHAR
+);
+
+-- the commit record: a bundle is loaded iff it is here (written in the same
+-- transaction as its rows)
+CREATE TABLE IF NOT EXISTS raw.ledger (
+    bundle_id         VARCHAR PRIMARY KEY,
+    object_key        VARCHAR NOT NULL,
+    sha256            VARCHAR NOT NULL,
+    event_count       BIGINT NOT NULL,
+    screenshot_count  BIGINT NOT NULL,
+    loaded_at         TIMESTAMPTZ NOT NULL,
+    load_run_id       VARCHAR
+);
+
+-- keys holding a bundle already loaded from another key (same id, same sha256): no-ops,
+-- remembered so discovery does not fetch them again
+CREATE TABLE IF NOT EXISTS raw.duplicate_keys (
+    object_key  VARCHAR PRIMARY KEY,
+    bundle_id   VARCHAR NOT NULL,
+    sha256      VARCHAR NOT NULL,
+    seen_at     TIMESTAMPTZ NOT NULL,
+    run_id      VARCHAR
+);
+
+-- bundles that failed verification, copied to quarantine/ with a reason
+CREATE TABLE IF NOT EXISTS raw.quarantine (
+    object_key      VARCHAR PRIMARY KEY,
+    bundle_id       VARCHAR,
+    sha256          VARCHAR,
+    reason          VARCHAR NOT NULL,
+    message         VARCHAR NOT NULL,
+    member          VARCHAR,
+    quarantined_at  TIMESTAMPTZ NOT NULL,
+    run_id          VARCHAR
+);
+"""
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(RAW_DDL)
