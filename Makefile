@@ -34,8 +34,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# benchmarks print figures; they never fail on a number. BENCH_FLAGS=--full adds the
+# 1,000 contributor-day ingest run (about 10 minutes, most of it simulating)
 bench: install
 	$(BIN)/python -m bench.bench_bundle
+	$(BIN)/python -m bench.bench_ingest $(BENCH_FLAGS)
 
 # refreeze constraints.txt from a fresh resolve of pyproject.toml
 lock:

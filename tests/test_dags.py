@@ -1,0 +1,119 @@
+"""The DAG files, parsed by Airflow's own DagBag and run with dag.test()."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.nightkit import DAY, assert_night_loaded, plant_night, snapshot
+from worktape.loader import FAULT_ENV
+from worktape.storage import open_storage
+
+DAGS = Path(__file__).parents[1] / "dags"
+
+
+def test_dagbag_imports_cleanly(airflow_home: dict[str, str]) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import CronDataIntervalTimetable
+
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    dag = bag.get_dag("worktape_ingest")
+    assert dag is not None
+    assert dag.max_active_runs == 1 and dag.catchup
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    for t in dag.tasks:
+        assert t.pool == "duckdb_writer", t.task_id
+    assert [a.name for a in dag.get_task("load").outlets] == ["worktape_raw"]
+    stats = {Path(s.file).name: s.duration for s in bag.dagbag_stats}
+    print("DAG parse times:", stats)
+
+
+def test_dag_files_do_no_io_or_heavy_imports_at_parse_time() -> None:
+    """Parsing must stay cheap: the scheduler parses these files over and over."""
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]);"
+        "heavy = sorted(m for m in ('duckdb', 'pyarrow', 'boto3', 'worktape.loader',"
+        " 'worktape.warehouse', 'great_expectations', 'dbt') if m in sys.modules);"
+        "print(heavy)"
+    )
+    for dag_file in sorted(DAGS.glob("*.py")):
+        out = (
+            subprocess.run(
+                [sys.executable, "-c", code, str(dag_file)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        assert out == "[]", f"{dag_file.name} imports {out} at parse time"
+
+
+@pytest.mark.slow
+def test_nightly_ingest_dag_end_to_end_on_s3(
+    airflow_home: dict[str, str],
+    moto_server: str,
+    s3_bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from worktape.pipeline.runner import run_dag
+
+    url = f"s3://{s3_bucket}/team"
+    monkeypatch.setenv("WORKTAPE_S3_ENDPOINT_URL", moto_server)
+    planted = plant_night(url, tmp_path)
+    # in the DAG, S3 settings come from the Airflow connection, not the environment
+    monkeypatch.delenv("WORKTAPE_S3_ENDPOINT_URL")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WORKTAPE_S3",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": moto_server, "region_name": "us-east-1"},
+            }
+        ),
+    )
+    monkeypatch.setenv("WORKTAPE_STORAGE_URL", url)
+    clean = tmp_path / "clean.duckdb"
+    monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(clean))
+
+    first = run_dag("worktape_ingest", DAY, airflow_home)
+    assert first.ok, first
+    storage = open_storage(url, endpoint_url=moto_server)
+    assert_night_loaded(clean, storage, planted)
+    clean_tables = snapshot(clean)
+
+    again = run_dag("worktape_ingest", DAY, airflow_home)
+    assert again.ok
+    assert snapshot(clean) == clean_tables  # a second run over the interval changes nothing
+
+    # a night that dies between load and ledger, then reruns, ends like the clean night
+    faulty = tmp_path / "faulty.duckdb"
+    monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(faulty))
+    monkeypatch.setenv(FAULT_ENV, "before_ledger")
+    failed = run_dag("worktape_ingest", DAY, airflow_home)
+    assert failed.state == "failed"
+    monkeypatch.delenv(FAULT_ENV)
+    rerun = run_dag("worktape_ingest", DAY, airflow_home)
+    assert rerun.ok
+    assert snapshot(faulty) == clean_tables
+
+    _assert_raw_asset_event(first.run_id)
+
+
+def _assert_raw_asset_event(run_id: str) -> None:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = [e for e in session.query(AssetEvent).all() if e.source_run_id == run_id]
+    assert events and events[0].extra["days"] == [DAY.isoformat()]
