@@ -8,7 +8,12 @@ STAMP := $(VENV)/.installed
 EXTRAS := agent,pipeline,dev
 export WORKTAPE_HOME ?= $(CURDIR)/state
 
-.PHONY: install demo test test-fast lint format bench lock clean
+# the agent tests drive a real X session: a virtual screen, a window manager, a terminal
+# and xdotool (Debian packages; apt only runs when one is missing)
+SYSDEPS := xvfb xdotool x11-utils openbox xterm
+SYSDEP_BINS := Xvfb xdotool xprop openbox xterm
+
+.PHONY: install sysdeps demo test test-fast lint format bench bench-agent lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,14 +25,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+sysdeps:
+	@missing=0; for b in $(SYSDEP_BINS); do command -v $$b >/dev/null || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing $(SYSDEPS) (apt)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$$SUDO apt-get install -y -qq --no-install-recommends $(SYSDEPS) >/dev/null; \
+	fi
+
 demo: install
 	$(BIN)/worktape demo
 
-test: install
+test: install sysdeps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: install sysdeps
 	$(BIN)/python -m pytest -m "not slow" -x -q
 
 lint: install
@@ -39,6 +53,11 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.bench_bundle
 	$(BIN)/python -m bench.bench_ingest $(BENCH_FLAGS)
+	$(MAKE) bench-agent
+
+# the capture agent for 60 s under scripted activity on a 1920x1080 virtual screen
+bench-agent: install sysdeps
+	$(BIN)/python -m bench.bench_agent
 
 # refreeze constraints.txt from a fresh resolve of pyproject.toml
 lock:

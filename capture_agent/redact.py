@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-RULES = ("email", "card", "phone", "token")
+RULES = ("email", "card", "phone", "token", "password")
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # 13-19 digits, optionally grouped by spaces or dashes; confirmed by the Luhn check
@@ -33,6 +33,12 @@ TOKEN_RE = re.compile(
     r"|(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])"
     r"[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])"  # long random-looking strings
     r")"
+)
+
+
+# a password-like word: 8+ characters mixing upper, lower, digit and a symbol
+PASSWORD_RE = re.compile(
+    r"(?<!\S)(?=\S*[a-z])(?=\S*[A-Z])(?=\S*\d)(?=\S*[!@#$%^&*()+=?<>~{}\[\]|;:,/\\])\S{8,}(?!\S)"
 )
 
 
@@ -66,6 +72,8 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
     for m in PHONE_RE.finditer(text):
         if 9 <= len(_digits(m.group())) <= 15:
             found.append((m.start(), m.end(), "phone"))
+    for m in PASSWORD_RE.finditer(text):
+        found.append((m.start(), m.end(), "password"))
     # earlier rules win overlaps (an e-mail's digits are not also a phone)
     order = {r: i for i, r in enumerate(RULES)}
     found.sort(key=lambda s: (order[s[2]], s[0]))

@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_pipeline_run)
 
+    from capture_agent.cli import add_agent_parser
+
+    add_agent_parser(sub)
+
     demo = sub.add_parser("demo", help="run the main job end to end on embedded defaults")
     demo.add_argument("--contributors", type=int, default=3)
     demo.add_argument("--seed", type=int, default=7)

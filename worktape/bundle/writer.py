@@ -1,8 +1,14 @@
 """Reference writer of format-1 bundles, used by the capture agent and the simulator.
 
-Events and frames stream into a work directory as they arrive (bounded memory for an
-hour of capture); `seal()` writes the tar once, manifest first and frames last, to a
-`.partial` file that is renamed into place only when complete and fsynced.
+Events and frames stream into a work directory as they arrive, so an hour of capture
+needs bounded memory and survives a crash:
+- events are buffered, then `checkpoint()` (or a full buffer) writes them as a *closed*
+  Parquet chunk (`events-00001.parquet`, written to a temp name and renamed);
+- every frame is written to a temp name and renamed, then journalled in `frames.jsonl`;
+- `meta.json` holds the bundle's identity.
+`seal()` concatenates the chunks, writes the tar once (manifest first, frames last) to a
+`.partial` file and renames it into place when complete and fsynced. After a crash,
+`BundleWriter.recover(work_dir)` rebuilds the writer from what reached the disk.
 """
 
 from __future__ import annotations
@@ -20,13 +26,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from worktape import __version__
 from worktape.bundle import schema as S
-from worktape.timeutil import to_iso
+from worktape.timeutil import from_iso, to_iso
 
 _CHUNK = 1 << 20
+_META = "meta.json"
+_FRAMES_LOG = "frames.jsonl"
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,12 @@ def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     return ti
 
 
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 class BundleWriter:
     """Collects one bundle's events and frames, then seals it.
 
@@ -102,6 +117,7 @@ class BundleWriter:
         work_dir: str | os.PathLike[str] | None = None,
         simulated: bool = False,
         batch_rows: int = 65_536,
+        _resume: bool = False,
     ) -> None:
         for label, value in (
             ("bundle_id", bundle_id),
@@ -125,15 +141,30 @@ class BundleWriter:
         self.simulated = simulated
         self.batch_rows = batch_rows
         self.work_dir = Path(work_dir) if work_dir else self.out.with_name(self.out.name + ".work")
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        (self.work_dir / "screenshots").mkdir(exist_ok=True)
-        self._events_path = self.work_dir / S.EVENTS
-        self._events_writer: pq.ParquetWriter | None = None
         self._pending: list[dict[str, Any]] = []
+        self._chunks: list[Path] = []
         self._n_events = 0
         self._shots: list[dict[str, Any]] = []
         self._redaction: dict[str, Any] = {"rules": [], "changed": {}}
         self._sealed = False
+        if _resume:
+            return
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / "screenshots").mkdir(exist_ok=True)
+        meta = {
+            "out": str(self.out),
+            "bundle_id": bundle_id,
+            "device_id": device_id,
+            "contributor_id": contributor_id,
+            "started_at": to_iso(started_at),
+            "screens": self.screens,
+            "consent": self.consent,
+            "utc_offset_minutes": utc_offset_minutes,
+            "agent_version": agent_version,
+            "frame_format": frame_format,
+            "simulated": simulated,
+        }
+        _atomic_write(self.work_dir / _META, json.dumps(meta).encode())
 
     # -- events -----------------------------------------------------------------
     def add_event(self, ts: datetime, kind: str, **fields: Any) -> int:
@@ -144,19 +175,23 @@ class BundleWriter:
         unknown = set(row) - set(S.EVENTS_SCHEMA.names)
         if unknown:
             raise ValueError(f"unknown event fields {sorted(unknown)}")
-        row["seq"] = self._n_events + len(self._pending)
+        seq = self.n_events
+        row["seq"] = seq
         self._pending.append(row)
         if len(self._pending) >= self.batch_rows:
-            self._flush_events()
-        return row["seq"]
+            self.checkpoint()
+        return seq
 
     def add_events(self, columns: Mapping[str, Sequence[Any]] | pa.Table) -> None:
-        """Append many events at once, column-wise (seq is assigned here)."""
-        self._flush_events()
+        """Append many events at once, column-wise (seq is assigned at seal)."""
+        self.checkpoint()
         table = columns if isinstance(columns, pa.Table) else pa.table(dict(columns))
         n = table.num_rows
         if n == 0:
             return
+        extra = set(table.column_names) - set(S.EVENTS_SCHEMA.names)
+        if extra:
+            raise ValueError(f"unknown event fields {sorted(extra)}")
         cols = {}
         for field in S.EVENTS_SCHEMA:
             if field.name == "seq":
@@ -167,23 +202,21 @@ class BundleWriter:
                 cols["redacted"] = pa.array([False] * n, pa.bool_())
             else:
                 cols[field.name] = pa.nulls(n, field.type)
-        extra = set(table.column_names) - set(S.EVENTS_SCHEMA.names)
-        if extra:
-            raise ValueError(f"unknown event fields {sorted(extra)}")
-        self._write_events(pa.Table.from_pydict(cols, schema=S.EVENTS_SCHEMA))
+        self._write_chunk(pa.Table.from_pydict(cols, schema=S.EVENTS_SCHEMA))
 
-    def _flush_events(self) -> None:
+    def checkpoint(self) -> None:
+        """Put buffered events on disk as a closed chunk: what a crash cannot take."""
         if self._pending:
             table = pa.Table.from_pylist(self._pending, schema=S.EVENTS_SCHEMA)
             self._pending = []
-            self._write_events(table)
+            self._write_chunk(table)
 
-    def _write_events(self, table: pa.Table) -> None:
-        if self._events_writer is None:
-            self._events_writer = pq.ParquetWriter(
-                self._events_path, S.EVENTS_SCHEMA, compression="zstd"
-            )
-        self._events_writer.write_table(table)
+    def _write_chunk(self, table: pa.Table) -> None:
+        path = self.work_dir / f"events-{len(self._chunks) + 1:05d}.parquet"
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+        self._chunks.append(path)
         self._n_events += table.num_rows
 
     # -- frames -----------------------------------------------------------------
@@ -206,20 +239,21 @@ class BundleWriter:
         sid = screenshot_id or f"{self.bundle_id}-{len(self._shots):06d}"
         if not S.ID_RE.match(sid):
             raise ValueError(f"screenshot_id {sid!r} is not a valid id")
-        (self.work_dir / S.frame_member(sid, self.frame_format)).write_bytes(data)
-        self._shots.append(
-            {
-                "screenshot_id": sid,
-                "ts": ts,
-                "monitor": monitor,
-                "width": width,
-                "height": height,
-                "trigger": trigger,
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "bytes": len(data),
-                "phash": phash,
-            }
-        )
+        _atomic_write(self.work_dir / S.frame_member(sid, self.frame_format), data)
+        row = {
+            "screenshot_id": sid,
+            "ts": ts,
+            "monitor": monitor,
+            "width": width,
+            "height": height,
+            "trigger": trigger,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "phash": phash,
+        }
+        self._shots.append(row)
+        with open(self.work_dir / _FRAMES_LOG, "a") as log:
+            log.write(json.dumps({**row, "ts": to_iso(ts)}) + "\n")
         return sid
 
     def set_redaction(self, rules: Sequence[str], changed: Mapping[str, int]) -> None:
@@ -233,17 +267,34 @@ class BundleWriter:
     def n_frames(self) -> int:
         return len(self._shots)
 
+    @property
+    def work_bytes(self) -> int:
+        """Bytes this bundle holds on disk so far (for spool quotas)."""
+        return sum(p.stat().st_size for p in self.work_dir.rglob("*") if p.is_file())
+
     # -- sealing ----------------------------------------------------------------
+    def _events_table(self) -> pa.Table:
+        self.checkpoint()
+        tables = [pq.read_table(p) for p in self._chunks]
+        table = pa.concat_tables(tables) if tables else S.EVENTS_SCHEMA.empty_table()
+        # a `screenshot` event whose frame never arrived (an encoder failure) goes too:
+        # the bundle stays valid rather than being quarantined for one frame
+        sids = table["screenshot_id"]
+        kept = pa.array([r["screenshot_id"] for r in self._shots], pa.string())
+        dangling = pc.and_(pc.is_valid(sids), pc.invert(pc.is_in(sids, value_set=kept)))
+        if pc.any(dangling).as_py():
+            table = table.filter(pc.invert(dangling))
+        # seq is the position in the stream: dense by construction, even after recovery
+        return table.set_column(0, "seq", pa.array(range(table.num_rows), pa.int64()))
+
     def seal(self, ended_at: datetime) -> SealedBundle:
         if self._sealed:
             raise RuntimeError("bundle already sealed")
         if ended_at < self.started_at:
             raise ValueError("ended_at is before started_at")
-        self._flush_events()
-        if self._events_writer is None:
-            pq.write_table(S.EVENTS_SCHEMA.empty_table(), self._events_path, compression="zstd")
-        else:
-            self._events_writer.close()
+        events_path = self.work_dir / S.EVENTS
+        events = self._events_table()
+        pq.write_table(events, events_path, compression="zstd")
         shots_path = self.work_dir / S.SCREENSHOTS
         pq.write_table(
             pa.Table.from_pylist(self._shots, schema=S.SCREENSHOTS_SCHEMA),
@@ -251,7 +302,7 @@ class BundleWriter:
             compression="zstd",
         )
         members: list[tuple[str, Path, int, str]] = []
-        for name, path in ((S.EVENTS, self._events_path), (S.SCREENSHOTS, shots_path)):
+        for name, path in ((S.EVENTS, events_path), (S.SCREENSHOTS, shots_path)):
             members.append((name, path, path.stat().st_size, _file_sha256(path)))
         for shot in self._shots:
             name = S.frame_member(shot["screenshot_id"], self.frame_format)
@@ -268,7 +319,7 @@ class BundleWriter:
             "ended_at": to_iso(ended_at),
             "utc_offset_minutes": self.utc_offset_minutes,
             "screens": self.screens,
-            "counts": {"events": self.n_events, "screenshots": len(self._shots)},
+            "counts": {"events": events.num_rows, "screenshots": len(self._shots)},
             "files": [{"path": n, "bytes": b, "sha256": h} for n, _, b, h in members],
             "frame_format": self.frame_format,
             "redaction": self._redaction,
@@ -300,7 +351,7 @@ class BundleWriter:
             bundle_id=self.bundle_id,
             sha256=hw.sha.hexdigest(),
             bytes=hw.count,
-            events=self.n_events,
+            events=events.num_rows,
             screenshots=len(self._shots),
             started_at=self.started_at,
             ended_at=ended_at,
@@ -308,8 +359,6 @@ class BundleWriter:
         )
 
     def abort(self) -> None:
-        if self._events_writer is not None and not self._sealed:
-            self._events_writer.close()
         shutil.rmtree(self.work_dir, ignore_errors=True)
         self.out.with_name(self.out.name + ".partial").unlink(missing_ok=True)
 
@@ -319,3 +368,82 @@ class BundleWriter:
     def __exit__(self, *exc: object) -> None:
         if not self._sealed:
             self.abort()
+
+    # -- crash recovery -------------------------------------------------------------
+    @classmethod
+    def recover(cls, work_dir: str | os.PathLike[str]) -> tuple[BundleWriter, datetime] | None:
+        """Rebuild a writer from the work dir a crashed process left, with the time of
+        the last event or frame that reached the disk (use it as `ended_at`). Returns
+        None, after removing the dir, when nothing usable is left."""
+        work = Path(work_dir)
+        try:
+            meta = json.loads((work / _META).read_text())
+        except (OSError, ValueError):
+            shutil.rmtree(work, ignore_errors=True)
+            return None
+        w = cls(
+            meta["out"],
+            bundle_id=meta["bundle_id"],
+            device_id=meta["device_id"],
+            contributor_id=meta["contributor_id"],
+            started_at=from_iso(meta["started_at"]),
+            screens=meta["screens"],
+            consent=meta["consent"],
+            utc_offset_minutes=meta["utc_offset_minutes"],
+            agent_version=meta["agent_version"],
+            frame_format=meta["frame_format"],
+            work_dir=work,
+            simulated=meta.get("simulated", False),
+            _resume=True,
+        )
+        for tmp in work.rglob("*.tmp"):
+            tmp.unlink()  # a write the crash interrupted
+        last = w.started_at
+        for chunk in sorted(work.glob("events-*.parquet")):
+            try:
+                n = pq.read_metadata(chunk).num_rows
+                ts_max = pc.max(pq.read_table(chunk, columns=["ts"])["ts"]).as_py()
+            except (OSError, pa.ArrowException):
+                chunk.unlink()
+                continue
+            w._chunks.append(chunk)
+            w._n_events += n
+            if ts_max is not None:
+                last = max(last, ts_max)
+        shots: dict[str, dict[str, Any]] = {}
+        try:
+            lines = (work / _FRAMES_LOG).read_text().splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            try:
+                row = json.loads(line)
+                row["ts"] = from_iso(row["ts"])
+            except (ValueError, KeyError):
+                continue  # the last line may be cut short
+            path = work / S.frame_member(row["screenshot_id"], w.frame_format)
+            if path.is_file() and _file_sha256(path) == row["sha256"]:
+                shots[row["screenshot_id"]] = row
+                last = max(last, row["ts"])
+        w._shots = list(shots.values())
+        w._drop_dangling_screenshot_events(set(shots))
+        if w.n_events == 0 and not w._shots:
+            w.abort()
+            return None
+        return w, last
+
+    def _drop_dangling_screenshot_events(self, kept: set[str]) -> None:
+        """A frame the crash lost takes its `screenshot` event with it."""
+        for i, chunk in enumerate(list(self._chunks)):
+            table = pq.read_table(chunk)
+            sids = table["screenshot_id"]
+            bad = pc.and_(
+                pc.is_valid(sids), pc.invert(pc.is_in(sids, pa.array(sorted(kept), pa.string())))
+            )
+            if pc.any(bad).as_py():
+                table = table.filter(pc.invert(bad))
+                self._n_events -= int(pc.sum(bad).as_py())
+                tmp = chunk.with_name(chunk.name + ".tmp")
+                pq.write_table(table, tmp, compression="zstd")
+                os.replace(tmp, chunk)
+                self._chunks[i] = chunk

@@ -15,18 +15,9 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
+from capture_agent.frames import dhash
+
 SIZES = {"real": (384, 216), "tiny": (32, 18)}
-
-
-def dhash(img: Image.Image) -> str:
-    """64-bit difference hash, hex: near-identical screens get near-identical hashes."""
-    g = img.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
-    px = g.tobytes()
-    bits = 0
-    for row in range(8):
-        for col in range(8):
-            bits = (bits << 1) | (px[row * 9 + col] > px[row * 9 + col + 1])
-    return f"{bits:016x}"
 
 
 def _color(text: str) -> tuple[int, int, int]:

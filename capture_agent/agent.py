@@ -1,0 +1,244 @@
+"""The running agent: listeners, focus poller, hourly bundles, spool and uploader.
+
+`worktape agent start` runs this in the foreground (systemd/launchd keep it alive). The
+other commands talk to it through files in its data dir: they edit the config (pause,
+resume, exclude), drop a `flush.request`, and read `status.json`, which the agent
+rewrites every second.
+
+Crash safety: events reach the disk as closed chunks every `checkpoint_seconds`, frames
+as soon as they are encoded. After kill -9, the next start seals what reached the disk
+into a bundle and uploads it; the seconds since the last checkpoint (and a typed run in
+progress) are lost. See docs/agent.md.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from capture_agent import config as C
+from capture_agent.frames import Grabber
+from capture_agent.platform import NoDisplayError, open_desktop
+from capture_agent.recorder import Recorder
+from capture_agent.session import BundleSession, FrameEncoder, recover_open
+from capture_agent.spool import Uploader, pending, spool_bytes
+
+log = logging.getLogger(__name__)
+
+
+class AgentError(RuntimeError):
+    """A reason not to run, said in words (no consent, no display, already running)."""
+
+
+def status_path(cfg: C.AgentConfig) -> Path:
+    return cfg.data_path / "status.json"
+
+
+def flush_request_path(cfg: C.AgentConfig) -> Path:
+    return cfg.data_path / "flush.request"
+
+
+def _next_boundary(now: datetime, seconds: int) -> datetime:
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp((epoch // seconds + 1) * seconds, UTC)
+
+
+class Agent:
+    def __init__(self, config_path: Path | None = None) -> None:
+        self.config_path = config_path or C.config_path()
+        self.cfg = C.load(self.config_path)
+        self._stop = threading.Event()
+
+    def stop(self, *_: Any) -> None:
+        self._stop.set()
+
+    def _lock(self) -> Any:
+        self.cfg.data_path.mkdir(parents=True, exist_ok=True)
+        fh = open(self.cfg.data_path / "agent.pid", "a+")  # noqa: SIM115 - held for life
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AgentError("the agent is already running (see `worktape agent status`)") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        return fh
+
+    def run(self, *, duration: float | None = None) -> None:
+        cfg = self.cfg
+        if not cfg.has_consent:
+            raise AgentError(
+                "no consent recorded: run `worktape agent consent` first. "
+                "Nothing is captured until you opt in."
+            )
+        try:
+            desktop = open_desktop()
+            probe = Grabber()
+            screens = probe.screens()
+            probe.close()
+        except NoDisplayError as e:
+            raise AgentError(f"cannot capture: {e}") from None
+        except Exception as e:  # mss: ScreenShotError and friends
+            raise AgentError(f"cannot capture the screen: {e}") from None
+        if cfg.ensure_identity():
+            C.save(cfg, self.config_path)
+        lock = self._lock()
+        spool = cfg.spool_path
+        recovered = recover_open(spool)
+        if recovered:
+            log.warning("recovered %d bundle(s) left open by a previous run", len(recovered))
+
+        encoder = FrameEncoder("webp", cfg.capture.frame_scale)
+        encoder.start()
+        uploader = (
+            Uploader(
+                spool,
+                cfg.upload.storage_url,
+                endpoint_url=cfg.upload.endpoint_url,
+                retry_base=cfg.upload.retry_base_seconds,
+                retry_max=cfg.upload.retry_max_seconds,
+            )
+            if cfg.upload.storage_url
+            else None
+        )
+        if uploader:
+            uploader.start()
+            uploader.wake()
+        offset = int((datetime.now().astimezone().utcoffset() or timedelta()).total_seconds() // 60)
+        consent = {
+            "policy_version": cfg.consent.policy_version,
+            "granted_at": cfg.consent.granted_at,
+        }
+
+        def new_session(now: datetime) -> BundleSession:
+            return BundleSession(
+                spool=spool,
+                device_id=cfg.identity.device_id,
+                contributor_id=cfg.identity.contributor_id,
+                started_at=now,
+                screens=screens,
+                consent=consent,
+                utc_offset_minutes=offset,
+                encoder=encoder,
+            )
+
+        rec = Recorder(cfg, new_session=new_session, grabber=Grabber)
+        from capture_agent.inputs import InputListeners
+
+        listeners = InputListeners(
+            rec, on_hotkey=self._toggle_pause, hotkey=cfg.privacy.pause_hotkey
+        )
+        listeners.start()
+        started = time.monotonic()
+        cfg_mtime = self._mtime()
+        last_checkpoint = last_status = last_quota = time.monotonic()
+        over_quota = False
+        boundary = _next_boundary(datetime.now(UTC), cfg.capture.bundle_seconds)
+        self._apply_pause(rec)
+        try:
+            while not self._stop.is_set():
+                if duration is not None and time.monotonic() - started >= duration:
+                    break
+                rec.on_focus(desktop.active_window())
+                rec.tick()
+                if (m := self._mtime()) != cfg_mtime:
+                    cfg_mtime = m
+                    self._reload(rec)
+                now_m = time.monotonic()
+                if now_m - last_quota >= 10:  # walking the spool is not free: not every tick
+                    over_quota = spool_bytes(spool) > cfg.spool.quota_mb * 2**20
+                    last_quota = now_m
+                self._apply_pause(rec, over_quota=over_quota)
+                if now_m - last_checkpoint >= cfg.capture.checkpoint_seconds:
+                    rec.checkpoint()
+                    last_checkpoint = now_m
+                now = datetime.now(UTC)
+                flush = flush_request_path(cfg)
+                if now >= boundary or flush.exists():
+                    rec.rotate()
+                    if uploader:
+                        uploader.wake()
+                    flush.unlink(missing_ok=True)
+                    boundary = _next_boundary(now, cfg.capture.bundle_seconds)
+                if now_m - last_status >= 2.0:
+                    self._write_status(rec, uploader)
+                    last_status = now_m
+                self._stop.wait(cfg.capture.focus_poll_seconds)
+        finally:
+            listeners.stop()
+            rec.rotate()
+            encoder.stop()
+            encoder.join(timeout=30)
+            if uploader:
+                uploader.run_once()
+                uploader.stop()
+            self._write_status(rec, uploader, running=False)
+            desktop.close()
+            lock.close()
+
+    # -- control -------------------------------------------------------------------
+    def _mtime(self) -> float:
+        try:
+            return self.config_path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def _reload(self, rec: Recorder) -> None:
+        new = C.load(self.config_path)
+        self.cfg.privacy = new.privacy
+        self.cfg.paused_until = new.paused_until
+        rec.cfg = self.cfg
+
+    def _apply_pause(self, rec: Recorder, over_quota: bool = False) -> None:
+        reason = "user" if self.cfg.paused() else ("quota" if over_quota else None)
+        rec.set_pause(reason)
+
+    def _toggle_pause(self) -> None:
+        cfg = C.load(self.config_path)
+        cfg.paused_until = "" if cfg.paused() else "forever"
+        C.save(cfg, self.config_path)
+
+    def _write_status(self, rec: Recorder, uploader: Uploader | None, running: bool = True) -> None:
+        spool = self.cfg.spool_path
+        state = "stopped"
+        if running:
+            state = (
+                {None: "recording", "user": "paused", "quota": "paused (spool full)"}[
+                    rec.pause_reason
+                ]
+                if not rec.denied
+                else "recording (denylisted window: gap)"
+            )
+        status = {
+            "state": state,
+            "pid": os.getpid(),
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "paused_until": self.cfg.paused_until or None,
+            "spool_bytes": spool_bytes(spool),
+            "spool_bundles": len(pending(spool)),
+            "frames_taken": rec.frames_taken,
+            "last_upload_at": uploader.state.last_upload_at if uploader else None,
+            "last_upload_error": uploader.state.last_error if uploader else None,
+            "uploaded": uploader.state.uploaded if uploader else 0,
+            "conflicts": uploader.state.conflicts if uploader else 0,
+        }
+        path = status_path(self.cfg)
+        tmp = path.with_name("status.json.tmp")
+        tmp.write_text(json.dumps(status, indent=1))
+        os.replace(tmp, path)
+
+
+def run_foreground(config_path: Path | None = None, duration: float | None = None) -> None:
+    agent = Agent(config_path)
+    signal.signal(signal.SIGTERM, agent.stop)
+    signal.signal(signal.SIGINT, agent.stop)
+    agent.run(duration=duration)

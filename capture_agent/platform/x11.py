@@ -1,0 +1,60 @@
+"""X11: the active window from EWMH (`_NET_ACTIVE_WINDOW`), as openbox, GNOME, KDE and
+most window managers publish it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from capture_agent.platform import NoDisplayError, WindowInfo
+
+
+class X11Desktop:
+    def __init__(self) -> None:
+        if not os.environ.get("DISPLAY"):
+            raise NoDisplayError("DISPLAY is not set: the agent needs a graphical session")
+        try:
+            from Xlib import X, display
+            from Xlib.error import DisplayError
+        except ImportError as e:  # pragma: no cover - a broken install
+            raise NoDisplayError(f"python-xlib is missing: {e}") from e
+        try:
+            self._d: Any = display.Display()
+        except (DisplayError, OSError, Exception) as e:
+            raise NoDisplayError(f"cannot open display {os.environ['DISPLAY']}: {e}") from e
+        self._X = X
+        self._root = self._d.screen().root
+        self._atoms = {
+            n: self._d.intern_atom(n)
+            for n in ("_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "_NET_WM_PID", "UTF8_STRING")
+        }
+
+    def _prop(self, win: Any, atom: str) -> Any:
+        p = win.get_full_property(self._atoms[atom], self._X.AnyPropertyType)
+        return p.value if p is not None else None
+
+    def active_window(self) -> WindowInfo:
+        from Xlib.error import BadWindow, XError
+
+        try:
+            value = self._prop(self._root, "_NET_ACTIVE_WINDOW")
+            if not value or not value[0]:
+                return WindowInfo(None, None, None)
+            win = self._d.create_resource_object("window", value[0])
+            title = self._prop(win, "_NET_WM_NAME")
+            if isinstance(title, bytes):
+                title = title.decode("utf-8", "replace")
+            if not title:
+                title = win.get_wm_name()  # xterm and older clients set only WM_NAME
+                if isinstance(title, bytes):
+                    title = title.decode("latin-1")
+            cls = win.get_wm_class()
+            app = cls[0].lower() if cls else None
+            pid_v = self._prop(win, "_NET_WM_PID")
+            pid = int(pid_v[0]) if pid_v is not None and len(pid_v) else None
+            return WindowInfo(app, title or None, pid)
+        except (BadWindow, XError):
+            return WindowInfo(None, None, None)  # the window closed while we looked
+
+    def close(self) -> None:
+        self._d.close()

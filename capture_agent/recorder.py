@@ -1,0 +1,397 @@
+"""From raw input to bundle events, with privacy applied before anything is stored.
+
+The recorder is fed by the input listeners (pynput), the focus poller and a timer; it
+holds one lock, reads the clock under it (so every event lies inside its bundle's
+window) and decides, event by event:
+- nothing is recorded while paused (by the contributor, or for a full spool) or while a
+  denylisted window has focus: those become a `pause`/`resume` pair with no app or title;
+- mouse moves are thinned (time and distance) and keep the path's shape;
+- a frame is grabbed *before* an action starts (a click, the first key of a typed run, a
+  hotkey, the start of a scroll burst), on focus changes and as a keyframe every N
+  seconds; a frame identical to the last one stored (crc32) is not stored again;
+- typed characters are held as a run until the run ends (a pause in typing, another
+  action, a focus change) and then scanned with the redaction rules: every key event of
+  a secret is written as key = NULL, redacted = true, detail = <rule>;
+- idle start/end after N seconds without input; window titles are scrubbed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from capture_agent import frames as F
+from capture_agent.config import AgentConfig
+from capture_agent.platform import WindowInfo
+from capture_agent.redact import redact_run, scrub
+from capture_agent.session import BundleSession
+
+MODIFIERS = ("ctrl", "alt", "shift", "cmd")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Run:
+    """A typed run in progress: its rows, and for each character its key_down row."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    chars: list[tuple[str, int, object]] = field(default_factory=list)  # char, row, key id
+    last: datetime | None = None
+
+
+class Recorder:
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        *,
+        new_session: Callable[[datetime], BundleSession],
+        grabber: Callable[[], F.Grabber] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self._new_session = new_session
+        self._grabber_factory = grabber
+        self._tls = threading.local()
+        self.lock = threading.RLock()
+        self.session: BundleSession | None = None
+        self.focus = WindowInfo(None, None, None)
+        self.title: str | None = None  # scrubbed
+        self.denied = False
+        self.pause_reason: str | None = None
+        self.run = _Run()
+        self.secret_held = 0  # secret keys pressed whose release has not been seen
+        self.held: set[str] = set()
+        self.last_input: datetime | None = None
+        self.idle = False
+        self.last_move: tuple[datetime, int, int] | None = None
+        self.last_scroll: datetime | None = None
+        self.pointer: tuple[int, int] | None = None
+        self.last_crc: dict[int, int] = {}
+        self.last_frame_at: datetime | None = None
+        self.last_keyframe: datetime | None = None
+        self.frames_taken = 0
+
+    # -- plumbing -----------------------------------------------------------------
+    def _sess(self, now: datetime) -> BundleSession:
+        if self.session is None:
+            self.session = self._new_session(now)
+            self.last_crc.clear()  # each bundle holds its own first frame
+            self._announce_state(now)
+        return self.session
+
+    def _announce_state(self, now: datetime) -> None:
+        """A new bundle starts by saying what is going on, so it reads on its own."""
+        if self.pause_reason:
+            self._emit(now, "pause", detail=self.pause_reason, context=False)
+        elif self.denied:
+            self._emit(now, "pause", detail="denylist", context=False)
+        elif self.focus.app or self.focus.title:
+            self._emit(now, "focus_change")
+            self._frame(now, "focus_change")
+
+    def _state(self, now: datetime, kind: str, **f: Any) -> None:
+        """A change of state (focus, pause, resume): a bundle opened by it announces the
+        new state itself, so emit only into a bundle that was already open."""
+        if self.session is None:
+            self._sess(now)
+            return
+        self._emit(now, kind, **f)
+        if kind == "focus_change":
+            self._frame(now, "focus_change")
+
+    def _emit(self, now: datetime, kind: str, *, context: bool = True, **f: Any) -> dict[str, Any]:
+        row = {"ts": now, "kind": kind, **f}
+        if context:
+            row["app"], row["window_title"] = self.focus.app, self.title
+        self._sess(now).emit([row])
+        return row
+
+    def _row(self, now: datetime, kind: str, **f: Any) -> dict[str, Any]:
+        return {"ts": now, "kind": kind, "app": self.focus.app, "window_title": self.title, **f}
+
+    @property
+    def blocked(self) -> bool:
+        return self.denied or self.pause_reason is not None
+
+    def _input(self, now: datetime) -> None:
+        if self.idle:
+            self._emit(now, "idle_end", context=False)
+            self.idle = False
+        self.last_input = now
+
+    def _grabber(self) -> F.Grabber | None:
+        if self._grabber_factory is None:
+            return None
+        g = getattr(self._tls, "grabber", None)
+        if g is None:
+            g = self._tls.grabber = self._grabber_factory()
+        return g
+
+    def _monitor(self) -> int:
+        g = self._grabber()
+        if g is None:
+            return 1
+        return g.monitor_at(*(self.pointer or (None, None)))
+
+    def _frame(self, now: datetime, trigger: str) -> str | None:
+        g = self._grabber()
+        if g is None or self.blocked:
+            return None
+        if (
+            trigger == "action"
+            and self.last_frame_at is not None
+            and self.last_crc
+            and (now - self.last_frame_at).total_seconds()
+            < self.cfg.capture.min_frame_interval_seconds
+        ):
+            return None  # a frame from a moment ago still shows the state before the action
+        grab = g.grab(self._monitor())
+        if self.last_crc.get(grab.monitor) == grab.crc:
+            return None  # the screen has not changed since the last stored frame
+        sess = self._sess(now)
+        sid = sess.frame(grab, trigger, now)
+        self.last_crc[grab.monitor] = grab.crc
+        self.last_frame_at = now
+        self._emit(now, "screenshot", screenshot_id=sid, monitor=grab.monitor)
+        self.frames_taken += 1
+        return sid
+
+    # -- typed runs -----------------------------------------------------------------
+    def _close_run(self) -> None:
+        run, self.run = self.run, _Run()
+        if not run.rows:
+            return
+        hidden = redact_run(c for c, _, _ in run.chars)  # char index -> rule
+        if hidden:
+            rule_at = {run.chars[i][1]: rule for i, rule in hidden.items()}
+            lo, hi = min(rule_at), max(rule_at)
+            first_rule = rule_at[lo]
+            secret_keys = {run.chars[i][2] for i in hidden}
+            # releases report the keysym under the modifiers then held ("!" comes back
+            # as "1"), so a release after the secret that matches no press outside it
+            # is taken to release a secret key
+            outside = {
+                r["_key_id"]
+                for ri, r in enumerate(run.rows)
+                if r["kind"] == "key_down" and not lo <= ri <= hi
+            }
+            for ri, row in enumerate(run.rows):
+                secret_release = (
+                    ri > hi
+                    and row["kind"] == "key_up"
+                    and (row["_key_id"] in secret_keys or row["_key_id"] not in outside)
+                )
+                if lo <= ri <= hi or secret_release:
+                    row.update(
+                        key=None, modifiers=None, redacted=True, detail=rule_at.get(ri, first_rule)
+                    )
+            # secret keys still held when the run ended: their releases come later
+            released = sum(
+                1
+                for r in run.rows
+                if r["kind"] == "key_up" and r.get("redacted") and r["_key_id"] not in MODIFIERS
+            )
+            self.secret_held += max(0, len(hidden) - released)
+        for row in run.rows:
+            del row["_key_id"]
+        assert self.session is not None
+        self.session.emit(run.rows)
+
+    # -- input events (listener threads) -----------------------------------------------
+    def on_move(self, x: int, y: int) -> None:
+        with self.lock:
+            self.pointer = (x, y)
+            if self.blocked:
+                return
+            now = self.clock()
+            c = self.cfg.capture
+            if self.last_move is not None:
+                t, lx, ly = self.last_move
+                if (now - t).total_seconds() * 1000 < c.move_min_interval_ms or abs(x - lx) + abs(
+                    y - ly
+                ) < c.move_min_distance_px:
+                    return
+            self._input(now)
+            self.last_move = (now, x, y)
+            self._emit(now, "mouse_move", x=x, y=y, monitor=self._monitor())
+
+    def on_click(self, x: int, y: int, button: str, pressed: bool) -> None:
+        with self.lock:
+            self.pointer = (x, y)
+            if self.blocked:
+                return
+            now = self.clock()
+            self._close_run()
+            self._input(now)
+            if pressed:
+                self._frame(now, "action")
+            mods = "+".join(m for m in MODIFIERS if m in self.held) or None
+            self._emit(
+                now,
+                "mouse_down" if pressed else "mouse_up",
+                x=x,
+                y=y,
+                monitor=self._monitor(),
+                button=button,
+                modifiers=mods,
+            )
+
+    def on_scroll(self, x: int, y: int, dx: int, dy: int) -> None:
+        with self.lock:
+            self.pointer = (x, y)
+            if self.blocked:
+                return
+            now = self.clock()
+            self._close_run()
+            self._input(now)
+            if self.last_scroll is None or (now - self.last_scroll).total_seconds() > 0.5:
+                self._frame(now, "action")
+            self.last_scroll = now
+            self._emit(now, "scroll", x=x, y=y, monitor=self._monitor(), dx=dx, dy=dy)
+
+    def on_key(self, key: str, key_id: object, pressed: bool, *, is_char: bool) -> None:
+        """`key` is a character ("a", "A", "@") or a name ("enter", "ctrl"); `key_id`
+        identifies the physical key so that its release matches its press."""
+        with self.lock:
+            if key in MODIFIERS:
+                (self.held.add if pressed else self.held.discard)(key)
+            if self.blocked:
+                return
+            now = self.clock()
+            gap = self.cfg.capture.typing_run_gap_seconds
+            if self.run.last and (now - self.run.last).total_seconds() > gap:
+                self._close_run()
+            combo = {"ctrl", "alt", "cmd"} & self.held
+            mods = "+".join(m for m in MODIFIERS if m in self.held and m != key) or None
+            typing = is_char and not combo
+            if pressed:
+                self._input(now)
+                in_run = bool(self.run.rows) and (key in MODIFIERS or key == "backspace")
+                if typing or in_run:
+                    if not self.run.rows:
+                        self._frame(now, "action")
+                    row = self._row(now, "key_down", key=key, modifiers=mods, _key_id=key_id)
+                    self.run.rows.append(row)
+                    if typing:
+                        self.run.chars.append((key, len(self.run.rows) - 1, key_id))
+                    self.run.last = now
+                    return
+                self._close_run()
+                if key not in MODIFIERS:
+                    self._frame(now, "action")
+                self._emit(now, "key_down", key=key, modifiers=mods)
+                return
+            # a release
+            if self.secret_held and key not in MODIFIERS:
+                self.secret_held -= 1
+                self._emit(now, "key_up", key=None, redacted=True, detail="secret_key")
+                return
+            if self.run.rows:
+                self.run.rows.append(
+                    self._row(now, "key_up", key=key, modifiers=mods, _key_id=key_id)
+                )
+                self.run.last = now
+                return
+            self._emit(now, "key_up", key=key, modifiers=mods)
+
+    # -- context (poller / timer thread) -------------------------------------------------
+    def on_focus(self, win: WindowInfo) -> None:
+        with self.lock:
+            if win == self.focus:
+                return
+            now = self.clock()
+            self._close_run()
+            self.focus = win
+            denied = self.cfg_denies(win)
+            if denied and not self.denied:
+                self.denied = True
+                self.title = None
+                if self.pause_reason is None:
+                    self._state(now, "pause", detail="denylist", context=False)
+                return
+            if denied:
+                return
+            if self.denied:
+                self.denied = False
+                if self.pause_reason is None and self.session is not None:
+                    self._emit(now, "resume", detail="denylist", context=False)
+            self.title, _ = scrub(win.title)
+            if self.pause_reason is None:
+                self._state(now, "focus_change")
+
+    def cfg_denies(self, win: WindowInfo) -> bool:
+        p = self.cfg.privacy
+        app = (win.app or "").lower()
+        title = (win.title or "").lower()
+        if any(a and a.lower() in app for a in p.deny_apps):
+            return True
+        if any(t and t.lower() in title for t in p.deny_titles):
+            return True
+        return any(x and (x.lower() in app or x.lower() in title) for x in p.excluded)
+
+    def set_pause(self, reason: str | None) -> None:
+        """`user` or `quota` pauses capture; None resumes it."""
+        with self.lock:
+            if reason == self.pause_reason:
+                return
+            now = self.clock()
+            self._close_run()
+            was, self.pause_reason = self.pause_reason, reason
+            if reason is not None and (was is not None or not self.denied):
+                self._state(now, "pause", detail=reason, context=False)
+            elif reason is None and not self.denied:
+                self.last_crc.clear()
+                if self.session is None:
+                    self._sess(now)
+                else:
+                    self._emit(now, "resume", detail=was, context=False)
+
+    def tick(self) -> None:
+        """Every fraction of a second: idle, typed-run timeout, keyframes."""
+        with self.lock:
+            now = self.clock()
+            c = self.cfg.capture
+            if self.run.last and (now - self.run.last).total_seconds() > c.typing_run_gap_seconds:
+                self._close_run()
+            if (
+                not self.idle
+                and not self.blocked
+                and self.last_input is not None
+                and (now - self.last_input).total_seconds() >= c.idle_seconds
+            ):
+                self.idle = True
+                self._emit(
+                    self.last_input + timedelta(seconds=c.idle_seconds), "idle_start", context=False
+                )
+            if self.blocked or self.session is None:
+                return
+            if (
+                self.last_keyframe is None
+                or (now - self.last_keyframe).total_seconds() >= c.keyframe_seconds
+            ):
+                self.last_keyframe = now
+                self._frame(now, "keyframe")
+
+    # -- bundles ---------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        with self.lock:
+            if self.session is not None:
+                self.session.checkpoint()
+
+    def rotate(self) -> Path | None:
+        """Seal the open bundle (if any); the next event opens a new one."""
+        with self.lock:
+            if self.session is None:
+                return None
+            self._close_run()
+            now = self.clock()
+            sess, self.session = self.session, None
+            return sess.seal(now)

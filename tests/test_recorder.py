@@ -1,0 +1,206 @@
+"""The recorder's decisions, driven by synthetic input (fake clock, fake screen): what is
+recorded, what is redacted, when frames are taken. The real X path is test_agent_x11."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from capture_agent import frames as F
+from capture_agent.config import AgentConfig
+from capture_agent.platform import WindowInfo
+from capture_agent.recorder import Recorder
+from capture_agent.session import BundleSession
+from worktape.bundle import read_bundle
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def step(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+
+class FakeScreen(F.Grabber):
+    """A fake 8x6 monitor whose pixels follow `state`: no X needed."""
+
+    def __init__(self) -> None:
+        self.monitors = [{"left": 0, "top": 0, "width": 1920, "height": 1080}]
+        self.state = 0
+
+    def grab(self, monitor: int) -> F.Grab:
+        raw = bytes([self.state % 256, 0, 0, 255]) * 48
+        return F.Grab(monitor, 8, 6, raw, zlib.crc32(raw))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def rig(tmp_path: Path):
+    clock, screen = FakeClock(), FakeScreen()
+    cfg = AgentConfig()
+    cfg.ensure_identity("tester")
+
+    def new_session(now: datetime) -> BundleSession:
+        return BundleSession(
+            spool=tmp_path / "spool",
+            device_id=cfg.identity.device_id,
+            contributor_id=cfg.identity.contributor_id,
+            started_at=now,
+            screens=[{"monitor": 1, "left": 0, "top": 0, "width": 1920, "height": 1080}],
+            consent={"policy_version": "t", "granted_at": "2026-11-01T00:00:00.000000Z"},
+            utc_offset_minutes=0,
+            encoder=None,
+        )
+
+    rec = Recorder(cfg, new_session=new_session, grabber=lambda: screen, clock=clock)
+    return rec, clock, screen
+
+
+def type_text(rec: Recorder, clock: FakeClock, text: str) -> None:
+    for ch in text:
+        shifted = ch.isupper() or ch in "@!#$%"
+        if shifted:
+            rec.on_key("shift", "shift", True, is_char=False)
+        rec.on_key(ch, ch.lower(), True, is_char=True)
+        clock.step(0.03)
+        rec.on_key(ch, ch.lower(), False, is_char=True)
+        if shifted:
+            rec.on_key("shift", "shift", False, is_char=False)
+        clock.step(0.08)
+
+
+def sealed_events(rec: Recorder, clock: FakeClock):
+    clock.step(1)
+    path = rec.rotate()
+    assert path is not None
+    return read_bundle(path)
+
+
+def test_clicks_keys_and_frames_before_actions(rig) -> None:
+    rec, clock, screen = rig
+    rec.on_focus(WindowInfo("xterm", "bash", 42))
+    clock.step(0.5)
+    for x in range(100, 400, 10):
+        rec.on_move(x, 200)
+        clock.step(0.02)
+    screen.state = 1
+    rec.on_click(400, 200, "left", True)
+    clock.step(0.08)
+    rec.on_click(400, 200, "left", False)
+    clock.step(1)
+    type_text(rec, clock, "ls -la")
+    rec.on_key("enter", "enter", True, is_char=False)
+    rec.on_key("enter", "enter", False, is_char=False)
+    b = sealed_events(rec, clock)
+    ev = b.events.to_pylist()
+    kinds = [e["kind"] for e in ev]
+    assert kinds[0] == "focus_change" and ev[0]["app"] == "xterm"
+    moves = [e for e in ev if e["kind"] == "mouse_move"]
+    assert 5 <= len(moves) < 30  # thinned, not dropped
+    down = kinds.index("mouse_down")
+    assert "screenshot" in kinds[:down]
+    typed = "".join(
+        e["key"] for e in ev if e["kind"] == "key_down" and e["key"] and len(e["key"]) == 1
+    )
+    assert typed == "ls -la"
+    assert ev[-2]["key"] == "enter" and all(e["app"] == "xterm" for e in ev[1:])
+    assert b.screenshots.num_rows >= 2
+
+
+@pytest.mark.parametrize(
+    "secret,rule",
+    [
+        ("jane.doe@example.com", "email"),
+        ("4111 1111 1111 1111", "card"),
+        ("S3cret!Pass", "password"),
+        ("+1 415-555-0132", "phone"),
+    ],
+)
+def test_secrets_typed_into_a_normal_window_are_redacted(rig, secret: str, rule: str) -> None:
+    rec, clock, _ = rig
+    rec.on_focus(WindowInfo("xterm", "bash", 42))
+    type_text(rec, clock, f"say {secret} ok")
+    clock.step(3)
+    rec.tick()
+    b = sealed_events(rec, clock)
+    keys = [e["key"] for e in b.events.to_pylist() if e["key"] and e["kind"] == "key_down"]
+    assert secret not in "".join(k for k in keys if len(k) == 1)
+    assert secret not in str(b.events.to_pylist())
+    red = b.events.filter(b.events["redacted"])
+    assert red["key"].null_count == red.num_rows > 0
+    assert rule in set(red["detail"].to_pylist())
+    assert b.manifest["redaction"]["changed"][f"keys_{rule}"] > 0
+    # the rest of the run survives
+    assert "".join(k for k in keys if len(k) == 1).startswith("say ")
+
+
+def test_denylisted_window_leaves_only_a_gap(rig) -> None:
+    rec, clock, screen = rig
+    rec.on_focus(WindowInfo("xterm", "bash", 1))
+    clock.step(1)
+    rec.on_focus(WindowInfo("keepassxc", "Passwords.kdbx - KeePassXC", 2))
+    screen.state = 7
+    rec.on_click(10, 10, "left", True)
+    type_text(rec, clock, "hunter2 4111 1111 1111 1111")
+    rec.tick()
+    clock.step(40)
+    rec.tick()
+    rec.on_focus(WindowInfo("xterm", "bash", 1))
+    b = sealed_events(rec, clock)
+    ev = b.events.to_pylist()
+    assert [e["kind"] for e in ev if e["kind"] in ("pause", "resume")] == ["pause", "resume"]
+    assert all(e["app"] != "keepassxc" for e in ev)
+    assert not any("KeePass" in (e["window_title"] or "") for e in ev)
+    assert not any(e["kind"] in ("key_down", "mouse_down") for e in ev)
+    gap = next(e for e in ev if e["kind"] == "pause")
+    assert gap["detail"] == "denylist" and gap["app"] is None
+
+
+def test_nothing_while_paused_and_titles_are_scrubbed(rig) -> None:
+    rec, clock, _ = rig
+    rec.on_focus(WindowInfo("thunderbird", "Re: invoice from bob@example.com", 3))
+    rec.set_pause("user")
+    type_text(rec, clock, "private")
+    rec.on_click(5, 5, "left", True)
+    rec.set_pause(None)
+    type_text(rec, clock, "ok")
+    b = sealed_events(rec, clock)
+    ev = b.events.to_pylist()
+    assert "bob@example.com" not in str(ev)
+    assert ev[0]["window_title"] == "Re: invoice from <email>"
+    typed = "".join(
+        e["key"] for e in ev if e["kind"] == "key_down" and e["key"] and len(e["key"]) == 1
+    )
+    assert typed == "ok"
+    assert [e["detail"] for e in ev if e["kind"] in ("pause", "resume")] == ["user", "user"]
+
+
+def test_idle_and_keyframes_only_when_the_screen_changed(rig) -> None:
+    rec, clock, screen = rig
+    rec.on_focus(WindowInfo("xterm", "bash", 1))
+    rec.on_move(10, 10)
+    frames_before = rec.frames_taken
+    for _ in range(4):  # a static screen: no keyframes stored
+        clock.step(31)
+        rec.tick()
+    assert rec.frames_taken == frames_before
+    screen.state = 3
+    clock.step(31)
+    rec.tick()
+    assert rec.frames_taken == frames_before + 1
+    rec.on_move(300, 300)
+    b = sealed_events(rec, clock)
+    kinds = b.events["kind"].to_pylist()
+    assert kinds.count("idle_start") == kinds.count("idle_end") == 1
+    idle_at = b.events.filter(pc.equal(b.events["kind"], "idle_start"))["ts"][0].as_py()
+    assert idle_at == datetime(2026, 11, 2, 9, 1, tzinfo=UTC)  # 60 s after the last move

@@ -1,0 +1,94 @@
+"""A virtual desktop for agent tests: Xvfb + openbox, xterm windows, xdotool input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+NEEDED = ("Xvfb", "openbox", "xdotool", "xterm")
+
+
+def missing_tools() -> list[str]:
+    return [t for t in NEEDED if shutil.which(t) is None]
+
+
+def _free_display() -> int:
+    for n in range(91, 140):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+@contextmanager
+def virtual_desktop(width: int = 1920, height: int = 1080) -> Iterator[str]:
+    n = _free_display()
+    disp = f":{n}"
+    xvfb = subprocess.Popen(
+        ["Xvfb", disp, "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {**os.environ, "DISPLAY": disp}
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{n}").exists():
+            break
+        time.sleep(0.05)
+    wm = subprocess.Popen(
+        ["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(0.5)
+    try:
+        yield disp
+    finally:
+        wm.terminate()
+        xvfb.terminate()
+        wm.wait(5)
+        xvfb.wait(5)
+
+
+class Desk:
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.env = {**os.environ, "DISPLAY": display}
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def xdo(self, *args: str) -> str:
+        return subprocess.run(
+            ["xdotool", *args], env=self.env, check=True, capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+
+    def terminal(self, title: str, geometry: str = "100x30+50+50") -> str:
+        """An xterm running `cat` (typed text executes nothing); returns its window id."""
+        p = subprocess.Popen(
+            ["xterm", "-title", title, "-geometry", geometry, "-e", "cat"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(p)
+        for _ in range(100):
+            out = subprocess.run(
+                ["xdotool", "search", "--name", f"^{title}$"],
+                env=self.env,
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            if out:
+                return out[0]
+            time.sleep(0.05)
+        raise RuntimeError(f"xterm {title!r} did not appear")
+
+    def focus(self, wid: str) -> None:
+        self.xdo("windowactivate", "--sync", wid)
+        time.sleep(0.4)
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait(5)
