@@ -223,35 +223,31 @@ class Recorder:
             self.last_move = (now, x, y)
             self._emit(now, "mouse_move", x=x, y=y, monitor=self._monitor())
 
+    def _pointer_action(self, x: int, y: int) -> datetime | None:
+        """Common start of a click or scroll: the time, or None when not recording.
+        Call with the lock held."""
+        self.pointer = (x, y)
+        if self.blocked:
+            return None
+        now = self.clock()
+        self._close_run()
+        self._input(now)
+        return now
+
     def on_click(self, x: int, y: int, button: str, pressed: bool) -> None:
         with self.lock:
-            self.pointer = (x, y)
-            if self.blocked:
+            if (now := self._pointer_action(x, y)) is None:
                 return
-            now = self.clock()
-            self._close_run()
-            self._input(now)
             if pressed:
                 self._frame(now, "action")
             mods = "+".join(m for m in MODIFIERS if m in self.held) or None
-            self._emit(
-                now,
-                "mouse_down" if pressed else "mouse_up",
-                x=x,
-                y=y,
-                monitor=self._monitor(),
-                button=button,
-                modifiers=mods,
-            )
+            kind = "mouse_down" if pressed else "mouse_up"
+            self._emit(now, kind, x=x, y=y, monitor=self._monitor(), button=button, modifiers=mods)
 
     def on_scroll(self, x: int, y: int, dx: int, dy: int) -> None:
         with self.lock:
-            self.pointer = (x, y)
-            if self.blocked:
+            if (now := self._pointer_action(x, y)) is None:
                 return
-            now = self.clock()
-            self._close_run()
-            self._input(now)
             if self.last_scroll is None or (now - self.last_scroll).total_seconds() > 0.5:
                 self._frame(now, "action")
             self.last_scroll = now

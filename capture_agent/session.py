@@ -29,6 +29,21 @@ REDACTION_RULES = [*RULES, "denylist"]
 log = logging.getLogger(__name__)
 
 
+def store_frame(
+    writer: BundleWriter, sid: str, monitor: int, enc: F.Encoded, trigger: str, ts: datetime
+) -> None:
+    writer.add_frame(
+        ts=ts,
+        monitor=monitor,
+        width=enc.width,
+        height=enc.height,
+        trigger=trigger,
+        data=enc.data,
+        phash=enc.phash,
+        screenshot_id=sid,
+    )
+
+
 class FrameEncoder(threading.Thread):
     """Encodes grabs in order and hands them to their writer."""
 
@@ -42,17 +57,7 @@ class FrameEncoder(threading.Thread):
         while (job := self.jobs.get()) is not None:
             writer, sid, monitor, img, trigger, ts, done = job
             try:
-                enc = F.encode(img, fmt=self.fmt)
-                writer.add_frame(
-                    ts=ts,
-                    monitor=monitor,
-                    width=enc.width,
-                    height=enc.height,
-                    trigger=trigger,
-                    data=enc.data,
-                    phash=enc.phash,
-                    screenshot_id=sid,
-                )
+                store_frame(writer, sid, monitor, F.encode(img, fmt=self.fmt), trigger, ts)
             except Exception:  # a frame lost is logged; capture goes on
                 log.exception("could not encode frame %s", sid)
             finally:
@@ -121,17 +126,7 @@ class BundleSession:
         """Reserve a screenshot id now; the encoded frame follows on the encoder."""
         sid = f"{self.bundle_id}-{self._next_frame:06d}"
         if self.encoder is None:
-            enc = F.encode(grab)
-            self.writer.add_frame(
-                ts=ts,
-                monitor=grab.monitor,
-                width=enc.width,
-                height=enc.height,
-                trigger=trigger,
-                data=enc.data,
-                phash=enc.phash,
-                screenshot_id=sid,
-            )
+            store_frame(self.writer, sid, grab.monitor, F.encode(grab), trigger, ts)
         else:
             img = F.prepare(grab, self.encoder.scale)
             self.encoder.jobs.put(
