@@ -29,6 +29,10 @@ def test_dagbag_imports_cleanly(airflow_home: dict[str, str]) -> None:
     for t in dag.tasks:
         assert t.pool == "duckdb_writer", t.task_id
     assert [a.name for a in dag.get_task("load").outlets] == ["worktape_raw"]
+    build = bag.get_dag("worktape_build")
+    assert build is not None and build.max_active_runs == 1
+    assert [t.pool for t in build.tasks] == ["duckdb_writer"]  # one dbt process a night
+    assert "worktape_raw" in str(build.timetable.asset_condition)
     stats = {Path(s.file).name: s.duration for s in bag.dagbag_stats}
     print("DAG parse times:", stats)
 

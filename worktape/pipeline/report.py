@@ -45,8 +45,32 @@ def night_counts(run_id: str, settings: WarehouseSettings | None = None) -> dict
     }
 
 
+def action_counts(settings: WarehouseSettings | None = None) -> list[tuple[str, int]]:
+    import duckdb
+
+    s = settings or WarehouseSettings()
+    con = duckdb.connect(str(s.path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT action_type, count(*) FROM marts.actions GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
+
+
 def print_night(r: NightResult) -> None:
     print(f"{r.dag_id}, night of {r.day.isoformat()}: {r.state} (run {r.run_id})")
+    if r.dag_id == "worktape_build":
+        if r.ok:
+            counts = action_counts()
+            total = sum(n for _, n in counts)
+            print(
+                f"  marts.actions holds {total:,} actions: "
+                + ", ".join(f"{n:,} {t}" for t, n in counts)
+            )
+        return
     c = night_counts(r.run_id)
     if not c:
         return

@@ -19,7 +19,7 @@ from typing import Any
 from worktape.config import state_dir
 
 WRITER_POOL = "duckdb_writer"
-NIGHT_DAGS = ("worktape_ingest",)
+NIGHT_DAGS = ("worktape_ingest", "worktape_build")
 
 
 def dags_folder() -> Path:
@@ -111,12 +111,33 @@ def run_dag(
     return NightResult(dag_id, dr.run_id, str(dr.state), day)
 
 
+def loaded_days(run_id: str) -> list[str]:
+    """The UTC days of the bundles a load run committed (what dbt must rebuild)."""
+    import duckdb
+
+    from worktape.warehouse import WarehouseSettings
+
+    path = WarehouseSettings().path
+    if not path.exists():
+        return []
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT strftime(b.started_at, '%Y-%m-%d') FROM raw.ledger l "
+            "JOIN raw.bundles b USING (bundle_id) WHERE l.load_run_id = ? ORDER BY 1",
+            [run_id],
+        ).fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
+
+
 def run_night(day: date, env: dict[str, str] | None = None) -> list[NightResult]:
-    """Every DAG of the night, in order; stops at the first that fails."""
-    results = []
-    for dag_id in NIGHT_DAGS:
-        r = run_dag(dag_id, day, env)
-        results.append(r)
-        if not r.ok:
-            break
+    """The night's DAGs in order: ingest, then (as its asset would trigger under a
+    scheduler) the build, for the days the load touched. Stops at the first failure."""
+    ingest = run_dag("worktape_ingest", day, env)
+    results = [ingest]
+    if ingest.ok:
+        days = loaded_days(ingest.run_id)
+        results.append(run_dag("worktape_build", day, env, conf={"days": days}))
     return results

@@ -3,9 +3,11 @@ keyed on the data interval, and returns a small JSON-able summary for XCom."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from worktape.pipeline import resources
@@ -44,3 +46,50 @@ def load_keys(keys: list[str], *, run_id: str | None) -> dict[str, Any]:
     out = summary.to_dict()
     log.info("load summary: %s", out)
     return out
+
+
+def dbt_project_dir() -> Path:
+    return Path(
+        os.environ.get("WORKTAPE_DBT_PROJECT")
+        or Path(__file__).resolve().parents[2] / "dbt_project"
+    )
+
+
+def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str, Any]:
+    """One `dbt build` for the night: the days it loaded (or everything with
+    full_refresh). Runs dbt as one child process, on the warehouse the loader wrote."""
+    import subprocess
+    import sys
+
+    from worktape.warehouse import WarehouseSettings
+
+    if not days and not full_refresh:
+        log.info("no new data this night: nothing to build")
+        return {"built": False, "days": []}
+    s = WarehouseSettings()
+    project = dbt_project_dir()
+    args = [
+        "build",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--vars",
+        json.dumps({"days": [] if full_refresh else sorted(days or [])}),
+    ]
+    if full_refresh:
+        args.append("--full-refresh")
+    env = {
+        **os.environ,
+        "WORKTAPE_WAREHOUSE": str(s.path),
+        "WORKTAPE_DUCKDB_MEMORY_LIMIT": s.memory_limit,
+        "WORKTAPE_DUCKDB_THREADS": str(s.threads),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    dbt = Path(sys.executable).with_name("dbt")
+    proc = subprocess.run([str(dbt), *args], env=env, capture_output=True, text=True, cwd=project)
+    tail = "\n".join(proc.stdout.splitlines()[-25:])
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt build failed (exit {proc.returncode}):\n{tail}")
+    log.info("dbt build done:\n%s", tail)
+    return {"built": True, "days": sorted(days or []), "full_refresh": full_refresh}

@@ -1,0 +1,20 @@
+select
+    bundle_id,
+    seq,
+    bundle_id || '-' || seq as event_id,
+    ts as event_at,
+    kind as event_kind,
+    x,
+    y,
+    monitor,
+    button,
+    dx,
+    dy,
+    key,
+    modifiers,
+    app,
+    window_title,
+    screenshot_id,
+    redacted as is_redacted,
+    detail
+from {{ source('worktape', 'events') }}
