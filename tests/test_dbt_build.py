@@ -54,6 +54,15 @@ def test_night_builds_actions_incrementally(
     con.close()
     assert bad == 0
 
+    # sessions and episodes are built, and the episodes score above a floor against
+    # the simulator's truth (the method is a first, gap-based one: see dbt_project/)
+    from worktape.evaluate import boundary_scores, load_truth
+    from worktape.storage import open_storage
+
+    scores = boundary_scores(db, load_truth(open_storage(bucket)))
+    print(f"episode boundary F1 {scores.f1:.3f} (P {scores.precision:.3f}, R {scores.recall:.3f})")
+    assert scores.true > 20 and scores.f1 >= 0.65
+
     # the same night again rebuilds its day to the same rows
     again = run_dag("worktape_build", DAY, airflow_home, conf={"days": [DAY.isoformat()]})
     assert again.ok and actions(db) == first

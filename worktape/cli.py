@@ -134,6 +134,17 @@ def cmd_pipeline_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from worktape.evaluate import boundary_scores, load_truth, report
+    from worktape.storage import open_storage
+    from worktape.warehouse import WarehouseSettings
+
+    warehouse = Path(args.warehouse) if args.warehouse else WarehouseSettings().path
+    scores = boundary_scores(warehouse, load_truth(open_storage(args.truth)), args.tolerance)
+    print(report(scores))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from worktape.demo import run_demo
 
@@ -207,6 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="backfill every night from --date to this day, in order",
     )
     run.set_defaults(func=cmd_pipeline_run)
+
+    ev = sub.add_parser("evaluate", help="score episodes against the simulator's ground truth")
+    ev.add_argument(
+        "--truth",
+        default=default_storage_url(),
+        metavar="URL",
+        help="the storage the simulator wrote to (default: %(default)s)",
+    )
+    ev.add_argument("--warehouse", default=None, help="the DuckDB file (default: settings)")
+    ev.add_argument("--tolerance", type=float, default=3.0, help="seconds (default: 3)")
+    ev.set_defaults(func=cmd_evaluate)
 
     from capture_agent.cli import add_agent_parser
 

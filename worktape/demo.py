@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 from worktape.bundle import BundleError, read_bundle
 from worktape.config import state_dir
@@ -85,5 +86,12 @@ def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
             print_night(r)
             if not r.ok:
                 return 1
-    print(f"  warehouse         {os.environ['WORKTAPE_WAREHOUSE']}")
+    from worktape.evaluate import boundary_scores, load_truth, report
+
+    warehouse = os.environ["WORKTAPE_WAREHOUSE"]
+    print("scored against the simulator's ground truth (worktape evaluate):")
+    print(
+        "  " + report(boundary_scores(Path(warehouse), load_truth(storage))).replace("\n", "\n  ")
+    )
+    print(f"  warehouse         {warehouse}")
     return 0
