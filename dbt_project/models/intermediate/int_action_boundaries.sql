@@ -30,17 +30,38 @@ flagged as (
               and p.paused_at between a.prev_ended_at and a.started_at
         ) as paused_before
     from actions as a
+),
+
+starts as (
+    select
+        *,
+        prev_ended_at is null
+            or gap_s >= {{ var('session_gap_s') }}
+            or paused_before as is_session_start,
+        prev_ended_at is null
+            or gap_s >= {{ var('session_gap_s') }}
+            or paused_before
+            or gap_s >= {{ var('episode_gap_s') }}
+            or (app is distinct from prev_app and gap_s >= {{ var('episode_app_gap_s') }})
+            as is_episode_start
+    from flagged
+),
+
+numbered as (
+    select
+        *,
+        sum(case when is_session_start then 1 else 0 end)
+            over (partition by device_id order by started_at, action_id) as session_no,
+        sum(case when is_episode_start then 1 else 0 end)
+            over (partition by device_id order by started_at, action_id) as episode_no
+    from starts
 )
 
+-- a session or an episode is named by its first action
 select
     *,
-    prev_ended_at is null
-        or gap_s >= {{ var('session_gap_s') }}
-        or paused_before as is_session_start,
-    prev_ended_at is null
-        or gap_s >= {{ var('session_gap_s') }}
-        or paused_before
-        or gap_s >= {{ var('episode_gap_s') }}
-        or (app is distinct from prev_app and gap_s >= {{ var('episode_app_gap_s') }})
-        as is_episode_start
-from flagged
+    first_value(action_id) over (partition by device_id, session_no
+                                 order by started_at, action_id) as session_id,
+    first_value(action_id) over (partition by device_id, episode_no
+                                 order by started_at, action_id) as episode_id
+from numbered

@@ -1,0 +1,19 @@
+-- The state-action pairs of each episode, in order: the screen before the action, the
+-- action, the screen after it. What an agent learns from.
+select
+    a.action_id as step_id,
+    b.episode_id,
+    row_number() over (partition by b.episode_id order by a.started_at, a.action_id)
+        as step_index,
+    a.device_id,
+    a.contributor_id,
+    a.started_at,
+    a.frame_before_id,
+    a.action_type,
+    a.action_code,
+    a.frame_after_id,
+    a.app,
+    a.window_title,
+    a.is_redacted
+from {{ ref('actions') }} as a
+inner join {{ ref('int_action_boundaries') }} as b using (action_id)
