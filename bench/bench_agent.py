@@ -123,26 +123,7 @@ def main() -> None:
         driver.start()
         time.sleep(WARMUP)  # start-up: imports, listeners, first frames, first checkpoint
         c0, t0 = cpu_seconds(agent.pid), time.monotonic()
-        if os.environ.get("BENCH_PYSPY"):
-            subprocess.run(
-                [
-                    str(Path(sys.executable).with_name("py-spy")),
-                    "record",
-                    "-p",
-                    str(agent.pid),
-                    "-d",
-                    str(int(args.seconds) - 2),
-                    "-f",
-                    "raw",
-                    "-o",
-                    os.environ["BENCH_PYSPY"],
-                    "--threads",
-                ],
-                check=False,
-                capture_output=True,
-            )
-        else:
-            time.sleep(args.seconds)
+        time.sleep(args.seconds)
         c1, t1 = cpu_seconds(agent.pid), time.monotonic()
         rss = peak_rss_mb(agent.pid)
         stop.set()
