@@ -1,9 +1,11 @@
 -- Each action with the gap before it and whether it starts a session or an episode.
 -- Sessions split where the contributor was idle (session_gap_s without an action) or
 -- recording paused (by them, a denylisted window, or a full spool). Episodes split a
--- session where activity pauses (episode_gap_s), or pauses more briefly while the app
--- changes (episode_app_gap_s). This is the first, gap-based method; `worktape evaluate`
--- scores it against the simulator's ground truth.
+-- session where activity pauses (episode_gap_s), where it pauses more briefly while the
+-- app changes (episode_app_gap_s), and where the app switches to one not used in the
+-- last `recent_actions` actions (a new task or an interruption, unlike a dialog closing
+-- or a return to the task at hand). `worktape evaluate` scores it against the
+-- simulator's ground truth.
 with pauses as (
     select b.device_id, e.event_at as paused_at
     from {{ ref('stg_worktape__events') }} as e
@@ -15,7 +17,10 @@ actions as (
     select
         action_id, device_id, contributor_id, action_date, started_at, ended_at, app,
         lag(ended_at) over w as prev_ended_at,
-        lag(app) over w as prev_app
+        lag(app) over w as prev_app,
+        list(app) over (partition by device_id order by started_at, action_id
+                        rows between {{ var('recent_actions') }} preceding and 1 preceding)
+            as recent_apps
     from {{ ref('actions') }}
     window w as (partition by device_id order by started_at, action_id)
 ),
@@ -43,6 +48,10 @@ starts as (
             or paused_before
             or gap_s >= {{ var('episode_gap_s') }}
             or (app is distinct from prev_app and gap_s >= {{ var('episode_app_gap_s') }})
+            -- a switch to an app not used in the last few actions: a new task or an
+            -- interruption, not a dialog closing or a return to the task at hand
+            or (app is distinct from prev_app
+                and not coalesce(list_contains(recent_apps, app), false))
             as is_episode_start
     from flagged
 ),
