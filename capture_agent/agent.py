@@ -144,6 +144,7 @@ class Agent:
         over_quota = False
         boundary = _next_boundary(datetime.now(UTC), cfg.capture.bundle_seconds)
         self._apply_pause(rec)
+        self._write_status(rec, uploader)  # listeners are attached: say we are recording
         try:
             while not self._stop.is_set():
                 if duration is not None and time.monotonic() - started >= duration:

@@ -119,6 +119,7 @@ class Uploader(threading.Thread):
                 return done
         self.state.failures = 0
         self.state.last_error = None
+        self._next_try = float("inf")  # all done: sleep until the next wake()
         return done
 
     def wake(self) -> None:
@@ -130,7 +131,8 @@ class Uploader(threading.Thread):
         while not self._stop.is_set():
             if time.monotonic() >= self._next_try:
                 self.run_once()
-            self._wake.wait(timeout=1.0)
+            # woken by a new bundle or a flush; otherwise only to see if a retry is due
+            self._wake.wait(timeout=max(0.0, min(5.0, self._next_try - time.monotonic())))
             self._wake.clear()
 
     def stop(self) -> None:

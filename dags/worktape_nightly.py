@@ -22,6 +22,10 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 RAW_LAYER = Asset(name="worktape_raw", uri="file:///worktape/warehouse/raw")
 MARTS = Asset(name="worktape_marts", uri="file:///worktape/warehouse/marts")
 WRITER_POOL = "duckdb_writer"
+DEFAULT_ARGS = {
+    "retries": int(os.environ.get("WORKTAPE_TASK_RETRIES", "2")),
+    "retry_delay": timedelta(minutes=2),
+}
 
 
 @dag(
@@ -30,10 +34,7 @@ WRITER_POOL = "duckdb_writer"
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=True,
     max_active_runs=1,
-    default_args={
-        "retries": int(os.environ.get("WORKTAPE_TASK_RETRIES", "2")),
-        "retry_delay": timedelta(minutes=2),
-    },
+    default_args=DEFAULT_ARGS,
     tags=["worktape"],
     doc_md=__doc__,
 )
@@ -70,10 +71,7 @@ worktape_ingest()
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": int(os.environ.get("WORKTAPE_TASK_RETRIES", "2")),
-        "retry_delay": timedelta(minutes=2),
-    },
+    default_args=DEFAULT_ARGS,
     tags=["worktape"],
     doc_md="One `dbt build` (staging, intermediate, marts, tests, unit tests) for the days "
     'the triggering load touched. Trigger with conf {"full_refresh": true} to rebuild all.',

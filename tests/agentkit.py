@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -52,6 +53,14 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _running(status: Path, pid: int) -> bool:
+    try:
+        data = json.loads(status.read_text())
+    except (OSError, ValueError):
+        return False
+    return data.get("pid") == pid and data.get("state") != "stopped"
+
+
 class RunningAgent:
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
@@ -61,8 +70,15 @@ class RunningAgent:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2.0)  # listeners attached, first focus read
-        assert self.proc.poll() is None, self.proc.communicate()
+        # the agent writes its status once its input listeners are attached
+        status = Path(env["WORKTAPE_AGENT_CONFIG"]).parent / "agent-data" / "status.json"
+        status.unlink(missing_ok=True)
+        deadline = time.monotonic() + 60
+        while not _running(status, self.proc.pid):
+            assert self.proc.poll() is None, self.proc.communicate()
+            assert time.monotonic() < deadline, "the agent did not start within 60 s"
+            time.sleep(0.1)
+        time.sleep(0.5)  # one focus poll
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGTERM)

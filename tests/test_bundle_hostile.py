@@ -68,3 +68,32 @@ def test_hostile_bundle_is_rejected_with_its_reason(name: str, tmp_path: Path) -
 def test_reason_round_trips_through_json(tmp_path: Path) -> None:
     err = BundleError(Reason.SEQ_GAP, "row 3 has seq 4", member="events.parquet")
     assert json.loads(json.dumps(err.to_dict()))["reason"] == "seq_gap"
+
+
+def test_manifest_schema_is_2020_12_and_the_compiled_check_agrees(tmp_path: Path) -> None:
+    """The reader validates with a compiled (draft-07 compatible) copy of the schema for
+    speed; the documented schema is 2020-12. Both must judge manifests alike."""
+    import jsonschema
+
+    from worktape.bundle.reader import manifest_schema
+
+    schema = manifest_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    good, _ = explode(write_small(tmp_path / "g.tar").path)
+    variants = [good]
+    for field in ("consent", "files", "screens"):
+        variants.append({k: v for k, v in good.items() if k != field})
+    variants.append({**good, "bundle_id": "../evil"})
+    variants.append({**good, "started_at": "yesterday"})
+    variants.append({**good, "frame_format": "gif"})
+    variants.append({**good, "files": [{"path": "x", "bytes": -1, "sha256": "0" * 64}]})
+    from worktape.bundle.reader import _parse_manifest
+
+    for manifest in variants:
+        by_jsonschema = jsonschema.Draft202012Validator(schema).is_valid(manifest)
+        try:
+            _parse_manifest(json.dumps(manifest).encode())
+            compiled = True
+        except BundleError:
+            compiled = False
+        assert by_jsonschema == compiled, manifest

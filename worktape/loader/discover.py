@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pyarrow as pa
 
-from worktape.layout import RAW, parse_raw_key
+from worktape.layout import RAW
 from worktape.storage import Storage
 
 DEFAULT_LOOKBACK_DAYS = 7
@@ -64,6 +64,3 @@ def discover(
 
 def _key_table(keys: list[str]) -> pa.Table:
     return pa.table({"object_key": pa.array(keys, pa.string())})
-
-
-__all__ = ["DEFAULT_LOOKBACK_DAYS", "discover", "interval_dates", "list_raw_keys", "parse_raw_key"]

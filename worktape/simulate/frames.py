@@ -8,7 +8,6 @@ are cached by screen state: the same screen encodes once.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zlib
 from functools import lru_cache
@@ -57,7 +56,3 @@ def render(
     buf = io.BytesIO()
     img.save(buf, format="WEBP", lossless=True, method=0)
     return buf.getvalue(), w, h, dhash(img)
-
-
-def frame_sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import BinaryIO
 
 Body = bytes | str | os.PathLike[str]
@@ -97,14 +96,6 @@ class Storage(ABC):
     def get_bytes(self, key: str) -> bytes:
         with self.open(key) as f:
             return f.read()
-
-    def download(self, key: str, dest: str | os.PathLike[str]) -> Path:
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with self.open(key) as src, open(dest, "wb") as out:
-            while chunk := src.read(_CHUNK):
-                out.write(chunk)
-        return dest
 
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
