@@ -135,13 +135,12 @@ def cmd_pipeline_run(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from worktape.evaluate import boundary_scores, load_truth, report
+    from worktape.evaluate import evaluate, report
     from worktape.storage import open_storage
     from worktape.warehouse import WarehouseSettings
 
     warehouse = Path(args.warehouse) if args.warehouse else WarehouseSettings().path
-    scores = boundary_scores(warehouse, load_truth(open_storage(args.truth)), args.tolerance)
-    print(report(scores))
+    print(report(*evaluate(warehouse, open_storage(args.truth), args.tolerance)))
     return 0
 
 

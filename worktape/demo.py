@@ -86,12 +86,13 @@ def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
             print_night(r)
             if not r.ok:
                 return 1
-    from worktape.evaluate import boundary_scores, load_truth, report
+    from worktape.evaluate import evaluate, report
 
     warehouse = os.environ["WORKTAPE_WAREHOUSE"]
     print("scored against the simulator's ground truth (worktape evaluate):")
-    print(
-        "  " + report(boundary_scores(Path(warehouse), load_truth(storage))).replace("\n", "\n  ")
-    )
+    print("  " + report(*evaluate(Path(warehouse), storage)).replace("\n", "\n  "))
     print(f"  warehouse         {warehouse}")
+    from worktape.pipeline.report import print_workflows
+
+    print_workflows()
     return 0

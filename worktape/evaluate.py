@@ -6,8 +6,9 @@ begins at its first action. Precision, recall and F1 count the episodes whose fi
 action is the same (within `tolerance_s` when the true start has no action of its own
 nearby). Truth outside the time the warehouse covers is left out.
 
-Workflow clusters (adjusted Rand index) need the workflows model, which does not exist
-yet: reported as n/a.
+Workflow clusters are scored with the adjusted Rand index over predicted episodes: each
+one's true workflow is the one most of its actions belong to (an action belongs to the
+innermost true episode around it: an interruption, not the task it interrupted).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from worktape.layout import TRUTH
 from worktape.storage import Storage
+from worktape.workflows import adjusted_rand_index
 
 
 @dataclass
@@ -84,10 +86,68 @@ def boundary_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) 
     return Scores(len(starts), len(true_starts), len(starts & true_starts), tolerance_s)
 
 
-def report(scores: Scores) -> str:
-    return (
+@dataclass
+class ClusterScores:
+    episodes: int
+    true_workflows: int
+    predicted_workflows: int
+    ari: float
+
+
+def cluster_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -> ClusterScores:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.register("truth", truth.select(["device_id", "workflow", "started_at", "ended_at"]))
+        rows = con.execute(
+            f"""
+            WITH labelled AS (
+                SELECT a.action_id, a.episode_id,
+                       arg_max(t.workflow, t.started_at) AS workflow
+                FROM intermediate.int_action_boundaries AS a
+                JOIN truth AS t
+                  ON a.device_id = t.device_id
+                 AND a.started_at >= t.started_at
+                 AND a.started_at <= t.ended_at + to_microseconds({int(tolerance_s * 1e6)})
+                GROUP BY ALL
+            ),
+            episodes AS (
+                SELECT episode_id, mode(workflow) AS workflow
+                FROM labelled GROUP BY episode_id
+            )
+            SELECT e.workflow, w.workflow_id
+            FROM episodes AS e
+            JOIN intermediate.int_episode_workflows AS w USING (episode_id)
+            ORDER BY e.episode_id
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    true = [r[0] for r in rows]
+    pred = [r[1] for r in rows]
+    return ClusterScores(len(rows), len(set(true)), len(set(pred)), adjusted_rand_index(true, pred))
+
+
+def report(scores: Scores, clusters: ClusterScores | None = None) -> str:
+    lines = [
         f"episode boundaries: precision {scores.precision:.3f}, recall {scores.recall:.3f}, "
         f"F1 {scores.f1:.3f} (tolerance {scores.tolerance_s:g} s; {scores.predicted} "
-        f"predicted, {scores.true} true, {scores.matched} matched)\n"
-        "workflow clusters: ARI n/a (the workflows model is not built yet)"
+        f"predicted, {scores.true} true, {scores.matched} matched)"
+    ]
+    if clusters is not None:
+        lines.append(
+            f"workflow clusters: ARI {clusters.ari:.3f} ({clusters.episodes} episodes; "
+            f"{clusters.predicted_workflows} workflows found, {clusters.true_workflows} true)"
+        )
+    return "\n".join(lines)
+
+
+def evaluate(
+    warehouse: Path, storage: Storage, tolerance_s: float = 3.0
+) -> tuple[Scores, ClusterScores]:
+    """Both scores of a warehouse against the ground truth the simulator left in
+    `storage`."""
+    truth = load_truth(storage)
+    return (
+        boundary_scores(warehouse, truth, tolerance_s),
+        cluster_scores(warehouse, truth, tolerance_s),
     )

@@ -60,6 +60,53 @@ def action_counts(settings: WarehouseSettings | None = None) -> list[tuple[str, 
         con.close()
 
 
+def mart_counts(settings: WarehouseSettings | None = None) -> dict[str, int]:
+    import duckdb
+
+    s = settings or WarehouseSettings()
+    con = duckdb.connect(str(s.path), read_only=True)
+    out = {}
+    try:
+        for table in ("sessions", "episodes", "workflows"):
+            try:
+                out[table] = con.execute(f"SELECT count(*) FROM marts.{table}").fetchone()[0]
+            except duckdb.CatalogException:
+                pass
+        return out
+    finally:
+        con.close()
+
+
+def top_workflows(limit: int = 5, settings: WarehouseSettings | None = None) -> list[tuple]:
+    """The most frequent recurring workflows: name, instances, contributors, median
+    seconds, main variant."""
+    import duckdb
+
+    s = settings or WarehouseSettings()
+    con = duckdb.connect(str(s.path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT workflow_name, instance_count, contributor_count, median_duration_s, "
+            "main_variants[1].variant FROM marts.workflows WHERE is_recurring "
+            "ORDER BY instance_count DESC, workflow_id LIMIT ?",
+            [limit],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
+
+
+def print_workflows(limit: int = 5) -> None:
+    rows = top_workflows(limit)
+    if not rows:
+        return
+    print("top workflows found (marts.workflows):")
+    for name, n, people, median, variant in rows:
+        print(f"  {n:5,} x  {name}")
+        print(f"           {people} contributor(s), median {median:.0f} s, main variant {variant}")
+
+
 def print_night(r: NightResult) -> None:
     print(f"{r.dag_id}, night of {r.day.isoformat()}: {r.state} (run {r.run_id})")
     if r.dag_id == "worktape_build":
@@ -70,6 +117,9 @@ def print_night(r: NightResult) -> None:
                 f"  marts.actions holds {total:,} actions: "
                 + ", ".join(f"{n:,} {t}" for t, n in counts)
             )
+            m = mart_counts()
+            if m:
+                print("  " + ", ".join(f"{n:,} {t}" for t, n in m.items()))
         return
     c = night_counts(r.run_id)
     if not c:

@@ -1,76 +1,124 @@
--- Each action with the gap before it and whether it starts a session or an episode.
--- Sessions split where the contributor was idle (session_gap_s without an action) or
--- recording paused (by them, a denylisted window, or a full spool). Episodes split a
--- session where activity pauses (episode_gap_s), where it pauses more briefly while the
--- app changes (episode_app_gap_s), and where the app switches to one not used in the
--- last `recent_actions` actions (a new task or an interruption, unlike a dialog closing
--- or a return to the task at hand). `worktape evaluate` scores it against the
--- simulator's ground truth.
-with pauses as (
-    select b.device_id, e.event_at as paused_at
-    from {{ ref('stg_worktape__events') }} as e
-    inner join {{ ref('stg_worktape__bundles') }} as b using (bundle_id)
-    where e.event_kind = 'pause'
-),
-
-actions as (
+-- Sessions and episodes, per device and work date (method: dbt_project/README.md).
+--   second pass: an action opens an episode when the session starts, when the first pass
+--     cut there and its signature is not an inner one, or when its signature is an anchor;
+--   resumes: a segment that returns to the app left for a short interruption continues
+--     the episode it interrupted. The interruption stays an episode of its own.
+with actions as (
     select
-        action_id, device_id, contributor_id, action_date, started_at, ended_at, app,
-        lag(ended_at) over w as prev_ended_at,
-        lag(app) over w as prev_app,
-        list(app) over (partition by device_id order by started_at, action_id
-                        rows between {{ var('recent_actions') }} preceding and 1 preceding)
-            as recent_apps
-    from {{ ref('actions') }}
-    window w as (partition by device_id order by started_at, action_id)
-),
-
-flagged as (
-    select
-        a.*,
-        epoch(a.started_at - a.prev_ended_at) as gap_s,
-        exists (
-            select 1 from pauses p
-            where p.device_id = a.device_id
-              and p.paused_at between a.prev_ended_at and a.started_at
-        ) as paused_before
-    from actions as a
+        g.*,
+        coalesce(s.is_anchor, false) as is_anchor,
+        coalesce(s.is_inner, false) as is_inner
+    from {{ ref('int_action_gaps') }} as g
+    left join {{ ref('int_start_signatures') }} as s
+        using (device_id, work_date, action_signature)
 ),
 
 starts as (
     select
         *,
-        prev_ended_at is null
-            or gap_s >= {{ var('session_gap_s') }}
-            or paused_before as is_session_start,
-        prev_ended_at is null
-            or gap_s >= {{ var('session_gap_s') }}
-            or paused_before
-            or gap_s >= {{ var('episode_gap_s') }}
-            or (app is distinct from prev_app and gap_s >= {{ var('episode_app_gap_s') }})
-            -- a switch to an app not used in the last few actions: a new task or an
-            -- interruption, not a dialog closing or a return to the task at hand
-            or (app is distinct from prev_app
-                and not coalesce(list_contains(recent_apps, app), false))
-            as is_episode_start
-    from flagged
+        is_session_start
+            or (not is_dialog and is_cut and not is_inner)
+            or (not is_dialog and is_anchor) as is_opening,
+        -- a segment is a run of actions in one task app, cut where an episode may open
+        is_session_start
+            or (not is_dialog and is_cut and not is_inner)
+            or (not is_dialog and is_anchor)
+            or task_app is distinct from prev_task_app as is_segment_start
+    from actions
 ),
 
 numbered as (
     select
         *,
-        sum(case when is_session_start then 1 else 0 end)
-            over (partition by device_id order by started_at, action_id) as session_no,
-        sum(case when is_episode_start then 1 else 0 end)
-            over (partition by device_id order by started_at, action_id) as episode_no
+        sum(is_session_start::int) over w as session_no,
+        sum(is_segment_start::int) over w as segment_no
     from starts
+    window w as (partition by device_id, work_date order by started_at, action_id)
+),
+
+segments as (
+    select
+        device_id,
+        work_date,
+        segment_no,
+        any_value(session_no) as session_no,
+        arg_min(action_id, (started_at, action_id)) as segment_id,
+        arg_min(task_app, (started_at, action_id)) as first_app,
+        arg_max(task_app, (started_at, action_id)) as last_app,
+        bool_or(is_anchor and is_segment_start) as is_opened_by_anchor,
+        bool_or(is_opening and is_segment_start) as is_opening,
+        count(*) as action_count,
+        min(started_at) as started_at,
+        max(ended_at) as ended_at,
+        count(distinct task_app) as app_count
+    from numbered
+    group by device_id, work_date, segment_no
+),
+
+-- segment k resumes segment k-2 when k-1 was a short excursion to another app and k
+-- comes back to the app k-2 was left in, in the same session, without opening a task
+resumes as (
+    select
+        *,
+        lag(segment_id, 1) over w as previous_segment_id,
+        lag(segment_id, 2) over w as resumed_segment_id,
+        coalesce(
+            lag(session_no, 2) over w = session_no
+            and lag(last_app, 2) over w = first_app
+            and lag(first_app, 1) over w != first_app
+            and lag(action_count, 1) over w <= {{ var('interruption_max_actions') }}
+            and epoch(started_at - lag(ended_at, 2) over w) <= {{ var('interruption_max_s') }}
+            and not is_opened_by_anchor,
+            false
+        ) as is_resume
+    from segments
+    window w as (partition by device_id, work_date order by segment_no)
+),
+
+-- each segment joins an episode: the one it resumes, the one before it (a plain switch
+-- of window that opens nothing), or its own; chains (A, B, A, C, A) follow to the root
+parents as (
+    select
+        *,
+        case
+            when is_resume then resumed_segment_id
+            when not is_opening then previous_segment_id
+        end as parent_segment_id
+    from resumes
+),
+
+episode_roots as (
+    with recursive chain(segment_id, root_id) as (
+        select segment_id, segment_id from parents where parent_segment_id is null
+        union all
+        select p.segment_id, c.root_id
+        from parents as p
+        inner join chain as c on p.parent_segment_id = c.segment_id
+    )
+    select segment_id, root_id from chain
 )
 
--- a session or an episode is named by its first action
 select
-    *,
-    first_value(action_id) over (partition by device_id, session_no
-                                 order by started_at, action_id) as session_id,
-    first_value(action_id) over (partition by device_id, episode_no
-                                 order by started_at, action_id) as episode_id
-from numbered
+    n.action_id,
+    n.device_id,
+    n.contributor_id,
+    n.work_date,
+    n.action_date,
+    n.started_at,
+    n.ended_at,
+    n.app,
+    n.task_app,
+    n.window_title,
+    n.gap_s,
+    n.is_after_pause,
+    n.is_dialog,
+    n.is_session_start,
+    n.action_id = r.root_id as is_episode_start,
+    s.is_resume and n.is_segment_start as is_resume,
+    -- a session or an episode is named by its first action
+    first_value(n.action_id) over (partition by n.device_id, n.work_date, n.session_no
+                                   order by n.started_at, n.action_id) as session_id,
+    r.root_id as episode_id
+from numbered as n
+inner join parents as s using (device_id, work_date, segment_no)
+inner join episode_roots as r on r.segment_id = s.segment_id

@@ -22,8 +22,4 @@ select
 from {{ ref('stg_worktape__events') }} as e
 inner join {{ ref('stg_worktape__bundles') }} as b using (bundle_id)
 where e.event_kind in ('mouse_down', 'mouse_up', 'scroll', 'key_down')
-{% if var('days') %}
-    and cast(e.event_at as date) in (
-        {%- for d in var('days') %}date '{{ d }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-    )
-{% endif %}
+    and {{ in_days('cast(e.event_at as date)') }}

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='action_date',
+        on_schema_change='append_new_columns',
     )
 }}
 -- One row per action, with the frame before it (never after its start), the frame after
@@ -46,15 +47,26 @@ screens as (
     order by b.device_id, s.monitor, b.started_at desc
 ),
 
+-- the contributor's local day (their UTC offset when the action happened): sessions and
+-- episodes never cross it, and nights rebuild them whole work dates at a time
+offsets as (
+    select device_id, started_at, utc_offset_minutes
+    from {{ ref('stg_worktape__bundles') }}
+),
+
 normalised as (
     select
         a.*,
+        cast(a.started_at + to_minutes(coalesce(o.utc_offset_minutes, 0)) as date)
+            as work_date,
         round((a.x - s.screen_left) / s.screen_width, 4) as x_norm,
         round((a.y - s.screen_top) / s.screen_height, 4) as y_norm,
         round((a.end_x - s.screen_left) / s.screen_width, 4) as end_x_norm,
         round((a.end_y - s.screen_top) / s.screen_height, 4) as end_y_norm
     from with_after as a
     left join screens as s using (device_id, monitor)
+    asof left join offsets as o
+        on a.device_id = o.device_id and a.started_at >= o.started_at
 )
 
 select
@@ -62,6 +74,7 @@ select
     device_id,
     contributor_id,
     cast(started_at as date) as action_date,
+    work_date,
     action_type,
     started_at,
     ended_at,

@@ -1,14 +1,41 @@
--- A session cut into task episodes (method: int_action_boundaries).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='work_date',
+    )
+}}
+-- Sessions cut into task episodes, one task each (method: int_action_boundaries). An
+-- interrupted episode spans its interruption, which is an episode of its own.
+with app_use as (
+    -- the app an episode spends most actions in (ties: the one used first)
+    select episode_id, device_id, work_date, task_app, count(*) as n, min(started_at) as first_at
+    from {{ ref('int_action_boundaries') }}
+    group by all
+),
+
+main_apps as (
+    select episode_id, device_id, work_date, arg_max(task_app, (n, -epoch_us(first_at))) as main_app
+    from app_use
+    group by all
+)
+
 select
     episode_id,
     any_value(session_id) as session_id,
     device_id,
     any_value(contributor_id) as contributor_id,
+    work_date,
     min(started_at) as started_at,
     max(ended_at) as ended_at,
     epoch(max(ended_at) - min(started_at)) as duration_s,
     count(*) as action_count,
-    arg_min(app, started_at) as first_app,
-    list_distinct(list(app order by started_at)) as apps
+    count(*) filter (where is_resume) as resume_count,
+    count(*) filter (where is_resume) > 0 as is_interrupted,
+    arg_min(task_app, (started_at, action_id)) as first_app,
+    any_value(m.main_app) as main_app,
+    arg_min(window_title, (started_at, action_id)) as first_window_title,
+    list_distinct(list(task_app order by started_at, action_id)) as apps
 from {{ ref('int_action_boundaries') }}
-group by episode_id, device_id
+inner join main_apps as m using (episode_id, device_id, work_date)
+group by episode_id, device_id, work_date

@@ -1,3 +1,10 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='work_date',
+    )
+}}
 -- The state-action pairs of each episode, in order: the screen before the action, the
 -- action, the screen after it. What an agent learns from.
 select
@@ -7,6 +14,7 @@ select
         as step_index,
     a.device_id,
     a.contributor_id,
+    b.work_date,
     a.started_at,
     a.frame_before_id,
     a.action_type,
@@ -17,3 +25,4 @@ select
     a.is_redacted
 from {{ ref('actions') }} as a
 inner join {{ ref('int_action_boundaries') }} as b using (action_id)
+where {{ in_work_dates('a.work_date') }}

@@ -1,0 +1,68 @@
+-- Each action of the work dates being rebuilt, in order per device and work date, with
+-- what the segmentation looks at: the gap before it, a pause in between, the task app
+-- (a dialog counts as the window it came from), and the first-pass cuts.
+with pauses as (
+    select b.device_id, e.event_at as paused_at
+    from {{ ref('stg_worktape__events') }} as e
+    inner join {{ ref('stg_worktape__bundles') }} as b using (bundle_id)
+    where e.event_kind = 'pause'
+),
+
+actions as (
+    select
+        action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
+        action_type, x_norm, y_norm, app, window_title,
+        lag(ended_at) over w as prev_ended_at,
+        lag(app) over w as prev_app,
+        lead(app) over w as next_app
+    from {{ ref('actions') }}
+    where {{ in_work_dates('work_date') }}
+    window w as (partition by device_id, work_date order by started_at, action_id)
+),
+
+-- a dialog is one action in another app that returns to the app it came from (a file
+-- chooser, a print dialog): it belongs to the window around it
+tasks as (
+    select
+        *,
+        coalesce(app != prev_app and app != next_app and prev_app = next_app, false)
+            as is_dialog,
+        case when app != prev_app and app != next_app and prev_app = next_app
+             then prev_app else app end as task_app
+    from actions
+),
+
+contexts as (
+    select
+        t.*,
+        epoch(t.started_at - t.prev_ended_at) as gap_s,
+        lag(t.task_app) over w as prev_task_app,
+        list(t.task_app) over (partition by t.device_id, t.work_date
+                               order by t.started_at, t.action_id
+                               rows between {{ var('recent_actions') }} preceding
+                                        and 1 preceding) as recent_apps,
+        exists (
+            select 1 from pauses as p
+            where p.device_id = t.device_id
+              and p.paused_at between t.prev_ended_at and t.started_at
+        ) as is_after_pause
+    from tasks as t
+    window w as (partition by t.device_id, t.work_date order by t.started_at, t.action_id)
+)
+
+select
+    *,
+    prev_ended_at is null
+        or gap_s >= {{ var('session_gap_s') }}
+        or is_after_pause as is_session_start,
+    not is_dialog and (
+        gap_s >= {{ var('episode_gap_s') }}
+        or (task_app is distinct from prev_task_app
+            and (gap_s >= {{ var('episode_app_gap_s') }}
+                 or not coalesce(list_contains(recent_apps, task_app), false)))
+    ) as is_cut,
+    -- what an action is, wherever it happens: the same button in the same kind of window
+    concat_ws('|', task_app, regexp_replace(lower(window_title), '[0-9]+', '#', 'g'),
+              action_type, cast(floor(x_norm * 20) as integer),
+              cast(floor(y_norm * 20) as integer)) as action_signature
+from contexts
