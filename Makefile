@@ -13,7 +13,7 @@ export WORKTAPE_HOME ?= $(CURDIR)/state
 SYSDEPS := xvfb xdotool x11-utils openbox xterm
 SYSDEP_BINS := Xvfb xdotool xprop openbox xterm
 
-.PHONY: install sysdeps demo test test-fast lint format bench bench-agent lock clean
+.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-dbt evaluate lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,7 +53,23 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.bench_bundle
 	$(BIN)/python -m bench.bench_ingest $(BENCH_FLAGS)
+	$(BIN)/python -m bench.bench_dbt $(BENCH_FLAGS)
 	$(MAKE) bench-agent
+
+# dbt build for 10 and 100 contributor-days and an incremental night over 100;
+# BENCH_FLAGS=--full: 10, 100, 1,000 and a night of 100 contributors over 1,000
+bench-dbt: install
+	$(BIN)/python -m bench.bench_dbt $(BENCH_FLAGS)
+
+# the episode and workflow scores on a simulated week of 10 contributors (seed 11):
+# simulate, run every night through the DAGs, score against the ground truth (~4 min)
+EVAL := $(WORKTAPE_HOME)/evaluate
+evaluate: install
+	WORKTAPE_STORAGE_URL=$(EVAL)/bucket WORKTAPE_WAREHOUSE=$(EVAL)/warehouse/worktape.duckdb \
+	sh -c '$(BIN)/worktape simulate --contributors 10 --days 5 --seed 11 --frames none \
+		--out $(EVAL)/bucket -q && \
+	$(BIN)/worktape pipeline run --date 2026-11-02 --to 2026-11-07 >/dev/null && \
+	$(BIN)/worktape evaluate --truth $(EVAL)/bucket'
 
 # the capture agent for 60 s under scripted activity on a 1920x1080 virtual screen
 bench-agent: install sysdeps

@@ -101,9 +101,9 @@ def cluster_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -
         rows = con.execute(
             f"""
             WITH labelled AS (
-                SELECT a.action_id, a.episode_id,
+                SELECT a.step_id, a.episode_id,
                        arg_max(t.workflow, t.started_at) AS workflow
-                FROM intermediate.int_action_boundaries AS a
+                FROM marts.steps AS a
                 JOIN truth AS t
                   ON a.device_id = t.device_id
                  AND a.started_at >= t.started_at
@@ -116,7 +116,7 @@ def cluster_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -
             )
             SELECT e.workflow, w.workflow_id
             FROM episodes AS e
-            JOIN intermediate.int_episode_workflows AS w USING (episode_id)
+            JOIN marts.workflow_instances AS w USING (episode_id)
             ORDER BY e.episode_id
             """
         ).fetchall()

@@ -48,25 +48,32 @@ def workflow_id(app: str, leader: frozenset[str]) -> str:
     return "w" + hashlib.sha1(key.encode()).hexdigest()[:15]
 
 
-def cluster_workflows(
-    shapes: Iterable[EpisodeShape],
-    *,
-    threshold: float = DEFAULT_THRESHOLD,
-) -> dict[str, str]:
-    """Map each episode id to a workflow id."""
-    by_app: dict[str, list[EpisodeShape]] = defaultdict(list)
+@dataclass(frozen=True)
+class ShapeCount:
+    app: str
+    words: frozenset[str]
+    count: int
+
+
+def cluster_shapes(
+    shapes: Iterable[ShapeCount], *, threshold: float = DEFAULT_THRESHOLD
+) -> dict[tuple[str, frozenset[str]], str]:
+    """Map each distinct (app, word set) to a workflow id. Counts say how many episodes
+    have that shape; a shape listed twice counts as the sum."""
+    counts: dict[str, Counter[frozenset[str]]] = defaultdict(Counter)
     for s in shapes:
-        by_app[s.app].append(s)
-    assigned: dict[str, str] = {}
-    for app in sorted(by_app):
-        group = by_app[app]
-        n = len(group)
-        df = Counter(w for s in group for w in s.words)
+        counts[s.app][s.words] += s.count
+    assigned: dict[tuple[str, frozenset[str]], str] = {}
+    for app in sorted(counts):
+        group = counts[app]
+        n = sum(group.values())
+        df: Counter[str] = Counter()
+        for words, c in group.items():
+            for w in words:
+                df[w] += c
         weight = {w: c / n for w, c in df.items()}
-        counts = Counter(s.words for s in group)
         leaders: list[frozenset[str]] = []
-        leader_of: dict[frozenset[str], frozenset[str]] = {}
-        for words in sorted(counts, key=lambda k: (-counts[k], sorted(k))):
+        for words in sorted(group, key=lambda k: (-group[k], sorted(k))):
             best, best_sim = None, threshold
             for lead in leaders:
                 sim = similarity(words, lead, weight)
@@ -75,10 +82,19 @@ def cluster_workflows(
             if best is None:
                 leaders.append(words)
                 best = words
-            leader_of[words] = best
-        for s in group:
-            assigned[s.episode_id] = workflow_id(app, leader_of[s.words])
+            assigned[(app, words)] = workflow_id(app, best)
     return assigned
+
+
+def cluster_workflows(
+    shapes: Iterable[EpisodeShape], *, threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, str]:
+    """Map each episode id to a workflow id."""
+    episodes = list(shapes)
+    by_shape = cluster_shapes(
+        (ShapeCount(e.app, e.words, 1) for e in episodes), threshold=threshold
+    )
+    return {e.episode_id: by_shape[(e.app, e.words)] for e in episodes}
 
 
 def adjusted_rand_index(labels_true: list[object], labels_pred: list[object]) -> float:

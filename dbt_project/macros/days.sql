@@ -12,11 +12,35 @@
 
 {# the work dates (contributor-local days) that hold an action on the days this run
    rebuilds: sessions, episodes and steps are rebuilt whole work dates at a time #}
-{% macro in_work_dates(column) -%}
+{% macro in_work_dates(column, actions=none) -%}
 {%- if var('days') -%}
-    {{ column }} in (select distinct work_date from {{ ref('actions') }}
+    {{ column }} in (select distinct work_date from {{ actions or ref('actions') }}
                      where {{ in_days('action_date') }})
 {%- else -%}
     true
 {%- endif -%}
+{%- endmacro %}
+
+{# Tests on large tables look only at what this build rebuilt, so a night costs what its
+   data costs: a test's `where` config of `__in_days__:<column>` or
+   `__in_work_dates__:<column>` becomes the filter above (dbt's own hook for `where`;
+   test configs cannot call project macros themselves). A full build tests everything. #}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- if where.startswith('__in_days__:') -%}
+            {%- set where = in_days(where[12:]) -%}
+        {%- elif where.startswith('__in_work_dates__:') -%}
+            {#- a test cannot ref() here (dbt would not see the dependency): name it -#}
+            {%- set actions = api.Relation.create(
+                database=target.database, schema='marts', identifier='actions') -%}
+            {%- set where = in_work_dates(where[18:], actions) -%}
+        {%- endif -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
 {%- endmacro %}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from worktape.pipeline.runner import NightResult
 from worktape.warehouse import WarehouseSettings
 
@@ -68,10 +70,8 @@ def mart_counts(settings: WarehouseSettings | None = None) -> dict[str, int]:
     out = {}
     try:
         for table in ("sessions", "episodes", "workflows"):
-            try:
+            with contextlib.suppress(duckdb.CatalogException):
                 out[table] = con.execute(f"SELECT count(*) FROM marts.{table}").fetchone()[0]
-            except duckdb.CatalogException:
-                pass
         return out
     finally:
         con.close()

@@ -106,6 +106,7 @@ select
     n.action_date,
     n.started_at,
     n.ended_at,
+    n.action_type,
     n.app,
     n.task_app,
     n.window_title,

@@ -35,7 +35,16 @@ select
     arg_min(task_app, (started_at, action_id)) as first_app,
     any_value(m.main_app) as main_app,
     arg_min(window_title, (started_at, action_id)) as first_window_title,
-    list_distinct(list(task_app order by started_at, action_id)) as apps
+    list_distinct(list(task_app order by started_at, action_id)) as apps,
+    -- its action types in order (C click, D double click, R right click, G drag,
+    -- S scroll, T type, K hotkey): how instances of a workflow vary
+    string_agg(
+        case action_type
+            when 'click' then 'C' when 'double_click' then 'D' when 'right_click' then 'R'
+            when 'drag' then 'G' when 'scroll' then 'S' when 'type' then 'T'
+            when 'hotkey' then 'K'
+        end, '' order by started_at, action_id
+    ) as variant
 from {{ ref('int_action_boundaries') }}
 inner join main_apps as m using (episode_id, device_id, work_date)
 group by episode_id, device_id, work_date

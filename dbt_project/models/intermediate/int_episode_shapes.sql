@@ -1,0 +1,33 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='work_date',
+    )
+}}
+-- What each episode looks like to the workflow clustering: its main app and the distinct
+-- words of its window titles (digits dropped: ids and amounts vary between instances;
+-- dialogs left out), as a sorted list and a key to group on.
+with words as (
+    select distinct a.episode_id, a.device_id, a.work_date, w.word
+    from {{ ref('int_action_boundaries') }} as a,
+        unnest(regexp_extract_all(lower(coalesce(a.window_title, '')), '[a-z][a-z]+')) as w(word)
+    where not a.is_dialog
+),
+
+shapes as (
+    select episode_id, device_id, work_date, list(word order by word) as words
+    from words
+    group by all
+)
+
+select
+    e.episode_id,
+    e.device_id,
+    e.work_date,
+    coalesce(e.main_app, '') as main_app,
+    coalesce(s.words, []) as words,
+    array_to_string(coalesce(s.words, []), ' ') as words_key
+from {{ ref('episodes') }} as e
+left join shapes as s using (episode_id, device_id, work_date)
+where {{ in_work_dates('e.work_date') }}
