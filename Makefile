@@ -9,9 +9,10 @@ EXTRAS := agent,pipeline,dev
 export WORKTAPE_HOME ?= $(CURDIR)/state
 
 # the agent tests drive a real X session: a virtual screen, a window manager, a terminal
-# and xdotool (Debian packages; apt only runs when one is missing)
-SYSDEPS := xvfb xdotool x11-utils openbox xterm
-SYSDEP_BINS := Xvfb xdotool xprop openbox xterm
+# and xdotool; the report test renders in headless Chromium (Debian packages; apt only
+# runs when one is missing)
+SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium
+SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium
 
 .PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-dbt evaluate lock clean
 

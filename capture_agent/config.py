@@ -97,6 +97,16 @@ class Privacy:
     excluded: list[str] = field(default_factory=list)  # added with `worktape agent exclude`
     pause_hotkey: str = "<ctrl>+<alt>+p"
 
+    def denies(self, app: str | None, title: str | None) -> bool:
+        """Whether a window is off limits (the agent records a gap; the pipeline's privacy
+        gate refuses to publish one)."""
+        app_l, title_l = (app or "").lower(), (title or "").lower()
+        if any(a and a.lower() in app_l for a in self.deny_apps):
+            return True
+        if any(t and t.lower() in title_l for t in self.deny_titles):
+            return True
+        return any(x and (x.lower() in app_l or x.lower() in title_l) for x in self.excluded)
+
 
 @dataclass
 class Upload:

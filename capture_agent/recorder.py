@@ -324,14 +324,7 @@ class Recorder:
                 self._state(now, "focus_change")
 
     def cfg_denies(self, win: WindowInfo) -> bool:
-        p = self.cfg.privacy
-        app = (win.app or "").lower()
-        title = (win.title or "").lower()
-        if any(a and a.lower() in app for a in p.deny_apps):
-            return True
-        if any(t and t.lower() in title for t in p.deny_titles):
-            return True
-        return any(x and (x.lower() in app or x.lower() in title) for x in p.excluded)
+        return self.cfg.privacy.denies(win.app, win.title)
 
     def set_pause(self, reason: str | None) -> None:
         """`user` or `quota` pauses capture; None resumes it."""

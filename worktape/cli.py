@@ -144,6 +144,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    from worktape.publish.analyst import analyst_path, query
+
+    path = Path(args.db) if args.db else analyst_path()
+    if not path.exists():
+        raise RuntimeError(f"no analyst file at {path}: has a night been published?")
+    cols, rows = query(args.sql, path)
+    if cols:
+        widths = [
+            max(len(c), *(len(str(r[i])) for r in rows[:200])) if rows else len(c)
+            for i, c in enumerate(cols)
+        ]
+        widths = [min(w, 60) for w in widths]
+        print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+        for r in rows[: args.limit]:
+            print("  ".join(str(v)[:60].ljust(w) for v, w in zip(r, widths, strict=True)))
+        if len(rows) > args.limit:
+            print(f"... {len(rows) - args.limit} more row(s)")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from worktape.pipeline.tasks import forget_contributor
+
+    if not args.yes:
+        print(
+            f"this erases contributor {args.contributor_id} from the bucket, the warehouse and "
+            "every published version; rerun with --yes to go ahead",
+            file=sys.stderr,
+        )
+        return 1
+    r = forget_contributor(args.contributor_id)
+    print(
+        f"erasure {r['erasure_id']}: {r['bundles']} bundle(s), {r['bucket_objects']} "
+        f"bucket object(s), {r['warehouse_rows']:,} warehouse row(s), {r['frames']} "
+        f"published frame(s) removed; {len(r['versions_rewritten'])} version(s) rewritten"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from worktape.demo import run_demo
 
@@ -228,6 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--warehouse", default=None, help="the DuckDB file (default: settings)")
     ev.add_argument("--tolerance", type=float, default=3.0, help="seconds (default: 3)")
     ev.set_defaults(func=cmd_evaluate)
+
+    q = sub.add_parser("query", help="run SQL on the analyst file (read-only)")
+    q.add_argument("sql", metavar="SQL")
+    q.add_argument("--db", default=None, help="the analyst file (default: published.duckdb)")
+    q.add_argument("--limit", type=int, default=50, help="rows to print (default: 50)")
+    q.set_defaults(func=cmd_query)
+
+    fg = sub.add_parser(
+        "forget", help="erase a contributor from the bucket, warehouse and published versions"
+    )
+    fg.add_argument("contributor_id", metavar="CONTRIBUTOR_ID")
+    fg.add_argument("--yes", action="store_true", help="go ahead without asking")
+    fg.set_defaults(func=cmd_forget)
 
     from capture_agent.cli import add_agent_parser
 

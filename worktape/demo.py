@@ -3,8 +3,9 @@
 1. simulate a small team's workday into the local bucket folder (real format-1 bundles);
 2. verify every bundle against the contract;
 3. run the nightly pipeline for that day and the next (Airflow `dag.test()` on SQLite):
-   discover, verify and load into DuckDB, quarantining what fails.
-Each later stage of the night (dbt, gate, publish) joins here.
+   discover, verify and load into DuckDB, quarantining what fails; one dbt build; the
+   Great Expectations gate; a versioned dataset, the analyst file and the report;
+4. score the marts against the simulator's ground truth and print the top workflows.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
     # the demo keeps to its own bucket and warehouse, whatever else is configured
     os.environ["WORKTAPE_STORAGE_URL"] = str(bucket)
     os.environ["WORKTAPE_WAREHOUSE"] = str(home / "demo" / "warehouse" / "worktape.duckdb")
+    os.environ["WORKTAPE_ANALYST_DB"] = str(home / "demo" / "published.duckdb")
     print(f"worktape demo: state in {home}")
     t0 = time.monotonic()
     res = simulate(
@@ -93,6 +95,16 @@ def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
     print("  " + report(*evaluate(Path(warehouse), storage)).replace("\n", "\n  "))
     print(f"  warehouse         {warehouse}")
     from worktape.pipeline.report import print_workflows
+    from worktape.publish.analyst import analyst_path
+    from worktape.publish.publisher import latest_version
 
     print_workflows()
+    version = latest_version(storage)
+    reports = sorted((home / "reports").glob("night-*.html"))
+    print("published (worktape_publish: quality gate passed):")
+    print(f"  dataset           {bucket / 'published' / str(version)}/")
+    print(f"  analyst file      {analyst_path()}")
+    print('                    worktape query "SELECT * FROM workflows"')
+    if reports:
+        print(f"  nightly report    {reports[-1]}")
     return 0

@@ -109,6 +109,9 @@ def print_workflows(limit: int = 5) -> None:
 
 def print_night(r: NightResult) -> None:
     print(f"{r.dag_id}, night of {r.day.isoformat()}: {r.state} (run {r.run_id})")
+    if r.dag_id == "worktape_publish":
+        print_publish(r)
+        return
     if r.dag_id == "worktape_build":
         if r.ok:
             counts = action_counts()
@@ -134,3 +137,25 @@ def print_night(r: NightResult) -> None:
         f"  warehouse now holds {c['warehouse_bundles']:,} bundles, "
         f"{c['warehouse_events']:,} events"
     )
+
+
+def print_publish(r: NightResult) -> None:
+    import json
+
+    from worktape.config import state_dir
+    from worktape.pipeline import resources
+    from worktape.publish.analyst import analyst_path
+    from worktape.publish.publisher import latest_version
+
+    gate = state_dir() / "publish" / "work" / "gate.json"
+    if gate.exists():
+        g = json.loads(gate.read_text())
+        print("  " + g["message"].replace("\n", "\n  "))
+    storage = resources.storage()
+    if r.ok:
+        print(f"  dataset           {storage.url.rstrip('/')}/published/{latest_version(storage)}/")
+        print(f'  analyst file      {analyst_path()}  (worktape query "SQL")')
+    reports = sorted((state_dir() / "reports").glob("night-*.html"))
+    mine = [p for p in reports if r.day.isoformat() in p.name]
+    for p in mine[-1:]:
+        print(f"  nightly report    {p}")

@@ -133,11 +133,25 @@ def loaded_days(run_id: str) -> list[str]:
 
 
 def run_night(day: date, env: dict[str, str] | None = None) -> list[NightResult]:
-    """The night's DAGs in order: ingest, then (as its asset would trigger under a
-    scheduler) the build, for the days the load touched. Stops at the first failure."""
+    """The night's DAGs in order: ingest, then (as their assets would trigger them under
+    a scheduler) the build for the days the load touched, then the gate and publishing.
+    Stops at the first failure."""
     ingest = run_dag("worktape_ingest", day, env)
     results = [ingest]
     if ingest.ok:
         days = loaded_days(ingest.run_id)
-        results.append(run_dag("worktape_build", day, env, conf={"days": days}))
+        build = run_dag("worktape_build", day, env, conf={"days": days})
+        results.append(build)
+        # a rerun after a failed gate publishes again even with nothing new to load
+        if build.ok and (days or not published_is_current()):
+            conf = {"days": days, "night": day.isoformat()}
+            results.append(run_dag("worktape_publish", day, env, conf=conf))
     return results
+
+
+def published_is_current() -> bool:
+    """Whether the last successful publish saw the warehouse as it is now."""
+    from worktape.pipeline.tasks import last_published, warehouse_state
+
+    last = last_published()
+    return last is not None and last.get("warehouse_state") == warehouse_state()

@@ -93,3 +93,92 @@ def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str
         raise RuntimeError(f"dbt build failed (exit {proc.returncode}):\n{tail}")
     log.info("dbt build done:\n%s", tail)
     return {"built": True, "days": sorted(days or []), "full_refresh": full_refresh}
+
+
+def publish_night(days: list[str] | None, *, run_id: str | None) -> dict[str, Any]:
+    """Stage, gate and publish the warehouse, then the analyst file. A failing gate
+    raises with the expectations and rows that failed, and publishes nothing."""
+    from datetime import date as date_
+
+    from worktape.config import state_dir
+    from worktape.publish.analyst import write_analyst_db
+    from worktape.publish.publisher import publish
+    from worktape.warehouse import WarehouseSettings
+
+    home = state_dir() / "publish"
+    result = publish(
+        WarehouseSettings().path,
+        resources.storage(),
+        days=[date_.fromisoformat(d) for d in days or []] or None,
+        work_dir=home / "work",
+        docs_dir=home / "data_docs",
+    )
+    analyst = write_analyst_db(home / "work" / "version" / "tables", result.version)
+    (home / "last.json").write_text(
+        json.dumps({"version": result.version, "warehouse_state": warehouse_state()})
+    )
+    out = {
+        "version": result.version,
+        "is_new": result.is_new,
+        "counts": result.counts,
+        "frames_copied": result.frames_copied,
+        "analyst_db": str(analyst),
+        "run_id": run_id,
+    }
+    log.info("published: %s", out)
+    return out
+
+
+def nightly_report(night: Any, *, run_id: str | None) -> str:
+    """The night's HTML report, from the warehouse and the gate's outcome (pass or fail)."""
+    from worktape.config import state_dir
+    from worktape.publish.report import write_report
+    from worktape.warehouse import WarehouseSettings
+
+    home = state_dir() / "publish"
+    gate = home / "work" / "gate.json"
+    path = write_report(
+        WarehouseSettings().path,
+        night,
+        state_dir() / "reports",
+        gate_json=gate,
+        storage=resources.storage(),
+        run_id=run_id,
+    )
+    log.info("nightly report: %s", path)
+    return str(path)
+
+
+def forget_contributor(contributor_id: str) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from worktape.publish.erasure import forget
+    from worktape.warehouse import WarehouseSettings
+
+    record = forget(contributor_id, warehouse=WarehouseSettings().path, storage=resources.storage())
+    return asdict(record)
+
+
+def warehouse_state() -> list[Any]:
+    """What the warehouse holds, in brief: which file, how many bundles, when the last
+    one was loaded."""
+    import duckdb
+
+    from worktape.warehouse import WarehouseSettings
+
+    path = WarehouseSettings().path
+    if not path.exists():
+        return []
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        n, last = con.execute("SELECT count(*), max(loaded_at) FROM raw.ledger").fetchone()
+    finally:
+        con.close()
+    return [str(path), n, str(last)]
+
+
+def last_published() -> dict[str, Any] | None:
+    from worktape.config import state_dir
+
+    path = state_dir() / "publish" / "last.json"
+    return json.loads(path.read_text()) if path.exists() else None

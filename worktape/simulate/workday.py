@@ -244,6 +244,18 @@ class _Day:
         self.take_frame("focus_change")
 
     # -- input ------------------------------------------------------------------
+    def on_desktop(self, x: int, y: int, monitor: int) -> tuple[int, int, int]:
+        """The point a real pointer would be at: on the monitor it is over, or held at
+        the edge of `monitor` when a curved path would leave the desktop."""
+        for sc in self.person.screens:
+            inside_x = sc["left"] <= x < sc["left"] + sc["width"]
+            if inside_x and sc["top"] <= y < sc["top"] + sc["height"]:
+                return x, y, sc["monitor"]
+        sc = self.person.screens[monitor - 1]
+        x = min(max(x, sc["left"]), sc["left"] + sc["width"] - 1)
+        y = min(max(y, sc["top"]), sc["top"] + sc["height"] - 1)
+        return x, y, monitor
+
     def point(self, at: tuple[float, float], jitter: float) -> tuple[int, int, int]:
         assert self.app is not None
         screen, (x0, y0, x1, y1) = self.window(self.app)
@@ -269,12 +281,11 @@ class _Day:
             e = s * s * (3 - 2 * s)  # ease in-out
             off = bend * math.sin(math.pi * s)
             self.advance(dur / n)
-            self.emit(
-                "mouse_move",
-                x=int(x0 + (x - x0) * e + nx * off),
-                y=int(y0 + (y - y0) * e + ny * off),
-                monitor=monitor,
-            )
+            px = int(x0 + (x - x0) * e + nx * off)
+            py = int(y0 + (y - y0) * e + ny * off)
+            # on its way to another monitor the pointer is on whichever one it crosses
+            px, py, mon = self.on_desktop(px, py, monitor)
+            self.emit("mouse_move", x=px, y=py, monitor=mon)
         self.pos = (x, y)
 
     def press(self, x: int, y: int, monitor: int, button: str, clicks: int = 1) -> None:

@@ -1,0 +1,352 @@
+"""The second half of the night through the real DAGs: the Great Expectations gate, the
+versioned dataset (Parquet, AgentNet records, frames, XES, OCEL 2.0, card, manifest),
+the analyst file, the nightly report in headless Chromium, and erasure.
+
+One simulated night is loaded, built and published once per module; each test works on
+its own copy of that state (bucket, warehouse, published files)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.nightkit import DAY
+from worktape.simulate import simulate
+
+pytestmark = pytest.mark.slow
+XES = "{http://www.xes-standard.org/}"
+
+
+@pytest.fixture(scope="module")
+def night(airflow_home: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from worktape.pipeline.runner import run_night
+
+    root = tmp_path_factory.mktemp("night")
+    simulate(
+        str(root / "bucket"),
+        contributors=2,
+        days=1,
+        seed=5,
+        frames="tiny",
+        start=DAY,
+        jobs=1,
+        hours=1.5,
+    )
+    with _env(root):
+        for d in (DAY, DAY + timedelta(days=1)):
+            results = run_night(d, airflow_home)
+            assert all(r.ok for r in results), results
+    assert (root / "bucket" / "published" / "LATEST").exists()
+    return root
+
+
+class _env:
+    """Point worktape at one copy of the state."""
+
+    def __init__(self, root: Path) -> None:
+        self.vars = {
+            "WORKTAPE_HOME": str(root / "home"),
+            "WORKTAPE_STORAGE_URL": str(root / "bucket"),
+            "WORKTAPE_WAREHOUSE": str(root / "warehouse.duckdb"),
+            "WORKTAPE_ANALYST_DB": str(root / "home" / "published.duckdb"),
+        }
+
+    def __enter__(self) -> None:
+        self.saved = {k: os.environ.get(k) for k in self.vars}
+        os.environ.update(self.vars)
+
+    def __exit__(self, *exc: object) -> None:
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def state(night: Path, tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "state"
+    shutil.copytree(night, root)
+    with _env(root):
+        yield root
+
+
+def latest(root: Path) -> Path:
+    version = (root / "bucket" / "published" / "LATEST").read_text().strip()
+    return root / "bucket" / "published" / version
+
+
+def test_a_clean_night_publishes_a_complete_version(state: Path) -> None:
+    version = latest(state)
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert manifest["version"] == version.name
+    for rel, meta in manifest["files"].items():
+        data = (version / rel).read_bytes()
+        assert len(data) == meta["bytes"] and hashlib.sha256(data).hexdigest() == meta["sha256"]
+    assert {"tables/episodes.parquet", "dataset/episodes.jsonl", "card.json", "CARD.md"} <= set(
+        manifest["files"]
+    )
+
+    con = duckdb.connect()
+    episodes = con.execute(
+        f"SELECT count(*) FROM read_parquet('{version}/tables/episodes.parquet')"
+    ).fetchone()[0]
+    records = [json.loads(line) for line in (version / "dataset/episodes.jsonl").open()]
+    assert len(records) == episodes > 20
+    frames = state / "bucket" / "published"
+    for r in records:
+        assert r["task_id"] and r["instruction"] and r["traj"]
+        for step in r["traj"]:
+            assert step["action"].startswith("pyautogui.")
+            if step["image"]:
+                assert (frames / step["image"]).exists(), step["image"]
+    card = json.loads((version / "card.json").read_text())
+    assert card["counts"]["episodes"] == episodes and card["consent_policy_versions"]
+    assert all(q["passed"] == q["expectations"] for q in card["quality"].values())
+
+
+def test_event_logs_read_back(state: Path) -> None:
+    import jsonschema
+
+    version = latest(state)
+    root = ET.parse(version / "eventlogs" / "episodes.xes").getroot()
+    assert root.tag == f"{XES}log" and root.get("xes.version") == "1849-2016"
+    prefixes = {e.get("prefix") for e in root.findall(f"{XES}extension")}
+    assert {"concept", "time", "org", "lifecycle"} <= prefixes
+    traces = root.findall(f"{XES}trace")
+    assert traces
+    for trace in traces:
+        keys = {s.get("key") for s in trace.findall(f"{XES}string")}
+        assert "concept:name" in keys
+        for event in trace.findall(f"{XES}event"):
+            assert {s.get("key") for s in event.findall(f"{XES}string")} >= {
+                "concept:name",
+                "org:resource",
+            }
+            (stamp,) = [d for d in event.findall(f"{XES}date") if d.get("key") == "time:timestamp"]
+            assert stamp.get("value", "").endswith("Z")
+
+    schema = json.loads((Path(__file__).parent / "schemas" / "ocel20.schema.json").read_text())
+    log = json.loads((version / "eventlogs" / "worktape.ocel.json").read_text())
+    jsonschema.validate(log, schema, format_checker=jsonschema.FormatChecker())
+    ids = {o["id"] for o in log["objects"]}
+    for e in log["events"]:
+        assert all(r["objectId"] in ids for r in e["relationships"])
+    assert len(traces) == sum(1 for o in log["objects"] if o["type"] == "episode")
+
+
+def test_publishing_the_same_input_twice_gives_the_same_bytes(
+    state: Path, airflow_home: dict[str, str]
+) -> None:
+    from worktape.pipeline.runner import run_dag
+
+    before = latest(state)
+    digest = json.loads((before / "manifest.json").read_text())["digest"]
+    again = run_dag("worktape_publish", DAY, airflow_home, conf={"days": [DAY.isoformat()]})
+    assert again.ok
+    assert latest(state) == before
+    assert json.loads((before / "manifest.json").read_text())["digest"] == digest
+
+
+def _gate_message(state: Path) -> str:
+    return json.loads((state / "home" / "publish" / "work" / "gate.json").read_text())["message"]
+
+
+def test_a_leaked_email_blocks_publishing(state: Path, airflow_home: dict[str, str]) -> None:
+    from worktape.pipeline.runner import run_dag
+
+    before = latest(state).name
+    con = duckdb.connect(str(state / "warehouse.duckdb"))
+    episode = con.execute("SELECT min(episode_id) FROM marts.episodes").fetchone()[0]
+    con.execute(
+        "UPDATE marts.episodes SET first_window_title = 'Re: quote for bob.smith@example.com' "
+        "WHERE episode_id = ?",
+        [episode],
+    )
+    con.close()
+    r = run_dag("worktape_publish", DAY, airflow_home, conf={"days": [DAY.isoformat()]})
+    assert not r.ok
+    message = _gate_message(state)
+    assert "gate_texts" in message and "email" in message and episode in message
+    assert "bob.smith@example.com" not in message  # the failure does not leak it again
+    assert latest(state).name == before
+    report = (state / "home" / "reports" / f"night-{DAY.isoformat()}.html").read_text()
+    assert "FAILED" in report and "gate_texts" in report
+
+
+def test_a_future_frame_blocks_publishing(state: Path, airflow_home: dict[str, str]) -> None:
+    from worktape.pipeline.runner import run_dag
+
+    before = latest(state).name
+    con = duckdb.connect(str(state / "warehouse.duckdb"))
+    step, later = con.execute(
+        """
+        SELECT s.step_id, (SELECT f.screenshot_id FROM staging.stg_worktape__screenshots f
+                           JOIN staging.stg_worktape__bundles b USING (bundle_id)
+                           WHERE b.device_id = s.device_id AND f.taken_at > s.started_at
+                           ORDER BY f.taken_at LIMIT 1)
+        FROM marts.steps s WHERE s.step_index = 2 ORDER BY s.step_id LIMIT 1
+        """
+    ).fetchone()
+    assert later
+    con.execute("UPDATE marts.steps SET frame_before_id = ? WHERE step_id = ?", [later, step])
+    con.close()
+    r = run_dag("worktape_publish", DAY, airflow_home, conf={"days": [DAY.isoformat()]})
+    assert not r.ok
+    message = _gate_message(state)
+    assert "frame_before_lead_s" in message and step in message
+    assert latest(state).name == before
+
+
+def test_the_analyst_file_stays_open_while_a_night_runs(
+    state: Path, airflow_home: dict[str, str]
+) -> None:
+    from worktape.pipeline.runner import run_dag
+
+    analyst = state / "home" / "published.duckdb"
+    held = duckdb.connect(str(analyst), read_only=True)
+    n = held.execute("SELECT count(*) FROM episodes").fetchone()[0]
+    # the writers at work: dbt on the warehouse, then publishing a new analyst file
+    conf = {"days": [DAY.isoformat()]}
+    for dag_id in ("worktape_build", "worktape_publish"):
+        assert run_dag(dag_id, DAY, airflow_home, conf=conf).ok
+    assert held.execute("SELECT count(*) FROM episodes").fetchone()[0] == n
+    held.close()
+
+    out = subprocess.run(
+        [
+            str(Path(os.sys.executable).with_name("worktape")),
+            "query",
+            "SELECT workflow_name, instance_count FROM workflows ORDER BY 2 DESC LIMIT 3",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "workflow_name" in out.stdout and len(out.stdout.splitlines()) == 4
+
+
+def test_the_report_renders_in_chromium(state: Path, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is missing: make sysdeps installs it"
+    report = state / "home" / "reports" / f"night-{DAY.isoformat()}.html"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    for chart in ("activity-by-hour", "episodes-per-workflow"):
+        assert f'id="{chart}"' in dom
+    assert dom.count('class="bar"') > 5
+    assert 'id="top-workflows"' in dom and 'class="thumb"' in dom
+    assert "Quality gate passed" in dom and 'id="data-docs"' in dom
+
+    png = tmp_path / "report.png"
+    subprocess.run(
+        [chromium, *flags, f"--screenshot={png}", "--window-size=1000,1400", report.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    from PIL import Image
+
+    colors = Image.open(png).convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colors is not None and len(colors) > 20  # text, bars, thumbnails: not blank
+
+
+def test_forget_leaves_nothing_of_the_contributor(state: Path) -> None:
+    from worktape.pipeline.tasks import forget_contributor
+
+    con = duckdb.connect(str(state / "warehouse.duckdb"), read_only=True)
+    person, device = con.execute(
+        "SELECT contributor_id, device_id FROM raw.bundles ORDER BY 1 LIMIT 1"
+    ).fetchone()
+    frames = {
+        r[0]
+        for r in con.execute(
+            "SELECT screenshot_id FROM raw.screenshots JOIN raw.bundles USING (bundle_id) "
+            "WHERE contributor_id = ?",
+            [person],
+        ).fetchall()
+    }
+    con.close()
+    assert frames
+
+    record = forget_contributor(person)
+    assert record["bundles"] > 0 and record["versions_rewritten"]
+
+    # the warehouse: no row in any table or view that names them
+    con = duckdb.connect(str(state / "warehouse.duckdb"), read_only=True)
+    columns = con.execute(
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE column_name IN ('contributor_id', 'device_id')"
+    ).fetchall()
+    assert len(columns) > 10
+    for schema, table, column in columns:
+        n = con.execute(
+            f'SELECT count(*) FROM "{schema}"."{table}" WHERE {column} IN (?, ?)', [person, device]
+        ).fetchone()[0]
+        assert n == 0, (schema, table, column)
+    others = con.execute("SELECT count(*) FROM marts.episodes").fetchone()[0]
+    con.close()
+    assert others > 0  # the other contributor is still there
+
+    # the bucket: no object of their device, no frame of theirs, no row in any version
+    bucket = state / "bucket"
+    keys = [p for p in bucket.rglob("*") if p.is_file()]
+    assert not [k for k in keys if device in str(k)]
+    published_frames = {p.name.split(".")[0] for p in (bucket / "published" / "frames").iterdir()}
+    assert not frames & published_frames
+    q = duckdb.connect()
+    for parquet in bucket.glob("published/*/tables/*.parquet"):
+        cols = [
+            r[0] for r in q.execute(f"DESCRIBE SELECT * FROM read_parquet('{parquet}')").fetchall()
+        ]
+        for column in {"contributor_id", "device_id"} & set(cols):
+            n = q.execute(
+                f"SELECT count(*) FROM read_parquet('{parquet}') WHERE {column} IN (?, ?)",
+                [person, device],
+            ).fetchone()[0]
+            assert n == 0, parquet
+    for text in [*bucket.glob("published/*/dataset/*"), *bucket.glob("published/*/eventlogs/*")]:
+        body = text.read_text()
+        assert person not in body and device not in body, text
+        assert not any(f in body for f in frames), text
+    # every rewritten version's manifest is true to its files
+    for manifest in bucket.glob("published/*/manifest.json"):
+        m = json.loads(manifest.read_text())
+        for rel, meta in m["files"].items():
+            data = (manifest.parent / rel).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == meta["sha256"], rel
+    # the analyst file, and the erasure log, which names nobody
+    a = duckdb.connect(str(state / "home" / "published.duckdb"), read_only=True)
+    assert (
+        a.execute("SELECT count(*) FROM episodes WHERE contributor_id = ?", [person]).fetchone()[0]
+        == 0
+    )
+    a.close()
+    log = (bucket / "published" / "erasures.jsonl").read_text()
+    assert person not in log and device not in log and record["erasure_id"] in log

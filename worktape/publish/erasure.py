@@ -1,0 +1,302 @@
+"""Right to erasure: remove a contributor from the bucket, the warehouse and every
+published version.
+
+1. Bucket: their raw bundles, quarantined bundles and (simulated) ground truth, by the
+   devices their bundles came from.
+2. Warehouse: their raw rows, then a full `dbt build`, so sessions, episodes and
+   workflows are computed again without them (workflows are clustered across people).
+3. Published: every version's tables, dataset, event logs and card are rewritten without
+   them, with a new manifest; their frames leave published/frames/; the analyst file is
+   written again from LATEST.
+4. An erasure log entry: when, and how much was removed. It holds no id of the person.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from worktape.layout import PUBLISHED, QUARANTINE, RAW, TRUTH
+from worktape.publish.publisher import (
+    FRAMES,
+    _manifest,
+    build_dataset,
+    build_eventlogs,
+    latest_version,
+)
+from worktape.publish.stage import TABLES
+from worktape.storage import ObjectMissing, Storage
+
+log = logging.getLogger(__name__)
+ERASURE_LOG = PUBLISHED + "erasures.jsonl"
+
+
+@dataclass
+class Erasure:
+    erasure_id: str
+    erased_at: str
+    bundles: int = 0
+    bucket_objects: int = 0
+    warehouse_rows: int = 0
+    frames: int = 0
+    versions_rewritten: list[str] = field(default_factory=list)
+
+
+def _devices_and_frames(
+    con: duckdb.DuckDBPyConnection, contributor_id: str
+) -> tuple[set[str], set[str], list[str]]:
+    devices = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT device_id FROM raw.bundles WHERE contributor_id = ?",
+            [contributor_id],
+        ).fetchall()
+    }
+    frames = {
+        r[0]
+        for r in con.execute(
+            "SELECT s.screenshot_id FROM raw.screenshots s JOIN raw.bundles b USING (bundle_id) "
+            "WHERE b.contributor_id = ?",
+            [contributor_id],
+        ).fetchall()
+    }
+    bundles = [
+        r[0]
+        for r in con.execute(
+            "SELECT bundle_id FROM raw.bundles WHERE contributor_id = ?", [contributor_id]
+        ).fetchall()
+    ]
+    return devices, frames, bundles
+
+
+def erase_warehouse(con: duckdb.DuckDBPyConnection, contributor_id: str, bundles: list[str]) -> int:
+    """Delete their raw rows (the marts follow from a full build). Returns rows deleted."""
+    n = 0
+    con.execute("BEGIN")
+    con.execute("CREATE OR REPLACE TEMP TABLE erased_bundles (bundle_id VARCHAR)")
+    con.executemany("INSERT INTO erased_bundles VALUES (?)", [(b,) for b in bundles])
+    for table in ("events", "screenshots", "ledger", "duplicate_keys", "quarantine", "bundles"):
+        n += con.execute(
+            f"DELETE FROM raw.{table} WHERE bundle_id IN (SELECT bundle_id FROM erased_bundles)"
+        ).fetchone()[0]
+    con.execute("COMMIT")
+    return n
+
+
+def erase_bucket(storage: Storage, devices: set[str]) -> int:
+    n = 0
+    for d in sorted(devices):
+        for prefix in (
+            f"{RAW}device={d}/",
+            f"{QUARANTINE}{RAW}device={d}/",
+            f"{TRUTH}device={d}/",
+        ):
+            for info in list(storage.list(prefix)):
+                storage.delete(info.key)
+                n += 1
+    return n
+
+
+def _version_names(storage: Storage) -> list[str]:
+    return [
+        p[len(PUBLISHED) :].rstrip("/")
+        for p in storage.list_dirs(PUBLISHED)
+        if p.rstrip("/") != FRAMES.rstrip("/")
+    ]
+
+
+def rewrite_version(storage: Storage, version: str, contributor_id: str, work: Path) -> bool:
+    """Rewrite one published version without the contributor. Returns whether it held any
+    of their rows."""
+    prefix = f"{PUBLISHED}{version}/"
+    if not storage.exists(prefix + "manifest.json"):
+        return False  # an incomplete version: never LATEST, nothing to keep
+    root = work / version
+    shutil.rmtree(root, ignore_errors=True)
+    for info in storage.list(prefix):
+        dest = root / info.key[len(prefix) :]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(storage.get_bytes(info.key))
+    db = work / f"{version}.duckdb"
+    db.unlink(missing_ok=True)
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("CREATE SCHEMA marts")
+        for t in TABLES:
+            con.execute(
+                f"CREATE TABLE marts.{t} AS SELECT * FROM read_parquet('{root}/tables/{t}.parquet')"
+            )
+        held = (
+            con.execute(
+                "SELECT count(*) FROM marts.episodes WHERE contributor_id = ?", [contributor_id]
+            ).fetchone()[0]
+            + con.execute(
+                "SELECT count(*) FROM marts.actions WHERE contributor_id = ?", [contributor_id]
+            ).fetchone()[0]
+        )
+        if not held:
+            return False
+        for t in ("actions", "sessions", "episodes", "steps", "workflow_instances"):
+            con.execute(f"DELETE FROM marts.{t} WHERE contributor_id = ?", [contributor_id])
+        con.execute(
+            "DELETE FROM marts.contributor_daily WHERE contributor_id = ?", [contributor_id]
+        )
+        # workflows: what is left of them, from the instances that remain
+        con.execute(
+            """
+            CREATE OR REPLACE TABLE marts.workflows AS
+            WITH i AS (SELECT * FROM marts.workflow_instances),
+            vc AS (SELECT workflow_id, variant, count(*) AS n FROM i GROUP BY ALL),
+            v AS (
+                SELECT *, row_number() OVER (PARTITION BY workflow_id
+                                             ORDER BY n DESC, variant) AS rank
+                FROM vc
+            ),
+            s AS (
+                SELECT workflow_id, count(*) AS instance_count,
+                       count(DISTINCT contributor_id) AS contributor_count,
+                       list(DISTINCT contributor_id ORDER BY contributor_id) AS contributor_ids,
+                       median(duration_s) AS median_duration_s,
+                       min(started_at) AS first_seen_at, max(started_at) AS last_seen_at,
+                       round(avg(is_interrupted::int), 3) AS interrupted_share
+                FROM i GROUP BY 1
+            )
+            SELECT w.workflow_id, w.workflow_name, w.main_app, s.instance_count,
+                   s.instance_count >= 3 AS is_recurring, s.contributor_count,
+                   s.contributor_ids, s.median_duration_s, s.first_seen_at, s.last_seen_at,
+                   s.interrupted_share,
+                   (SELECT list({'variant': v.variant, 'instance_count': v.n} ORDER BY v.rank)
+                    FROM v WHERE v.workflow_id = w.workflow_id AND v.rank <= 3) AS main_variants
+            FROM marts.workflows AS w JOIN s USING (workflow_id)
+            """
+        )
+        con.execute("SET preserve_insertion_order = true")
+        counts = {}
+        for t, key in TABLES.items():
+            path = root / "tables" / f"{t}.parquet"
+            con.execute(
+                f"COPY (SELECT * FROM marts.{t} ORDER BY {key}) TO '{path}' "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
+            )
+            counts[t] = con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0]
+        build_dataset(con, root / "dataset")
+        build_eventlogs(con, root / "eventlogs")
+    finally:
+        con.close()
+        db.unlink(missing_ok=True)
+    _rewrite_card(root, counts)
+    old = json.loads((root / "manifest.json").read_text())
+    (root / "manifest.json").unlink()
+    files = _manifest(root)
+    manifest = {
+        **old,
+        "counts": counts,
+        "files": files,
+        "rewritten_for_erasure": [*old.get("rewritten_for_erasure", []), _today()],
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    for rel in files:
+        storage.put(prefix + rel, root / rel, overwrite=True)
+    storage.put(prefix + "manifest.json", root / "manifest.json", overwrite=True)
+    return True
+
+
+def _rewrite_card(root: Path, counts: dict[str, int]) -> None:
+    card_path = root / "card.json"
+    card = json.loads(card_path.read_text())
+    card["counts"] = counts
+    card["contributors"] = max(0, int(card.get("contributors", 1)) - 1)
+    card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    md = root / "CARD.md"
+    lines = [
+        ln
+        for ln in md.read_text().splitlines()
+        if not (ln.startswith("| ") and ln.split("|")[1].strip() in counts)
+    ]
+    at = lines.index("|---|---|") + 1 if "|---|---|" in lines else len(lines)
+    lines[at:at] = [f"| {t} | {n:,} |" for t, n in counts.items()]
+    lines.append("One contributor's data was erased from this version at their request.")
+    md.write_text("\n".join(lines) + "\n")
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def forget(
+    contributor_id: str,
+    *,
+    warehouse: Path,
+    storage: Storage,
+    rebuild: bool = True,
+    analyst_db: Path | None = None,
+) -> Erasure:
+    """Erase a contributor everywhere. Idempotent: a second run finds nothing more."""
+    from worktape.pipeline.tasks import dbt_build
+    from worktape.publish.analyst import write_analyst_db
+    from worktape.warehouse import WarehouseSettings, connect
+
+    record = Erasure(erasure_id=str(uuid.uuid4()), erased_at=_today())
+    # the bucket first: if this stops half way, a rerun still finds their devices in the
+    # warehouse
+    con = connect(WarehouseSettings(path=warehouse))
+    try:
+        devices, frames, bundles = _devices_and_frames(con, contributor_id)
+        record.bundles = len(bundles)
+        record.bucket_objects = erase_bucket(storage, devices)
+        record.warehouse_rows = erase_warehouse(con, contributor_id, bundles)
+    finally:
+        con.close()
+    if rebuild:
+        dbt_build(None, full_refresh=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for version in _version_names(storage):
+            # frames their steps showed, whatever the warehouse still knows
+            steps_key = f"{PUBLISHED}{version}/tables/steps.parquet"
+            if storage.exists(steps_key):
+                p = work / "steps.parquet"
+                p.write_bytes(storage.get_bytes(steps_key))
+                q = duckdb.connect()
+                frames |= {
+                    r[0]
+                    for r in q.execute(
+                        "SELECT unnest([frame_before_id, frame_after_id]) "
+                        f"FROM read_parquet('{p}') WHERE contributor_id = ?",
+                        [contributor_id],
+                    ).fetchall()
+                    if r[0]
+                }
+                q.close()
+            if rewrite_version(storage, version, contributor_id, work):
+                record.versions_rewritten.append(version)
+        for info in list(storage.list(FRAMES)):
+            if info.key[len(FRAMES) :].split(".", 1)[0] in frames:
+                storage.delete(info.key)
+                record.frames += 1
+        latest = latest_version(storage)
+        if latest and latest in record.versions_rewritten:
+            tables = work / "latest"
+            tables.mkdir()
+            for t in TABLES:
+                key = f"{PUBLISHED}{latest}/tables/{t}.parquet"
+                (tables / f"{t}.parquet").write_bytes(storage.get_bytes(key))
+            write_analyst_db(tables, latest, analyst_db)
+
+    entry = json.dumps(asdict(record), sort_keys=True) + "\n"
+    try:
+        previous = storage.get_bytes(ERASURE_LOG).decode()
+    except ObjectMissing:
+        previous = ""
+    storage.put(ERASURE_LOG, (previous + entry).encode(), overwrite=True)
+    log.info("erasure %s: %s", record.erasure_id, entry.strip())
+    return record

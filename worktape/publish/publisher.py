@@ -1,0 +1,348 @@
+"""Publish a night: stage, gate, then a versioned dataset in the bucket.
+
+    published/<version>/tables/<mart>.parquet       the marts
+    published/<version>/dataset/episodes.jsonl      one AgentNet-style record per episode
+    published/<version>/eventlogs/episodes.xes      XES (IEEE 1849-2016)
+    published/<version>/eventlogs/worktape.ocel.json  OCEL 2.0
+    published/<version>/CARD.md, card.json          the dataset card
+    published/<version>/manifest.json               every file with its bytes and sha256
+    published/frames/<screenshot_id>.webp           the frames the versions refer to
+    published/LATEST                                the newest complete version, written last
+
+A version is named for the newest work date it holds and the digest of its files, so
+publishing the same warehouse twice gives the same version, byte for byte, and changes
+nothing. Frames are immutable and shared by versions (a frame is copied once, after its
+bundle's frames are verified again); dataset records name them relative to published/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from worktape.layout import PUBLISHED
+from worktape.publish.eventlogs import ocel, write_ocel, write_xes
+from worktape.publish.stage import TABLES, stage_gate, stage_tables
+from worktape.storage import Storage
+from worktape.storage.base import ObjectExists, ObjectMissing
+
+log = logging.getLogger(__name__)
+LATEST = PUBLISHED + "LATEST"
+FRAMES = PUBLISHED + "frames/"
+
+
+class GateFailed(RuntimeError):
+    """The quality gate failed: nothing was published."""
+
+    def __init__(self, gate: Any) -> None:
+        super().__init__(gate.message())
+        self.gate = gate
+
+
+@dataclass
+class PublishResult:
+    version: str
+    is_new: bool
+    counts: dict[str, int]
+    frames_copied: int
+    gate: Any
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def frame_key(screenshot_id: str, fmt: str = "webp") -> str:
+    return f"{FRAMES}{screenshot_id}.{fmt}"
+
+
+def latest_version(storage: Storage) -> str | None:
+    try:
+        return storage.get_bytes(LATEST).decode().strip() or None
+    except ObjectMissing:
+        return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cur = con.execute(sql)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def build_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[int, set[str]]:
+    """dataset/episodes.jsonl: one record per episode, AgentNet style. The instruction is
+    the workflow's name and the windows the steps go through, for now."""
+    out.mkdir(parents=True, exist_ok=True)
+    frames: set[str] = set()
+    episodes = _rows(
+        con,
+        """
+        SELECT e.episode_id, e.contributor_id, e.work_date, e.started_at, e.duration_s,
+               i.workflow_id, w.workflow_name, w.is_recurring
+        FROM marts.episodes AS e
+        LEFT JOIN marts.workflow_instances AS i USING (episode_id)
+        LEFT JOIN marts.workflows AS w USING (workflow_id)
+        ORDER BY e.episode_id
+        """,
+    )
+    steps: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in _rows(
+        con,
+        """
+        SELECT s.episode_id, s.step_index, s.step_id, s.action_type, s.action_code,
+               s.app, s.window_title, s.frame_before_id, s.frame_after_id, s.started_at
+        FROM marts.steps AS s ORDER BY s.episode_id, s.step_index
+        """,
+    ):
+        steps[s["episode_id"]].append(s)
+    n = 0
+    with (out / "episodes.jsonl").open("w", encoding="utf-8") as f:
+        for e in episodes:
+            traj = []
+            titles: list[str] = []
+            for s in steps.get(e["episode_id"], []):
+                for fid in (s["frame_before_id"], s["frame_after_id"]):
+                    if fid:
+                        frames.add(fid)
+                title = s["window_title"] or s["app"] or ""
+                if title and (not titles or titles[-1] != title):
+                    titles.append(title)
+                traj.append(
+                    {
+                        "index": int(s["step_index"]) - 1,
+                        "step_id": s["step_id"],
+                        "image": f"frames/{s['frame_before_id']}.webp"
+                        if s["frame_before_id"]
+                        else None,
+                        "next_image": f"frames/{s['frame_after_id']}.webp"
+                        if s["frame_after_id"]
+                        else None,
+                        "action": s["action_code"],
+                        "action_type": s["action_type"],
+                        "app": s["app"],
+                        "window_title": s["window_title"],
+                        "time": s["started_at"].isoformat(),
+                    }
+                )
+            record = {
+                "task_id": e["episode_id"],
+                "instruction": f"{e['workflow_name'] or 'Task'}: " + " → ".join(titles[:8]),
+                "workflow_id": e["workflow_id"],
+                "is_recurring_workflow": bool(e["is_recurring"]),
+                "contributor_id": e["contributor_id"],
+                "work_date": e["work_date"].isoformat(),
+                "duration_s": round(float(e["duration_s"]), 3),
+                "traj": traj,
+            }
+            f.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+            n += 1
+    return n, frames
+
+
+def build_eventlogs(con: duckdb.DuckDBPyConnection, out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    episodes = _rows(
+        con,
+        """
+        SELECT e.episode_id, e.contributor_id, e.started_at, e.duration_s, i.workflow_id,
+               w.workflow_name
+        FROM marts.episodes AS e
+        LEFT JOIN marts.workflow_instances AS i USING (episode_id)
+        LEFT JOIN marts.workflows AS w USING (workflow_id)
+        ORDER BY e.started_at, e.episode_id
+        """,
+    )
+    steps = _rows(
+        con,
+        """
+        SELECT step_id, episode_id, action_type, action_code, app, contributor_id, started_at
+        FROM marts.steps ORDER BY episode_id, step_index
+        """,
+    )
+    workflows = _rows(
+        con,
+        "SELECT workflow_id, workflow_name, instance_count, first_seen_at "
+        "FROM marts.workflows ORDER BY workflow_id",
+    )
+    n = write_xes(out / "episodes.xes", episodes, steps)
+    write_ocel(out / "worktape.ocel.json", ocel(episodes, workflows, steps))
+    return n
+
+
+def build_card(
+    con: duckdb.DuckDBPyConnection, out: Path, counts: dict[str, int], gate: Any
+) -> None:
+    policies = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT consent_policy_version FROM raw.bundles ORDER BY 1"
+        ).fetchall()
+    ]
+    span = con.execute("SELECT min(work_date), max(work_date) FROM marts.episodes").fetchone()
+    people = con.execute("SELECT count(DISTINCT contributor_id) FROM marts.episodes").fetchone()[0]
+    schema = {
+        t: [
+            {"name": c, "type": ty}
+            for c, ty in con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'marts' AND table_name = ? ORDER BY ordinal_position",
+                [t],
+            ).fetchall()
+        ]
+        for t in TABLES
+    }
+    quality = {name: {"passed": p, "expectations": n} for name, (p, n) in gate.per_suite.items()}
+    card = {
+        "name": "worktape dataset",
+        "work_dates": [str(span[0]), str(span[1])],
+        "contributors": people,
+        "counts": counts,
+        "consent_policy_versions": policies,
+        "quality": quality,
+        "schema": schema,
+    }
+    (out / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    lines = [
+        "# worktape dataset",
+        "",
+        f"Work dates {span[0]} to {span[1]}, {people} contributor(s), captured under consent "
+        f"policy version(s) {', '.join(p or 'unknown' for p in policies)}.",
+        "",
+        "## Contents",
+        "",
+        "| table | rows |",
+        "|---|---|",
+        *[f"| {t} | {n:,} |" for t, n in counts.items()],
+        "",
+        "- `tables/`: the marts as Parquet (schema in card.json).",
+        "- `dataset/episodes.jsonl`: one record per episode, AgentNet style: `task_id`,",
+        "  `instruction`, and `traj`, the steps with a frame (`image`, relative to",
+        "  `published/`) and a pyautogui action code.",
+        "- `eventlogs/`: XES and OCEL 2.0 logs of the same episodes.",
+        "",
+        "## Quality",
+        "",
+        "| suite | passed |",
+        "|---|---|",
+        *[f"| {s} | {q['passed']}/{q['expectations']} |" for s, q in quality.items()],
+        "",
+        "Typed secrets, e-mail addresses, card and phone numbers and tokens were redacted on",
+        "the contributors' laptops, and the privacy suite found none in any text here.",
+        "",
+    ]
+    (out / "CARD.md").write_text("\n".join(lines))
+
+
+def _manifest(root: Path) -> dict[str, dict[str, Any]]:
+    return {
+        str(p.relative_to(root)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def copy_frames(con: duckdb.DuckDBPyConnection, storage: Storage, wanted: set[str]) -> int:
+    """Copy the frames not yet in published/frames/, verified again from their bundles."""
+    from worktape.bundle import read_bundle
+
+    have = {i.key.rsplit("/", 1)[-1].split(".", 1)[0] for i in storage.list(FRAMES)}
+    missing = wanted - have
+    if not missing:
+        return 0
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_frames (screenshot_id VARCHAR)")
+    con.executemany("INSERT INTO wanted_frames VALUES (?)", [(m,) for m in sorted(missing)])
+    rows = con.execute(
+        """
+        SELECT b.object_key, coalesce(b.frame_format, 'webp'), list(s.screenshot_id)
+        FROM raw.screenshots AS s
+        JOIN wanted_frames USING (screenshot_id)
+        JOIN raw.bundles AS b USING (bundle_id)
+        GROUP BY 1, 2 ORDER BY 1
+        """
+    ).fetchall()
+    copied = 0
+    for key, fmt, ids in rows:
+        with tempfile.TemporaryDirectory() as tmp, storage.open(key) as body:
+            read_bundle(body, frames="extract", extract_to=tmp)
+            for sid in ids:
+                try:
+                    storage.put(frame_key(sid, fmt), Path(tmp) / "screenshots" / f"{sid}.{fmt}")
+                    copied += 1
+                except ObjectExists:
+                    pass
+    return copied
+
+
+def publish(
+    warehouse: Path,
+    storage: Storage,
+    *,
+    days: Sequence[date] | None,
+    work_dir: Path,
+    docs_dir: Path,
+) -> PublishResult:
+    """Stage, gate and publish. Raises GateFailed (publishing nothing) when a suite fails."""
+    from expectations.checkpoint import run_gate
+
+    shutil.rmtree(work_dir, ignore_errors=True)
+    version_dir = work_dir / "version"
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        counts = stage_tables(con, version_dir / "tables")
+        stage_gate(con, work_dir / "gate", days)
+        gate = run_gate(work_dir / "gate", docs_dir)
+        (work_dir / "gate.json").write_text(
+            json.dumps(
+                {
+                    "success": gate.success,
+                    "message": gate.message(),
+                    "per_suite": gate.per_suite,
+                    "data_docs": str(gate.data_docs) if gate.data_docs else None,
+                },
+                indent=2,
+            )
+        )
+        if not gate.success:
+            raise GateFailed(gate)
+        _, frames = build_dataset(con, version_dir / "dataset")
+        build_eventlogs(con, version_dir / "eventlogs")
+        build_card(con, version_dir, counts, gate)
+        newest = con.execute("SELECT max(work_date) FROM marts.episodes").fetchone()[0]
+        frames_copied = copy_frames(con, storage, frames)
+    finally:
+        con.close()
+
+    files = _manifest(version_dir)
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    version = f"{newest}-{digest[:12]}"
+    manifest = {"version": version, "digest": digest, "counts": counts, "files": files}
+    (version_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    prefix = f"{PUBLISHED}{version}/"
+    is_new = not storage.exists(prefix + "manifest.json")
+    if is_new:
+        for rel, meta in files.items():
+            # a rerun after a crash mid-upload finds some already there: same name, same bytes
+            with contextlib.suppress(ObjectExists):
+                storage.put(prefix + rel, version_dir / rel, sha256=meta["sha256"])
+        # the manifest goes last: a version without one is incomplete and never LATEST
+        storage.put(prefix + "manifest.json", version_dir / "manifest.json")
+    storage.put(LATEST, version.encode() + b"\n", overwrite=True)
+    log.info("published %s (%s)", version, "new" if is_new else "unchanged")
+    return PublishResult(version, is_new, counts, frames_copied, gate, files)

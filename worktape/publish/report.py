@@ -1,0 +1,211 @@
+"""The nightly report: one static HTML page per night, with its plots drawn as inline SVG
+(no plotting library, no script, nothing fetched): activity by hour, episodes per
+workflow, the top workflows with their step sequence and a thumbnail, the quality
+results with a link to Data Docs, and what was quarantined and why."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from worktape.storage import Storage
+
+ACTION_NAMES = {
+    "C": "click",
+    "D": "double click",
+    "R": "right click",
+    "G": "drag",
+    "S": "scroll",
+    "T": "type",
+    "K": "hotkey",
+}
+
+
+def bar_chart(title: str, bars: list[tuple[str, float]], *, chart_id: str, width: int = 640) -> str:
+    """A horizontal bar chart as SVG (one <rect class="bar"> per bar)."""
+    row, label_w = 22, 230
+    height = 30 + row * max(1, len(bars))
+    top = max((v for _, v in bars), default=0) or 1
+    parts = [
+        f'<svg id="{chart_id}" class="chart" role="img" aria-label="{html.escape(title)}" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="0" y="16" font-weight="bold">{html.escape(title)}</text>',
+    ]
+    for i, (label, value) in enumerate(bars):
+        y = 26 + i * row
+        w = (width - label_w - 60) * value / top
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
+            f"{html.escape(label[:34])}</text>"
+        )
+        parts.append(
+            f'<rect class="bar" x="{label_w}" y="{y}" width="{max(w, 1):.1f}" height="{row - 6}" '
+            'fill="#4a7bd0"/>'
+        )
+        parts.append(
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" font-size="12">{value:,.0f}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def column_chart(title: str, values: list[float], *, chart_id: str, labels: list[str]) -> str:
+    """Vertical bars (activity by hour)."""
+    width, height, base = 640, 200, 170
+    top = max(values, default=0) or 1
+    step = (width - 40) / max(1, len(values))
+    parts = [
+        f'<svg id="{chart_id}" class="chart" role="img" aria-label="{html.escape(title)}" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="0" y="16" font-weight="bold">{html.escape(title)}</text>',
+    ]
+    for i, v in enumerate(values):
+        h = (base - 30) * v / top
+        x = 30 + i * step
+        parts.append(
+            f'<rect class="bar" x="{x:.1f}" y="{base - h:.1f}" width="{step * 0.8:.1f}" '
+            f'height="{max(h, 0.5):.1f}" fill="#4a7bd0"><title>{labels[i]}: {v:,.0f}</title></rect>'
+        )
+        if i % 3 == 0:
+            parts.append(f'<text x="{x:.1f}" y="{base + 14}" font-size="11">{labels[i]}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _thumbnail(storage: Storage | None, screenshot_id: str | None) -> str:
+    if storage is None or not screenshot_id:
+        return '<span class="nothumb">no frame</span>'
+    from worktape.publish.publisher import frame_key
+
+    try:
+        data = storage.get_bytes(frame_key(screenshot_id))
+    except Exception:  # not published (the gate failed) or erased
+        return '<span class="nothumb">frame not published</span>'
+    b64 = base64.b64encode(data).decode()
+    return f'<img class="thumb" alt="first screen" src="data:image/webp;base64,{b64}">'
+
+
+def render(
+    warehouse: Path,
+    night: date,
+    *,
+    gate: dict[str, Any] | None,
+    storage: Storage | None,
+    run_id: str | None = None,
+) -> str:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        hours = dict(
+            con.execute(
+                "SELECT hour(started_at), count(*) FROM marts.actions WHERE action_date = ? "
+                "GROUP BY 1",
+                [night],
+            ).fetchall()
+        )
+        workflows = con.execute(
+            "SELECT workflow_id, workflow_name, instance_count, contributor_count, "
+            "median_duration_s, main_variants[1].variant FROM marts.workflows "
+            "ORDER BY instance_count DESC, workflow_id LIMIT 10"
+        ).fetchall()
+        firsts = dict(
+            con.execute(
+                """
+                SELECT i.workflow_id, arg_min(s.frame_before_id, s.started_at)
+                FROM marts.workflow_instances AS i
+                JOIN marts.steps AS s ON s.episode_id = i.episode_id AND s.step_index = 1
+                GROUP BY 1
+                """
+            ).fetchall()
+        )
+        quarantine = con.execute(
+            "SELECT reason, count(*) FROM raw.quarantine "
+            "WHERE CAST(quarantined_at AS DATE) >= ? GROUP BY 1 ORDER BY 2 DESC",
+            [night],
+        ).fetchall()
+        totals = con.execute(
+            "SELECT (SELECT count(*) FROM marts.episodes), (SELECT count(*) FROM marts.steps), "
+            "(SELECT count(DISTINCT contributor_id) FROM marts.episodes)"
+        ).fetchone()
+    finally:
+        con.close()
+
+    activity = column_chart(
+        f"Actions by hour (UTC), {night}",
+        [hours.get(h, 0) for h in range(24)],
+        chart_id="activity-by-hour",
+        labels=[f"{h:02d}" for h in range(24)],
+    )
+    per_workflow = bar_chart(
+        "Episodes per workflow",
+        [(w[1], w[2]) for w in workflows],
+        chart_id="episodes-per-workflow",
+    )
+    rows = []
+    for wid, name, n, people, median, variant in workflows[:5]:
+        steps = " → ".join(ACTION_NAMES.get(c, c) for c in (variant or ""))
+        rows.append(
+            f"<tr><td>{_thumbnail(storage, firsts.get(wid))}</td><td><b>{html.escape(name)}</b>"
+            f"<br>{n:,} instances, {people} contributor(s), median {median:.0f} s"
+            f'<div class="steps">{html.escape(steps)}</div></td></tr>'
+        )
+    if gate is None:
+        quality = "<p>The gate did not run.</p>"
+    else:
+        status = "passed" if gate["success"] else "FAILED: nothing was published"
+        suites = "".join(
+            f"<tr><td>{html.escape(s)}</td><td>{p}/{n}</td></tr>"
+            for s, (p, n) in gate.get("per_suite", {}).items()
+        )
+        docs = gate.get("data_docs")
+        link = f'<a id="data-docs" href="{Path(docs).as_uri()}">Data Docs</a>' if docs else ""
+        detail = "" if gate["success"] else f"<pre>{html.escape(gate['message'])}</pre>"
+        quality = (
+            f'<p class="gate">Quality gate {status}. {link}</p><table>{suites}</table>{detail}'
+        )
+    q_rows = "".join(f"<tr><td>{html.escape(r)}</td><td>{n}</td></tr>" for r, n in quarantine)
+    quarantined = (
+        f"<table><tr><th>reason</th><th>bundles</th></tr>{q_rows}</table>"
+        if quarantine
+        else "<p>No bundle was quarantined.</p>"
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>worktape night {night}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 60em; }}
+table {{ border-collapse: collapse; }} td, th {{ padding: 4px 8px; border-bottom: 1px solid #ddd; }}
+.thumb {{ width: 160px; border: 1px solid #ccc; }} .steps {{ color: #555; font-size: 90%; }}
+</style></head><body>
+<h1>worktape, night of {night}</h1>
+<p>{totals[0]:,} episodes, {totals[1]:,} steps, {totals[2]} contributor(s) in the warehouse.
+Run {html.escape(run_id or "")}.</p>
+<h2>Activity</h2>{activity}
+<h2>Workflows</h2>{per_workflow}
+<h3>Top workflows</h3><table id="top-workflows">{"".join(rows)}</table>
+<h2>Quality</h2>{quality}
+<h2>Quarantine</h2>{quarantined}
+</body></html>
+"""
+
+
+def write_report(
+    warehouse: Path,
+    night: date,
+    out_dir: Path,
+    *,
+    gate_json: Path | None,
+    storage: Storage | None,
+    run_id: str | None = None,
+) -> Path:
+    gate = json.loads(gate_json.read_text()) if gate_json and gate_json.exists() else None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"night-{night.isoformat()}.html"
+    path.write_text(render(warehouse, night, gate=gate, storage=storage, run_id=run_id))
+    return path

@@ -1,0 +1,230 @@
+"""Stage a night for the gate and for publishing, from the warehouse.
+
+`tables/` holds what would be published: the marts as Parquet, written in a fixed order
+so the same warehouse gives the same bytes. `gate/` holds what the expectation suites
+read: the night's raw events, and per-row checks of the marts, as columns (a frame's
+lead over its action, a step count beside an action count...). Privacy checks read the
+distinct texts and windows of every publishable table, scanned with the agent's own
+secret rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from capture_agent.config import Privacy
+from capture_agent.redact import secret_spans
+
+# published table -> the order its rows are written in (its key)
+TABLES: dict[str, str] = {
+    "actions": "action_id",
+    "sessions": "session_id",
+    "episodes": "episode_id",
+    "steps": "episode_id, step_index",
+    "workflow_instances": "episode_id",
+    "workflows": "workflow_id",
+    "contributor_daily": "contributor_day_id",
+}
+# the texts of publishable tables the privacy gate scans: table -> (id column, columns)
+TEXTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "actions": ("action_id", ("window_title", "typed_text", "action_code")),
+    "steps": ("step_id", ("window_title", "action_code")),
+    "episodes": ("episode_id", ("first_window_title",)),
+    "workflow_instances": ("episode_id", ("first_title_shape",)),
+    "workflows": ("workflow_id", ("workflow_name",)),
+}
+# the windows of publishable tables the denylist is checked against
+WINDOWS: dict[str, tuple[str, str, str]] = {
+    "actions": ("action_id", "app", "window_title"),
+    "episodes": ("episode_id", "main_app", "first_window_title"),
+}
+# the agent redacts these in typed text and titles; a password-like word is not checked
+# here: it cannot be told from an ordinary identifier once it is in a title
+PRIVACY_RULES = ("email", "card", "phone", "token")
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
+    )
+    return con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
+
+
+def _days_filter(column: str, days: Sequence[date] | None) -> str:
+    if not days:
+        return "true"
+    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
+    return f"{column} IN ({listed})"
+
+
+def stage_tables(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
+    """The marts, as they would be published: out/<table>.parquet."""
+    con.execute("SET preserve_insertion_order = true")  # ORDER BY decides the bytes
+    return {
+        t: _copy(con, f"SELECT * FROM marts.{t} ORDER BY {key}", out / f"{t}.parquet")
+        for t, key in TABLES.items()
+    }
+
+
+def stage_gate(
+    con: duckdb.DuckDBPyConnection, out: Path, days: Sequence[date] | None
+) -> dict[str, int]:
+    """The files the suites read: out/<suite>.parquet."""
+    con.execute("SET preserve_insertion_order = true")
+    n = {}
+    n["raw_events"] = _copy(
+        con,
+        f"""
+        WITH e AS (
+            SELECT e.event_id, e.event_kind AS kind, e.event_at AS ts, e.x, e.y,
+                   coalesce(e.monitor, 1) AS monitor, e.bundle_id, e.seq,
+                   b.device_id, b.started_at AS bundle_started_at
+            FROM staging.stg_worktape__events AS e
+            JOIN staging.stg_worktape__bundles AS b USING (bundle_id)
+            WHERE {_days_filter("CAST(e.event_at AS DATE)", days)}
+        )
+        SELECT e.event_id, e.kind, e.ts,
+               (e.x - s.screen_left) / s.screen_width AS x_on_screen,
+               (e.y - s.screen_top) / s.screen_height AS y_on_screen,
+               epoch(e.ts - lag(e.ts) OVER (PARTITION BY e.device_id
+                     ORDER BY e.bundle_started_at, e.bundle_id, e.seq)) AS ts_step_s
+        FROM e
+        LEFT JOIN intermediate.int_bundle_screens AS s
+          ON s.bundle_id = e.bundle_id AND s.monitor = e.monitor
+        ORDER BY e.event_id
+        """,
+        out / "raw_events.parquet",
+    )
+    n["gate_episodes"] = _copy(
+        con,
+        """
+        SELECT e.episode_id, e.device_id, e.started_at, e.duration_s, e.action_count,
+               CASE WHEN e.action_count > 1 THEN e.duration_s END AS multi_action_duration_s,
+               coalesce(s.step_count, 0) AS step_count
+        FROM marts.episodes AS e
+        LEFT JOIN (SELECT episode_id, count(*) AS step_count FROM marts.steps GROUP BY 1) AS s
+          USING (episode_id)
+        ORDER BY e.episode_id
+        """,
+        out / "gate_episodes.parquet",
+    )
+    n["gate_steps"] = _copy(
+        con,
+        """
+        SELECT s.step_id, s.episode_id,
+               epoch(fb.taken_at - s.started_at) AS frame_before_lead_s,
+               epoch(e.started_at - fb.taken_at) AS frame_before_age_in_episode_s,
+               epoch(fa.taken_at - a.ended_at) AS frame_after_lag_s,
+               a.x_norm, a.y_norm, a.end_x_norm, a.end_y_norm
+        FROM marts.steps AS s
+        JOIN marts.actions AS a ON a.action_id = s.step_id
+        JOIN marts.episodes AS e USING (episode_id)
+        LEFT JOIN staging.stg_worktape__screenshots AS fb ON fb.screenshot_id = s.frame_before_id
+        LEFT JOIN staging.stg_worktape__screenshots AS fa ON fa.screenshot_id = s.frame_after_id
+        ORDER BY s.step_id
+        """,
+        out / "gate_steps.parquet",
+    )
+    n["gate_workflows"] = _copy(
+        con,
+        """
+        SELECT w.workflow_id, w.workflow_name, w.instance_count,
+               coalesce(i.n, 0) AS counted_instances
+        FROM marts.workflows AS w
+        LEFT JOIN (SELECT workflow_id, count(*) AS n FROM marts.workflow_instances GROUP BY 1)
+          AS i USING (workflow_id)
+        ORDER BY w.workflow_id
+        """,
+        out / "gate_workflows.parquet",
+    )
+    n["gate_texts"] = _write(scan_texts(con), out / "gate_texts.parquet")
+    n["gate_windows"] = _write(scan_windows(con), out / "gate_windows.parquet")
+    return n
+
+
+def _write(table: pa.Table, path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return table.num_rows
+
+
+def finding(text: str | None) -> str | None:
+    """The first privacy rule a text breaks, or None."""
+    if not text:
+        return None
+    for _, _, rule in secret_spans(text):
+        if rule in PRIVACY_RULES:
+            return rule
+    return None
+
+
+def _mask(text: str) -> str:
+    """A text with its secrets replaced by the rule's name, to show in a failure."""
+    out, last = [], 0
+    for start, end, rule in secret_spans(text):
+        if rule in PRIVACY_RULES:
+            out += [text[last:start], f"<{rule}>"]
+            last = end
+    out.append(text[last:])
+    return "".join(out)[:120]
+
+
+def scan_texts(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    rows: dict[str, list] = {"ref": [], "table": [], "column": [], "finding": [], "masked": []}
+    for table, (id_col, cols) in TEXTS.items():
+        for col in cols:
+            values = con.execute(
+                f"SELECT {col}, min({id_col}) FROM marts.{table} "
+                f"WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY 2"
+            ).fetchall()
+            for value, ref in values:
+                rule = finding(value)
+                rows["ref"].append(f"{table}:{ref}")
+                rows["table"].append(table)
+                rows["column"].append(col)
+                rows["finding"].append(rule)
+                rows["masked"].append(_mask(value) if rule else None)
+    return pa.table(rows, schema=_TEXTS_SCHEMA)
+
+
+_TEXTS_SCHEMA = pa.schema(
+    [
+        ("ref", pa.string()),
+        ("table", pa.string()),
+        ("column", pa.string()),
+        ("finding", pa.string()),
+        ("masked", pa.string()),
+    ]
+)
+
+
+def scan_windows(con: duckdb.DuckDBPyConnection, privacy: Privacy | None = None) -> pa.Table:
+    p = privacy or Privacy()
+    refs, tables, apps, denied = [], [], [], []
+    for table, (id_col, app_col, title_col) in WINDOWS.items():
+        for app, title, ref in con.execute(
+            f"SELECT {app_col}, {title_col}, min({id_col}) FROM marts.{table} "
+            "GROUP BY 1, 2 ORDER BY 3"
+        ).fetchall():
+            refs.append(f"{table}:{ref}")
+            tables.append(table)
+            apps.append(app)
+            denied.append(p.denies(app, title))
+    return pa.table(
+        {"ref": refs, "table": tables, "app": apps, "is_denylisted": denied},
+        schema=pa.schema(
+            [
+                ("ref", pa.string()),
+                ("table", pa.string()),
+                ("app", pa.string()),
+                ("is_denylisted", pa.bool_()),
+            ]
+        ),
+    )
