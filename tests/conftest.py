@@ -10,6 +10,18 @@ import pytest
 from tests.bundlekit import write_small
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never write into the developer's (or the demo's) state directory."""
+    saved = os.environ.get("WORKTAPE_HOME")
+    os.environ["WORKTAPE_HOME"] = str(tmp_path_factory.mktemp("worktape-home"))
+    yield
+    if saved is None:
+        os.environ.pop("WORKTAPE_HOME", None)
+    else:
+        os.environ["WORKTAPE_HOME"] = saved
+
+
 @pytest.fixture
 def small_bundle(tmp_path: Path) -> Path:
     return write_small(tmp_path / "small.tar").path

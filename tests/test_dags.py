@@ -33,6 +33,12 @@ def test_dagbag_imports_cleanly(airflow_home: dict[str, str]) -> None:
     assert build is not None and build.max_active_runs == 1
     assert [t.pool for t in build.tasks] == ["duckdb_writer"]  # one dbt process a night
     assert "worktape_raw" in str(build.timetable.asset_condition)
+    publish = bag.get_dag("worktape_publish")
+    assert publish is not None and "worktape_marts" in str(publish.timetable.asset_condition)
+    assert publish.get_task("gate_and_publish").pool == "duckdb_writer"
+    assert publish.get_task("report").trigger_rule == "all_done"  # Data Docs either way
+    forget = bag.get_dag("worktape_forget")
+    assert forget is not None and type(forget.timetable).__name__ == "NullTimetable"
     stats = {Path(s.file).name: s.duration for s in bag.dagbag_stats}
     print("DAG parse times:", stats)
 

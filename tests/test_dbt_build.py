@@ -50,7 +50,7 @@ def test_nights_build_the_marts_incrementally(
     monkeypatch.setenv("WORKTAPE_STORAGE_URL", str(bucket))
     monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(db))
 
-    ingest, build = run_night(DAY, airflow_home)
+    ingest, build = run_night(DAY, airflow_home, publish=False)
     assert ingest.ok and build.ok, (ingest, build)
     con = duckdb.connect(str(db), read_only=True)
     kinds = dict(
@@ -68,7 +68,7 @@ def test_nights_build_the_marts_incrementally(
 
     # a night rebuilds only the work dates its days touch: a mark on another one stays
     for night in (day2, day2 + timedelta(days=1)):
-        ingest, build = run_night(night, airflow_home)
+        ingest, build = run_night(night, airflow_home, publish=False)
         assert ingest.ok and build.ok, (ingest, build)
     con = duckdb.connect(str(db))
     untouched = con.execute(

@@ -132,7 +132,9 @@ def loaded_days(run_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def run_night(day: date, env: dict[str, str] | None = None) -> list[NightResult]:
+def run_night(
+    day: date, env: dict[str, str] | None = None, *, publish: bool = True
+) -> list[NightResult]:
     """The night's DAGs in order: ingest, then (as their assets would trigger them under
     a scheduler) the build for the days the load touched, then the gate and publishing.
     Stops at the first failure."""
@@ -143,7 +145,7 @@ def run_night(day: date, env: dict[str, str] | None = None) -> list[NightResult]
         build = run_dag("worktape_build", day, env, conf={"days": days})
         results.append(build)
         # a rerun after a failed gate publishes again even with nothing new to load
-        if build.ok and (days or not published_is_current()):
+        if publish and build.ok and (days or not published_is_current()):
             conf = {"days": days, "night": day.isoformat()}
             results.append(run_dag("worktape_publish", day, env, conf=conf))
     return results
