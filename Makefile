@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := agent,pipeline,dev
+EXTRAS := agent,pipeline,postgres,dev
 export WORKTAPE_HOME ?= $(CURDIR)/state
 
 # the agent tests drive a real X session: a virtual screen, a window manager, a terminal

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,8 +74,23 @@ def s3_bucket(moto_server: str, request: pytest.FixtureRequest) -> Iterator[str]
 
 
 @pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A migrated SQLite Airflow (once per session) with the duckdb_writer pool."""
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A migrated Airflow (once per session) with the duckdb_writer pool. Its metadata DB
+    is a private PostgreSQL cluster, as in a deployment; WORKTAPE_TEST_AIRFLOW_DB=sqlite
+    (or no PostgreSQL on the machine) falls back to SQLite, the embedded default."""
     from tests.airflowkit import start_airflow
+    from tests.pgkit import pg_bin, start_cluster
 
-    return start_airflow(tmp_path_factory.mktemp("airflow"))
+    cluster = None
+    if os.environ.get("WORKTAPE_TEST_AIRFLOW_DB", "postgres") == "postgres" and pg_bin():
+        # not under pytest's temp dir: as root the cluster runs as `postgres`, which
+        # cannot enter root's private temp folders
+        cluster = start_cluster(Path(tempfile.mkdtemp(prefix="worktape-pg-")))
+        os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = cluster.url
+    try:
+        yield start_airflow(tmp_path_factory.mktemp("airflow"))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+            shutil.rmtree(cluster.data.parent, ignore_errors=True)
+            os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)

@@ -127,3 +127,21 @@ def _assert_raw_asset_event(run_id: str) -> None:
     with create_session() as session:
         events = [e for e in session.query(AssetEvent).all() if e.source_run_id == run_id]
     assert events and events[0].extra["days"] == [DAY.isoformat()]
+
+
+def test_the_metadata_db_is_postgres_as_in_a_deployment(airflow_home: dict[str, str]) -> None:
+    import os
+
+    if os.environ.get("WORKTAPE_TEST_AIRFLOW_DB") == "sqlite":
+        pytest.skip("WORKTAPE_TEST_AIRFLOW_DB=sqlite asked for the embedded default")
+    from airflow import settings
+
+    assert settings.engine is not None
+    assert settings.engine.url.get_backend_name() == "postgresql"
+    with settings.engine.connect() as c:
+        from sqlalchemy import text
+
+        assert (
+            c.execute(text("SELECT count(*) FROM slot_pool WHERE pool = 'duckdb_writer'")).scalar()
+            == 1
+        )
