@@ -14,7 +14,7 @@ export WORKTAPE_HOME ?= $(CURDIR)/state
 SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium
 SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium
 
-.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-dbt evaluate lock clean
+.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-dbt bench-night evaluate lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench: install
 # BENCH_FLAGS=--full: 10, 100, 1,000 and a night of 100 contributors over 1,000
 bench-dbt: install
 	$(BIN)/python -m bench.bench_dbt $(BENCH_FLAGS)
+
+# a whole night at scale (ingest, dbt, gate, publish) for 1,000 and 2,000 contributor-days
+# with tiny frames, and a rerun with nothing new; NIGHT_FLAGS="--contributors 10" is quick
+bench-night: install
+	$(BIN)/python -m bench.bench_night $(NIGHT_FLAGS)
 
 # the episode and workflow scores on a simulated week of 10 contributors (seed 11):
 # simulate, run every night through the DAGs, score against the ground truth (~4 min)

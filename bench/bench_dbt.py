@@ -85,7 +85,9 @@ def main() -> None:
     history = utc_days(DEFAULT_START, HISTORY_DAYS)
     sizes = [(10, small, utc_days(DEFAULT_START, 1))]
     if args.full:
-        sizes.append((people, big, utc_days(DEFAULT_START, 1)))
+        # the first UTC day: the first workday (less the evenings that spill past
+        # midnight UTC); utc_days(.., 1) would add the second workday's day too
+        sizes.append((people, big, [DEFAULT_START]))
     sizes.append((people * HISTORY_DAYS, big, history))
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)

@@ -23,8 +23,10 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -41,6 +43,7 @@ from worktape.storage.base import ObjectExists, ObjectMissing
 log = logging.getLogger(__name__)
 LATEST = PUBLISHED + "LATEST"
 FRAMES = PUBLISHED + "frames/"
+FRAME_PUT_THREADS = 8
 
 
 class GateFailed(RuntimeError):
@@ -59,6 +62,7 @@ class PublishResult:
     frames_copied: int
     gate: Any
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, for benchmarks
 
 
 def frame_key(screenshot_id: str, fmt: str = "webp") -> str:
@@ -277,16 +281,27 @@ def copy_frames(con: duckdb.DuckDBPyConnection, storage: Storage, wanted: set[st
         GROUP BY 1, 2 ORDER BY 1
         """
     ).fetchall()
+
+    # puts are latency-bound (one request or one fsync each): several at a time
+    def put(key: str, path: Path) -> int:
+        try:
+            storage.put(key, path)
+            return 1
+        except ObjectExists:
+            return 0
+
     copied = 0
-    for key, fmt, ids in rows:
-        with tempfile.TemporaryDirectory() as tmp, storage.open(key) as body:
-            read_bundle(body, frames="extract", extract_to=tmp)
-            for sid in ids:
-                try:
-                    storage.put(frame_key(sid, fmt), Path(tmp) / "screenshots" / f"{sid}.{fmt}")
-                    copied += 1
-                except ObjectExists:
-                    pass
+    with ThreadPoolExecutor(max_workers=FRAME_PUT_THREADS) as pool:
+        for key, fmt, ids in rows:
+            with tempfile.TemporaryDirectory() as tmp, storage.open(key) as body:
+                read_bundle(body, frames="extract", extract_to=tmp)
+                futures = [
+                    pool.submit(
+                        put, frame_key(sid, fmt), Path(tmp) / "screenshots" / f"{sid}.{fmt}"
+                    )
+                    for sid in ids
+                ]
+                copied += sum(f.result() for f in futures)
     return copied
 
 
@@ -303,11 +318,22 @@ def publish(
 
     shutil.rmtree(work_dir, ignore_errors=True)
     version_dir = work_dir / "version"
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = seconds.get(stage, 0.0) + now - clock
+        clock = now
+
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         counts = stage_tables(con, version_dir / "tables")
         stage_gate(con, work_dir / "gate", days)
+        lap("stage")
         gate = run_gate(work_dir / "gate", docs_dir)
+        lap("gate")
         (work_dir / "gate.json").write_text(
             json.dumps(
                 {
@@ -325,7 +351,9 @@ def publish(
         build_eventlogs(con, version_dir / "eventlogs")
         build_card(con, version_dir, counts, gate)
         newest = con.execute("SELECT max(work_date) FROM marts.episodes").fetchone()[0]
+        lap("dataset")
         frames_copied = copy_frames(con, storage, frames)
+        lap("frames")
     finally:
         con.close()
 
@@ -344,5 +372,6 @@ def publish(
         # the manifest goes last: a version without one is incomplete and never LATEST
         storage.put(prefix + "manifest.json", version_dir / "manifest.json")
     storage.put(LATEST, version.encode() + b"\n", overwrite=True)
-    log.info("published %s (%s)", version, "new" if is_new else "unchanged")
-    return PublishResult(version, is_new, counts, frames_copied, gate, files)
+    lap("upload")
+    log.info("published %s (%s) %s", version, "new" if is_new else "unchanged", seconds)
+    return PublishResult(version, is_new, counts, frames_copied, gate, files, seconds)
