@@ -91,6 +91,11 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         yield start_airflow(tmp_path_factory.mktemp("airflow"))
     finally:
         if cluster is not None:
+            import sys
+
+            # close Airflow's pooled connections before the server goes away
+            if "airflow.settings" in sys.modules:
+                sys.modules["airflow.settings"].dispose_orm()
             cluster.stop()
             shutil.rmtree(cluster.data.parent, ignore_errors=True)
             os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
