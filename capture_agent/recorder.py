@@ -44,6 +44,9 @@ class _Run:
     rows: list[dict[str, Any]] = field(default_factory=list)
     chars: list[tuple[str, int, object]] = field(default_factory=list)  # char, row, key id
     last: datetime | None = None
+    # other events that happen while the run is open (a mouse move, a focus change): held
+    # back with it, so that a bundle's events stay in time order
+    deferred: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Recorder:
@@ -111,7 +114,11 @@ class Recorder:
         row = {"ts": now, "kind": kind, **f}
         if context:
             row["app"], row["window_title"] = self.focus.app, self.title
-        self._sess(now).emit([row])
+        sess = self._sess(now)
+        if self.run.rows:
+            self.run.deferred.append(row)
+        else:
+            sess.emit([row])
         return row
 
     def _row(self, now: datetime, kind: str, **f: Any) -> dict[str, Any]:
@@ -203,7 +210,8 @@ class Recorder:
         for row in run.rows:
             del row["_key_id"]
         assert self.session is not None
-        self.session.emit(run.rows)
+        # sorted is stable: at equal times the run's own order is kept
+        self.session.emit(sorted(run.rows + run.deferred, key=lambda r: r["ts"]))
 
     # -- input events (listener threads) -----------------------------------------------
     def on_move(self, x: int, y: int) -> None:

@@ -204,3 +204,20 @@ def test_idle_and_keyframes_only_when_the_screen_changed(rig) -> None:
     assert kinds.count("idle_start") == kinds.count("idle_end") == 1
     idle_at = b.events.filter(pc.equal(b.events["kind"], "idle_start"))["ts"][0].as_py()
     assert idle_at == datetime(2026, 11, 2, 9, 1, tzinfo=UTC)  # 60 s after the last move
+
+
+def test_events_during_a_typed_run_stay_in_time_order(rig) -> None:
+    """A mouse move while a run is open (held back for redaction) used to be written
+    before the run's keys, out of time order; the pipeline's raw suite caught it."""
+    rec, clock, _ = rig
+    rec.on_focus(WindowInfo("xterm", "bash", 42))
+    clock.step(0.5)
+    type_text(rec, clock, "Hel")
+    rec.on_move(500, 500)  # the hand brushes the mouse mid-word
+    clock.step(0.1)
+    type_text(rec, clock, "lo")
+    b = sealed_events(rec, clock)
+    ts = b.events["ts"].to_pylist()
+    assert ts == sorted(ts)
+    kinds = b.events["kind"].to_pylist()
+    assert "mouse_move" in kinds

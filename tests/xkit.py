@@ -62,10 +62,11 @@ class Desk:
             ["xdotool", *args], env=self.env, check=True, capture_output=True, text=True, timeout=30
         ).stdout.strip()
 
-    def terminal(self, title: str, geometry: str = "100x30+50+50") -> str:
-        """An xterm running `cat` (typed text executes nothing); returns its window id."""
+    def terminal(self, title: str, geometry: str = "100x30+50+50", app: str = "xterm") -> str:
+        """An xterm running `cat` (typed text executes nothing), with `app` as its
+        WM_CLASS instance (what the agent reports as the app); returns its window id."""
         p = subprocess.Popen(
-            ["xterm", "-title", title, "-geometry", geometry, "-e", "cat"],
+            ["xterm", "-name", app, "-title", title, "-geometry", geometry, "-e", "cat"],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -84,7 +85,16 @@ class Desk:
         raise RuntimeError(f"xterm {title!r} did not appear")
 
     def focus(self, wid: str) -> None:
-        self.xdo("windowactivate", "--sync", wid)
+        # a window found by name may not be mapped and managed yet (a loaded machine
+        # shows it): activation fails until it is, so try again for a few seconds
+        for attempt in range(20):
+            try:
+                self.xdo("windowactivate", "--sync", wid)
+                break
+            except subprocess.CalledProcessError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
         time.sleep(0.4)
 
     def close(self) -> None:
