@@ -152,3 +152,24 @@ def test_object_changed_after_upload_is_caught_by_a_full_verify(tmp_path: Path) 
         "SELECT sha256 FROM raw.ledger WHERE bundle_id = 'bfast0002'"
     ).fetchone() == ("0" * 64,)
     con.close()
+
+
+def test_dbt_batches_hold_few_enough_events_and_days() -> None:
+    from worktape.pipeline.tasks import day_batches
+
+    days = [f"2026-11-0{i}" for i in range(1, 8)]
+    events = dict.fromkeys(days, 3)
+    events["2026-11-04"] = 50  # a day larger than a batch goes alone
+    assert day_batches(days, events, max_events=7, max_days=7) == [
+        ["2026-11-01", "2026-11-02"],
+        ["2026-11-03"],
+        ["2026-11-04"],
+        ["2026-11-05", "2026-11-06"],
+        ["2026-11-07"],
+    ]
+    assert day_batches(days, events, max_events=10**9, max_days=3) == [
+        days[0:3],
+        days[3:6],
+        days[6:7],
+    ]
+    assert day_batches([], {}, max_events=1, max_days=1) == [[]]

@@ -59,17 +59,23 @@ def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str
     """The night's `dbt build`: the days it loaded, or everything with full_refresh.
 
     Runs dbt as a child process on the warehouse the loader wrote. Days go in batches of
-    WORKTAPE_DBT_CHUNK_DAYS (7): coalescing a whole history of events into actions at
-    once runs out of memory (1,000 contributor-days did at a 4 GB limit), while a week
-    at a time stays small. A full refresh rebuilds the first batch from scratch and
-    adds the others incrementally, which gives the same tables (a work date spanning
-    two batches is rebuilt whole by the second)."""
+    at most WORKTAPE_DBT_BATCH_EVENTS raw events (5M) and WORKTAPE_DBT_CHUNK_DAYS days
+    (7): coalescing a long history into actions at once runs out of memory (a week of
+    100 contributors, 28M events, did at a 4 GB limit), while a few million events at a
+    time stay well inside it. A full refresh rebuilds the first batch from scratch and
+    adds the others incrementally, which gives the same tables (a work date spanning two
+    batches is rebuilt whole by the second)."""
     if not days and not full_refresh:
         log.info("no new data this night: nothing to build")
         return {"built": False, "days": []}
-    chunk = max(1, int(os.environ.get("WORKTAPE_DBT_CHUNK_DAYS", "7")))
-    todo = _event_days() if full_refresh else sorted(days or [])
-    batches = [todo[i : i + chunk] for i in range(0, len(todo), chunk)] or [[]]
+    counts = _events_per_day()
+    todo = sorted(counts) if full_refresh else sorted(days or [])
+    batches = day_batches(
+        todo,
+        counts,
+        max_events=int(os.environ.get("WORKTAPE_DBT_BATCH_EVENTS", "5000000")),
+        max_days=int(os.environ.get("WORKTAPE_DBT_CHUNK_DAYS", "7")),
+    )
     for i, batch in enumerate(batches):
         _run_dbt(batch, full_refresh=full_refresh and i == 0)
     return {
@@ -80,8 +86,28 @@ def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str
     }
 
 
-def _event_days() -> list[str]:
-    """Every UTC day the raw events cover."""
+def day_batches(
+    days: list[str], events: dict[str, int], *, max_events: int, max_days: int
+) -> list[list[str]]:
+    """Consecutive runs of `days` holding at most `max_events` events (a day larger than
+    that goes alone) and at most `max_days` days. Never empty: [[]] for no days."""
+    batches: list[list[str]] = []
+    current: list[str] = []
+    n = 0
+    for d in days:
+        c = events.get(d, 0)
+        if current and (n + c > max_events or len(current) >= max(1, max_days)):
+            batches.append(current)
+            current, n = [], 0
+        current.append(d)
+        n += c
+    if current:
+        batches.append(current)
+    return batches or [[]]
+
+
+def _events_per_day() -> dict[str, int]:
+    """Raw events per UTC day."""
     import duckdb
 
     from worktape.warehouse import WarehouseSettings
@@ -89,11 +115,11 @@ def _event_days() -> list[str]:
     con = duckdb.connect(str(WarehouseSettings().path), read_only=True)
     try:
         rows = con.execute(
-            "SELECT DISTINCT strftime(ts, '%Y-%m-%d') FROM raw.events ORDER BY 1"
+            "SELECT strftime(ts, '%Y-%m-%d'), count(*) FROM raw.events GROUP BY 1"
         ).fetchall()
     finally:
         con.close()
-    return [r[0] for r in rows]
+    return dict(rows)
 
 
 def _run_dbt(days: list[str], *, full_refresh: bool) -> None:
