@@ -9,9 +9,10 @@ EXTRAS := agent,pipeline,postgres,dev
 export WORKTAPE_HOME ?= $(CURDIR)/state
 
 # the agent tests drive a real X session: a virtual screen, a window manager, a terminal
-# and xdotool; the report test renders in headless Chromium (Debian packages; apt only
+# and xdotool; the report test renders in headless Chromium; Airflow's test metadata DB
+# and the DuckLake catalog are private PostgreSQL clusters (Debian packages; apt only
 # runs when one is missing)
-SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium
+SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium postgresql
 SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium
 
 .PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-dbt bench-night evaluate lock clean
@@ -28,6 +29,7 @@ install: $(STAMP)
 
 sysdeps:
 	@missing=0; for b in $(SYSDEP_BINS); do command -v $$b >/dev/null || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing=1; \
 	if [ $$missing = 1 ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		echo "installing $(SYSDEPS) (apt)"; \
