@@ -10,6 +10,22 @@
 {%- endif -%}
 {%- endmacro %}
 
+{# the same for a UTC timestamp column, with a range beside the exact test: a cast hides
+   the column from DuckDB's min/max pruning, the range lets it skip old row groups #}
+{% macro in_days_at(column) -%}
+{%- set days = var('days') -%}
+{%- if days -%}
+    {%- set first = days | min -%}
+    {%- set after = modules.datetime.date.fromisoformat(days | max)
+                    + modules.datetime.timedelta(days=1) -%}
+    ({{ column }} >= timestamptz '{{ first }} 00:00:00+00'
+     and {{ column }} < timestamptz '{{ after }} 00:00:00+00'
+     and {{ in_days('cast(' ~ column ~ ' as date)') }})
+{%- else -%}
+    true
+{%- endif -%}
+{%- endmacro %}
+
 {# the work dates (contributor-local days) that hold an action on the days this run
    rebuilds: sessions, episodes and steps are rebuilt whole work dates at a time #}
 {% macro in_work_dates(column, actions=none) -%}
@@ -30,6 +46,8 @@
     {%- if where -%}
         {%- if where.startswith('__in_days__:') -%}
             {%- set where = in_days(where[12:]) -%}
+        {%- elif where.startswith('__in_days_at__:') -%}
+            {%- set where = in_days_at(where[15:]) -%}
         {%- elif where.startswith('__in_work_dates__:') -%}
             {#- a test cannot ref() here (dbt would not see the dependency): name it -#}
             {%- set actions = api.Relation.create(

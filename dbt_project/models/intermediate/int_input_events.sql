@@ -22,4 +22,4 @@ select
 from {{ ref('stg_worktape__events') }} as e
 inner join {{ ref('stg_worktape__bundles') }} as b using (bundle_id)
 where e.event_kind in ('mouse_down', 'mouse_up', 'scroll', 'key_down')
-    and {{ in_days('cast(e.event_at as date)') }}
+    and {{ in_days_at('e.event_at') }}
