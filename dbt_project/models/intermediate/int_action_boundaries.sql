@@ -47,6 +47,7 @@ segments as (
         arg_max(task_app, (started_at, action_id)) as last_app,
         bool_or(is_anchor and is_segment_start) as is_opened_by_anchor,
         bool_or(is_opening and is_segment_start) as is_opening,
+        arg_min(gap_s, (started_at, action_id)) as first_gap_s,
         count(*) as action_count,
         min(started_at) as started_at,
         max(ended_at) as ended_at,
@@ -55,8 +56,9 @@ segments as (
     group by device_id, work_date, segment_no
 ),
 
--- segment k resumes segment k-2 when k-1 was a short excursion to another app and k
--- comes back to the app k-2 was left in, in the same session, without opening a task
+-- segment k resumes segment k-2 when k-1 was a short excursion to another app, entered
+-- and left without a pause, and k comes back to the app k-2 was left in, in the same
+-- session, without opening a task
 resumes as (
     select
         *,
@@ -68,6 +70,10 @@ resumes as (
             and lag(first_app, 1) over w != first_app
             and lag(action_count, 1) over w <= {{ var('interruption_max_actions') }}
             and epoch(started_at - lag(ended_at, 2) over w) <= {{ var('interruption_max_s') }}
+            -- an interruption is left for and come back from without a pause: a task
+            -- between two pauses is a task of its own, not an interruption
+            and coalesce(lag(first_gap_s, 1) over w, 0) < {{ var('episode_gap_s') }}
+            and coalesce(first_gap_s, 0) < {{ var('episode_gap_s') }}
             and not is_opened_by_anchor,
             false
         ) as is_resume
