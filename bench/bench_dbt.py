@@ -30,12 +30,15 @@ from worktape.warehouse import WarehouseSettings, connect
 HISTORY_DAYS = 10
 
 
-def team(people: int, days: int) -> Path:
-    root = state_dir() / "bench" / f"team-{people}x{days}"
+def team(
+    people: int, days: int, *, frames: str = "none", seed: int = 1, name: str = "team"
+) -> Path:
+    """A simulated team's bucket, cached under $WORKTAPE_HOME/bench/."""
+    root = state_dir() / "bench" / f"{name}-{people}x{days}"
     if not (root / ".done").exists():
         shutil.rmtree(root, ignore_errors=True)
-        print(f"  simulating {people} contributors x {days} days (cached in {root}) ...")
-        simulate(str(root / "bucket"), contributors=people, days=days, seed=1, frames="none")
+        print(f"  simulating {people} contributors x {days} days, frames {frames} ({root}) ...")
+        simulate(str(root / "bucket"), contributors=people, days=days, seed=seed, frames=frames)
         (root / ".done").touch()
     return root / "bucket"
 

@@ -19,24 +19,18 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench import bench_dbt
 from bench.bench_dbt import utc_days
 from bench.measure import Measured, measure
-from worktape.config import state_dir
 from worktape.loader import discover, load_bundles
 from worktape.pipeline.tasks import dbt_build
-from worktape.simulate import DEFAULT_START, simulate
+from worktape.simulate import DEFAULT_START
 from worktape.storage import LocalStorage
 from worktape.warehouse import WarehouseSettings, connect
 
 
 def team(people: int, days: int) -> Path:
-    root = state_dir() / "bench" / f"night-{people}x{days}"
-    if not (root / ".done").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        print(f"  simulating {people} contributors x {days} days, tiny frames ({root}) ...")
-        simulate(str(root / "bucket"), contributors=people, days=days, seed=3, frames="tiny")
-        (root / ".done").touch()
-    return root / "bucket"
+    return bench_dbt.team(people, days, frames="tiny", seed=3, name="night")
 
 
 def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:

@@ -29,6 +29,14 @@ DEFAULT_ARGS = {
     "retries": int(os.environ.get("WORKTAPE_TASK_RETRIES", "2")),
     "retry_delay": timedelta(minutes=2),
 }
+# what every DAG after the first shares: triggered (by an asset or by hand), one run
+# at a time
+FOLLOWER = {
+    "start_date": datetime(2026, 11, 1, tzinfo=UTC),
+    "catchup": False,
+    "max_active_runs": 1,
+    "tags": ["worktape"],
+}
 
 
 @dag(
@@ -71,11 +79,8 @@ worktape_ingest()
 @dag(
     dag_id="worktape_build",
     schedule=[RAW_LAYER],
-    start_date=datetime(2026, 11, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
+    **FOLLOWER,
     default_args=DEFAULT_ARGS,
-    tags=["worktape"],
     doc_md="One `dbt build` (staging, intermediate, marts, tests, unit tests) for the days "
     'the triggering load touched. Trigger with conf {"full_refresh": true} to rebuild all.',
 )
@@ -111,11 +116,8 @@ def _asset_days(dag_run: Any, triggering_asset_events: Any) -> list[str]:
 @dag(
     dag_id="worktape_publish",
     schedule=[MARTS],
-    start_date=datetime(2026, 11, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
+    **FOLLOWER,
     default_args=DEFAULT_ARGS,
-    tags=["worktape"],
     doc_md="The quality gate, then publishing: a versioned dataset under published/, the "
     "analyst DuckDB file, and the nightly report (written whether the gate passed or not).",
 )
@@ -165,11 +167,8 @@ worktape_publish()
 @dag(
     dag_id="worktape_forget",
     schedule=None,
-    start_date=datetime(2026, 11, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
+    **FOLLOWER,
     default_args={**DEFAULT_ARGS, "retries": 0},
-    tags=["worktape"],
     params={"contributor_id": ""},
     doc_md='Right to erasure: trigger with conf {"contributor_id": "..."} to remove a '
     "contributor from the bucket, the warehouse and every published version.",

@@ -17,20 +17,8 @@ from typing import Any
 
 import great_expectations.expectations as gxe
 
-EVENT_KINDS = [
-    "mouse_move",
-    "mouse_down",
-    "mouse_up",
-    "scroll",
-    "key_down",
-    "key_up",
-    "focus_change",
-    "idle_start",
-    "idle_end",
-    "pause",
-    "resume",
-    "screenshot",
-]
+from worktape.bundle.schema import EVENT_KINDS
+
 # a step's frame_before may be the screen as the episode began: taken at most this long
 # before the episode's first action
 FRAME_GRACE_S = 60.0
@@ -60,7 +48,7 @@ def suites(frame_grace_s: float = FRAME_GRACE_S) -> list[Suite]:
             [
                 gxe.ExpectColumnValuesToNotBeNull(column="event_id"),
                 gxe.ExpectColumnValuesToBeUnique(column="event_id"),
-                gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=EVENT_KINDS),
+                gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=list(EVENT_KINDS)),
                 # types: GX 1.24 cannot type-check pandas 3 string and timestamp columns
                 # (it reports "str" and "Timestamp" against any list); the raw tables'
                 # DDL types them, and the numbers are checked here

@@ -16,3 +16,18 @@ def start_airflow(home: Path) -> dict[str, str]:
     os.environ.update(env)
     os.environ["WORKTAPE_TASK_RETRIES"] = "0"
     return env
+
+
+def s3_connection(endpoint_url: str) -> str:
+    """The `worktape_s3` Airflow connection for a moto server, as the
+    AIRFLOW_CONN_WORKTAPE_S3 environment value (how a deployment hands S3 to the DAGs)."""
+    import json
+
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": endpoint_url, "region_name": "us-east-1"},
+        }
+    )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.airflowkit import s3_connection
 from tests.nightkit import DAY, assert_night_loaded, plant_night, snapshot
 from worktape.loader import FAULT_ENV
 from worktape.storage import open_storage
@@ -81,17 +81,7 @@ def test_nightly_ingest_dag_end_to_end_on_s3(
     planted = plant_night(url, tmp_path)
     # in the DAG, S3 settings come from the Airflow connection, not the environment
     monkeypatch.delenv("WORKTAPE_S3_ENDPOINT_URL")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WORKTAPE_S3",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": moto_server, "region_name": "us-east-1"},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_WORKTAPE_S3", s3_connection(moto_server))
     monkeypatch.setenv("WORKTAPE_STORAGE_URL", url)
     clean = tmp_path / "clean.duckdb"
     monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(clean))

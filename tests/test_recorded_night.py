@@ -7,7 +7,6 @@ password manager leaves no trace."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ import duckdb
 import pytest
 
 from tests.agentkit import RunningAgent, cli, configure
+from tests.airflowkit import s3_connection
 from tests.xkit import Desk, missing_tools, virtual_desktop
 from worktape.storage import open_storage
 
@@ -142,17 +142,7 @@ def test_a_recorded_workday_becomes_two_workflows_of_three(
         desk.close()
 
     # the night, as the deployment runs it: S3 settings from the Airflow connection
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WORKTAPE_S3",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": moto_server, "region_name": "us-east-1"},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_WORKTAPE_S3", s3_connection(moto_server))
     monkeypatch.setenv("WORKTAPE_STORAGE_URL", url)
     warehouse = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(warehouse))
