@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,15 +23,38 @@ from pathlib import Path
 from bench import bench_dbt
 from bench.bench_dbt import utc_days
 from bench.measure import Measured, measure
+from worktape.config import state_dir
 from worktape.loader import discover, load_bundles
 from worktape.pipeline.tasks import dbt_build
-from worktape.simulate import DEFAULT_START
+from worktape.simulate import DEFAULT_START, simulate
 from worktape.storage import LocalStorage
 from worktape.warehouse import WarehouseSettings, connect
 
 
 def team(people: int, days: int) -> Path:
     return bench_dbt.team(people, days, frames="tiny", seed=3, name="night")
+
+
+def doubled(people: int, days: int) -> Path:
+    """The team of `team(people, days)` plus as many newcomers: the first half is the
+    same bundles (hard links), so only the newcomers are simulated."""
+    root = state_dir() / "bench" / f"night-{2 * people}x{days}"
+    if not (root / ".done").exists():
+        half = team(people, days)
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        subprocess.run(["cp", "-al", str(half), str(root / "bucket")], check=True)
+        print(f"  simulating {people} more contributors x {days} days ({root}) ...")
+        simulate(
+            str(root / "bucket"),
+            contributors=people,
+            days=days,
+            seed=3,
+            frames="tiny",
+            first=people,
+        )
+        (root / ".done").touch()
+    return root / "bucket"
 
 
 def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
@@ -88,7 +112,7 @@ def main() -> None:
     print(f"a night at scale: {p} x {d} and {2 * p} x {d} contributor-days, tiny frames")
     runs = {}
     for people in (p, 2 * p):
-        bucket = team(people, d)
+        bucket = team(p, d) if people == p else doubled(p, d)
         with tempfile.TemporaryDirectory() as tmp:
             r = night(bucket, d, Path(tmp))
         runs[people] = r

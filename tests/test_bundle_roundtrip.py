@@ -210,3 +210,26 @@ def test_writer_rejects_bad_ids_and_kinds(tmp_path: Path) -> None:
             w.add_event(T0, "key_down", password="hunter2")
     assert not (tmp_path / "y.tar").exists()
     assert not (tmp_path / "y.tar.work").exists()
+
+
+def test_the_longest_ids_seal_and_read_back(tmp_path: Path) -> None:
+    from tests.bundlekit import CONSENT, SCREENS, T0
+
+    sid = "f" * 96  # as long as an id may be: with ".jpeg" the name needs a pax header
+    with BundleWriter(
+        tmp_path / "long.tar",
+        bundle_id="b" * 96,
+        device_id="d" * 96,
+        contributor_id="c" * 96,
+        started_at=T0,
+        screens=SCREENS,
+        consent=CONSENT,
+        frame_format="jpeg",
+    ) as w:
+        w.add_frame(
+            ts=T0, monitor=1, width=1, height=1, trigger="keyframe", data=b"x", screenshot_id=sid
+        )
+        w.add_event(T0, "screenshot", screenshot_id=sid)
+        sealed = w.seal(T0)
+    b = read_bundle(sealed.path)
+    assert b.screenshots["screenshot_id"].to_pylist() == [sid]

@@ -1,40 +1,25 @@
-"""Format-1 constants and the Arrow schemas of the two tables inside a bundle."""
+"""The Arrow schemas of the two tables inside a bundle, beside the format's names."""
 
 from __future__ import annotations
 
-import re
-
 import pyarrow as pa
 
-FORMAT = "worktape.bundle"
-FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
-FORMAT_VERSION = f"{FORMAT_MAJOR}.{FORMAT_MINOR}"
-
-MANIFEST = "manifest.json"
-EVENTS = "events.parquet"
-SCREENSHOTS = "screenshots.parquet"
-FRAMES_DIR = "screenshots/"
-
-EVENT_KINDS = (
-    "mouse_move",
-    "mouse_down",
-    "mouse_up",
-    "scroll",
-    "key_down",
-    "key_up",
-    "focus_change",
-    "idle_start",
-    "idle_end",
-    "pause",
-    "resume",
-    "screenshot",
+from worktape.bundle.contract import (  # noqa: F401 - re-exported: one place for the names
+    EVENT_FIELDS,
+    EVENT_KINDS,
+    EVENTS,
+    FORMAT,
+    FORMAT_MAJOR,
+    FORMAT_MINOR,
+    FORMAT_VERSION,
+    FRAME_FORMATS,
+    FRAMES_DIR,
+    ID_RE,
+    MANIFEST,
+    SCREENSHOT_TRIGGERS,
+    SCREENSHOTS,
+    frame_member,
 )
-SCREENSHOT_TRIGGERS = ("action", "keyframe", "focus_change")
-FRAME_FORMATS = {"webp": "image/webp", "png": "image/png", "jpeg": "image/jpeg"}
-
-# ids end up in object keys and file names: keep them boring
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
 UTC_US = pa.timestamp("us", tz="UTC")
 
@@ -58,6 +43,8 @@ EVENTS_SCHEMA = pa.schema(
         pa.field("detail", pa.string()),
     ]
 )
+
+assert tuple(EVENTS_SCHEMA.names) == EVENT_FIELDS, "contract.EVENT_FIELDS is out of date"
 
 SCREENSHOTS_SCHEMA = pa.schema(
     [
@@ -85,7 +72,3 @@ DICTIONARY_COLUMNS = (
     "detail",
     "trigger",
 )
-
-
-def frame_member(screenshot_id: str, frame_format: str) -> str:
-    return f"{FRAMES_DIR}{screenshot_id}.{frame_format}"

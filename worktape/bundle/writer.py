@@ -1,14 +1,17 @@
 """Reference writer of format-1 bundles, used by the capture agent and the simulator.
 
-Events and frames stream into a work directory as they arrive, so an hour of capture
-needs bounded memory and survives a crash:
-- events are buffered, then `checkpoint()` (or a full buffer) writes them as a *closed*
-  Parquet chunk (`events-00001.parquet`, written to a temp name and renamed);
-- every frame is written to a temp name and renamed, then journalled in `frames.jsonl`;
-- `meta.json` holds the bundle's identity.
+Events and frames stream into a work directory as they arrive, so a long bundle needs
+bounded memory and survives a crash. The work dir's layout is the journal's
+(`worktape.bundle.journal`): `meta.json`, closed event chunks (Parquet here, JSON lines
+from the agent's journal), frames and `frames.jsonl`.
 `seal()` concatenates the chunks, writes the tar once (manifest first, frames last) to a
-`.partial` file and renames it into place when complete and fsynced. After a crash,
-`BundleWriter.recover(work_dir)` rebuilds the writer from what reached the disk.
+`.partial` file and renames it into place when complete and fsynced. After a crash, or
+to seal what the agent's journal wrote, `BundleWriter.recover(work_dir)` rebuilds a
+writer from what reached the disk.
+
+`durable=False` keeps chunks and frames in memory until `seal()`: for the simulator,
+which can make a lost bundle again and would otherwise spend most of its time on
+small-file I/O.
 """
 
 from __future__ import annotations
@@ -30,12 +33,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from worktape import __version__
+from worktape.bundle import journal as J
 from worktape.bundle import schema as S
-from worktape.timeutil import from_iso, to_iso
+from worktape.timeutil import to_iso
 
 _CHUNK = 1 << 20
-_META = "meta.json"
-_FRAMES_LOG = "frames.jsonl"
 
 
 @dataclass(frozen=True)
@@ -69,14 +71,6 @@ class _HashingWriter(io.RawIOBase):
         return len(b)
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     # fixed owner/mode/mtime: the same capture seals to the same bytes
     ti = tarfile.TarInfo(name)
@@ -87,12 +81,6 @@ def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     ti.uname = ti.gname = ""
     ti.type = tarfile.REGTYPE
     return ti
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class BundleWriter:
@@ -117,15 +105,10 @@ class BundleWriter:
         work_dir: str | os.PathLike[str] | None = None,
         simulated: bool = False,
         batch_rows: int = 65_536,
+        durable: bool = True,
         _resume: bool = False,
     ) -> None:
-        for label, value in (
-            ("bundle_id", bundle_id),
-            ("device_id", device_id),
-            ("contributor_id", contributor_id),
-        ):
-            if not S.ID_RE.match(value):
-                raise ValueError(f"{label} {value!r} is not a valid id")
+        J.check_ids(bundle_id=bundle_id, device_id=device_id, contributor_id=contributor_id)
         if frame_format not in S.FRAME_FORMATS:
             raise ValueError(f"unknown frame format {frame_format!r}")
         self.out = Path(out)
@@ -140,31 +123,36 @@ class BundleWriter:
         self.frame_format = frame_format
         self.simulated = simulated
         self.batch_rows = batch_rows
-        self.work_dir = Path(work_dir) if work_dir else self.out.with_name(self.out.name + ".work")
+        self.work_dir = (
+            Path(work_dir) if work_dir else self.out.with_name(self.out.name + J.WORK_SUFFIX)
+        )
         self._pending: list[dict[str, Any]] = []
-        self._chunks: list[Path] = []
+        self._chunks: list[Path] = []  # written by this writer
+        self.durable = durable
+        # chunks held in memory: with durable=False, or read back by recover()
+        self._tables: list[pa.Table] = []
+        self._memory_frames: dict[str, bytes] = {}  # durable=False
         self._n_events = 0
         self._shots: list[dict[str, Any]] = []
         self._redaction: dict[str, Any] = {"rules": [], "changed": {}}
         self._sealed = False
-        if _resume:
+        if _resume or not durable:
             return
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        (self.work_dir / "screenshots").mkdir(exist_ok=True)
-        meta = {
-            "out": str(self.out),
-            "bundle_id": bundle_id,
-            "device_id": device_id,
-            "contributor_id": contributor_id,
-            "started_at": to_iso(started_at),
-            "screens": self.screens,
-            "consent": self.consent,
-            "utc_offset_minutes": utc_offset_minutes,
-            "agent_version": agent_version,
-            "frame_format": frame_format,
-            "simulated": simulated,
-        }
-        _atomic_write(self.work_dir / _META, json.dumps(meta).encode())
+        (self.work_dir / "screenshots").mkdir(parents=True, exist_ok=True)
+        meta = J.Meta(
+            out=str(self.out),
+            bundle_id=bundle_id,
+            device_id=device_id,
+            contributor_id=contributor_id,
+            started_at=started_at,
+            screens=self.screens,
+            consent=self.consent,
+            utc_offset_minutes=utc_offset_minutes,
+            agent_version=agent_version,
+            frame_format=frame_format,
+            simulated=simulated,
+        )
+        J.atomic_write(self.work_dir / J.META, meta.to_json())
 
     # -- events -----------------------------------------------------------------
     def add_event(self, ts: datetime, kind: str, **fields: Any) -> int:
@@ -212,12 +200,15 @@ class BundleWriter:
             self._write_chunk(table)
 
     def _write_chunk(self, table: pa.Table) -> None:
+        self._n_events += table.num_rows
+        if not self.durable:
+            self._tables.append(table)
+            return
         path = self.work_dir / f"events-{len(self._chunks) + 1:05d}.parquet"
         tmp = path.with_name(path.name + ".tmp")
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)
         self._chunks.append(path)
-        self._n_events += table.num_rows
 
     # -- frames -----------------------------------------------------------------
     def add_frame(
@@ -234,26 +225,22 @@ class BundleWriter:
     ) -> str:
         """Store one encoded frame; returns its screenshot_id. Add its `screenshot`
         event yourself, so that the event stream says when the frame was taken."""
-        if trigger not in S.SCREENSHOT_TRIGGERS:
-            raise ValueError(f"unknown screenshot trigger {trigger!r}")
         sid = screenshot_id or f"{self.bundle_id}-{len(self._shots):06d}"
-        if not S.ID_RE.match(sid):
-            raise ValueError(f"screenshot_id {sid!r} is not a valid id")
-        _atomic_write(self.work_dir / S.frame_member(sid, self.frame_format), data)
-        row = {
-            "screenshot_id": sid,
-            "ts": ts,
-            "monitor": monitor,
-            "width": width,
-            "height": height,
-            "trigger": trigger,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "bytes": len(data),
-            "phash": phash,
-        }
+        row = J.frame_row(
+            screenshot_id=sid,
+            ts=ts,
+            monitor=monitor,
+            width=width,
+            height=height,
+            trigger=trigger,
+            data=data,
+            phash=phash,
+        )
         self._shots.append(row)
-        with open(self.work_dir / _FRAMES_LOG, "a") as log:
-            log.write(json.dumps({**row, "ts": to_iso(ts)}) + "\n")
+        if self.durable:
+            J.store_frame(self.work_dir, row, data, self.frame_format)
+        else:
+            self._memory_frames[sid] = data
         return sid
 
     def set_redaction(self, rules: Sequence[str], changed: Mapping[str, int]) -> None:
@@ -270,12 +257,15 @@ class BundleWriter:
     @property
     def work_bytes(self) -> int:
         """Bytes this bundle holds on disk so far (for spool quotas)."""
+        if not self.durable:
+            return 0
         return sum(p.stat().st_size for p in self.work_dir.rglob("*") if p.is_file())
 
     # -- sealing ----------------------------------------------------------------
-    def _events_table(self) -> pa.Table:
+    def events_table(self) -> pa.Table:
+        """The events as the sealed bundle will hold them."""
         self.checkpoint()
-        tables = [pq.read_table(p) for p in self._chunks]
+        tables = self._tables + [pq.read_table(p) for p in self._chunks]
         table = pa.concat_tables(tables) if tables else S.EVENTS_SCHEMA.empty_table()
         # a `screenshot` event whose frame never arrived (an encoder failure) goes too:
         # the bundle stays valid rather than being quarantined for one frame
@@ -292,21 +282,25 @@ class BundleWriter:
             raise RuntimeError("bundle already sealed")
         if ended_at < self.started_at:
             raise ValueError("ended_at is before started_at")
-        events_path = self.work_dir / S.EVENTS
-        events = self._events_table()
-        pq.write_table(events, events_path, compression="zstd")
-        shots_path = self.work_dir / S.SCREENSHOTS
-        pq.write_table(
-            pa.Table.from_pylist(self._shots, schema=S.SCREENSHOTS_SCHEMA),
-            shots_path,
-            compression="zstd",
-        )
-        members: list[tuple[str, Path, int, str]] = []
-        for name, path in ((S.EVENTS, events_path), (S.SCREENSHOTS, shots_path)):
-            members.append((name, path, path.stat().st_size, _file_sha256(path)))
+        tables: list[tuple[str, bytes]] = []
+        for name, table in (
+            (S.EVENTS, self.events_table()),
+            (S.SCREENSHOTS, pa.Table.from_pylist(self._shots, schema=S.SCREENSHOTS_SCHEMA)),
+        ):
+            buf = pa.BufferOutputStream()
+            pq.write_table(table, buf, compression="zstd")
+            tables.append((name, buf.getvalue().to_pybytes()))
+            if name == S.EVENTS:
+                n_events = table.num_rows
+        # a member's bytes, from memory or from its file in the work dir
+        members: list[tuple[str, bytes | Path, int, str]] = [
+            (name, data, len(data), hashlib.sha256(data).hexdigest()) for name, data in tables
+        ]
         for shot in self._shots:
-            name = S.frame_member(shot["screenshot_id"], self.frame_format)
-            members.append((name, self.work_dir / name, shot["bytes"], shot["sha256"]))
+            sid = shot["screenshot_id"]
+            name = S.frame_member(sid, self.frame_format)
+            body = self._memory_frames.get(sid) or self.work_dir / name
+            members.append((name, body, shot["bytes"], shot["sha256"]))
 
         manifest = {
             "format": S.FORMAT,
@@ -319,7 +313,7 @@ class BundleWriter:
             "ended_at": to_iso(ended_at),
             "utc_offset_minutes": self.utc_offset_minutes,
             "screens": self.screens,
-            "counts": {"events": events.num_rows, "screenshots": len(self._shots)},
+            "counts": {"events": n_events, "screenshots": len(self._shots)},
             "files": [{"path": n, "bytes": b, "sha256": h} for n, _, b, h in members],
             "frame_format": self.frame_format,
             "redaction": self._redaction,
@@ -334,13 +328,17 @@ class BundleWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         with partial.open("wb") as raw:
             hw = _HashingWriter(raw)
-            with tarfile.open(fileobj=hw, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
+            # ustar headers; pax (POSIX.1-2001) only for a name ustar cannot hold
+            with tarfile.open(fileobj=hw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 tar.addfile(
                     _tarinfo(S.MANIFEST, len(manifest_bytes), mtime), io.BytesIO(manifest_bytes)
                 )
-                for name, path, size, _ in members:
-                    with path.open("rb") as f:
-                        tar.addfile(_tarinfo(name, size, mtime), f)
+                for name, body, size, _ in members:
+                    if isinstance(body, bytes):
+                        tar.addfile(_tarinfo(name, size, mtime), io.BytesIO(body))
+                    else:
+                        with body.open("rb") as f:
+                            tar.addfile(_tarinfo(name, size, mtime), f)
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(partial, self.out)
@@ -351,7 +349,7 @@ class BundleWriter:
             bundle_id=self.bundle_id,
             sha256=hw.sha.hexdigest(),
             bytes=hw.count,
-            events=events.num_rows,
+            events=n_events,
             screenshots=len(self._shots),
             started_at=self.started_at,
             ended_at=ended_at,
@@ -369,81 +367,67 @@ class BundleWriter:
         if not self._sealed:
             self.abort()
 
-    # -- crash recovery -------------------------------------------------------------
+    # -- recovery: a crashed writer's work dir, or the agent's journal ---------------
     @classmethod
     def recover(cls, work_dir: str | os.PathLike[str]) -> tuple[BundleWriter, datetime] | None:
-        """Rebuild a writer from the work dir a crashed process left, with the time of
-        the last event or frame that reached the disk (use it as `ended_at`). Returns
-        None, after removing the dir, when nothing usable is left."""
+        """Rebuild a writer from a work dir (one a crashed process left, or one the
+        agent's journal wrote), with the time of the last event or frame that reached
+        the disk: use it, or the journal's close time, as `ended_at`. Returns None,
+        after removing the dir, when nothing usable is left."""
         work = Path(work_dir)
         try:
-            meta = json.loads((work / _META).read_text())
-        except (OSError, ValueError):
+            meta = J.Meta.read(work)
+        except (OSError, ValueError, KeyError, TypeError):
             shutil.rmtree(work, ignore_errors=True)
             return None
         w = cls(
-            meta["out"],
-            bundle_id=meta["bundle_id"],
-            device_id=meta["device_id"],
-            contributor_id=meta["contributor_id"],
-            started_at=from_iso(meta["started_at"]),
-            screens=meta["screens"],
-            consent=meta["consent"],
-            utc_offset_minutes=meta["utc_offset_minutes"],
-            agent_version=meta["agent_version"],
-            frame_format=meta["frame_format"],
+            meta.out,
+            bundle_id=meta.bundle_id,
+            device_id=meta.device_id,
+            contributor_id=meta.contributor_id,
+            started_at=meta.started_at,
+            screens=meta.screens,
+            consent=meta.consent,
+            utc_offset_minutes=meta.utc_offset_minutes,
+            agent_version=meta.agent_version,
+            frame_format=meta.frame_format,
             work_dir=work,
-            simulated=meta.get("simulated", False),
+            simulated=meta.simulated,
             _resume=True,
         )
         for tmp in work.rglob("*.tmp"):
             tmp.unlink()  # a write the crash interrupted
         last = w.started_at
-        for chunk in sorted(work.glob("events-*.parquet")):
+        for chunk in J.event_chunks(work):
             try:
-                n = pq.read_metadata(chunk).num_rows
-                ts_max = pc.max(pq.read_table(chunk, columns=["ts"])["ts"]).as_py()
-            except (OSError, pa.ArrowException):
-                chunk.unlink()
+                table = _read_chunk(chunk)
+            except (OSError, ValueError, pa.ArrowException):
+                chunk.unlink()  # renamed into place whole: damage here is corruption
                 continue
-            w._chunks.append(chunk)
-            w._n_events += n
-            if ts_max is not None:
-                last = max(last, ts_max)
-        shots: dict[str, dict[str, Any]] = {}
-        try:
-            lines = (work / _FRAMES_LOG).read_text().splitlines()
-        except OSError:
-            lines = []
-        for line in lines:
-            try:
-                row = json.loads(line)
-                row["ts"] = from_iso(row["ts"])
-            except (ValueError, KeyError):
-                continue  # the last line may be cut short
-            path = work / S.frame_member(row["screenshot_id"], w.frame_format)
-            if path.is_file() and _file_sha256(path) == row["sha256"]:
-                shots[row["screenshot_id"]] = row
-                last = max(last, row["ts"])
-        w._shots = list(shots.values())
-        w._drop_dangling_screenshot_events(set(shots))
+            w._tables.append(table)
+            w._n_events += table.num_rows
+            if table.num_rows:
+                last = max(last, pc.max(table["ts"]).as_py())
+        w._shots = list(J.stored_frames(work, w.frame_format))
+        if w._shots:
+            last = max(last, *(r["ts"] for r in w._shots))
         if w.n_events == 0 and not w._shots:
             w.abort()
             return None
         return w, last
 
-    def _drop_dangling_screenshot_events(self, kept: set[str]) -> None:
-        """A frame the crash lost takes its `screenshot` event with it."""
-        for i, chunk in enumerate(list(self._chunks)):
-            table = pq.read_table(chunk)
-            sids = table["screenshot_id"]
-            bad = pc.and_(
-                pc.is_valid(sids), pc.invert(pc.is_in(sids, pa.array(sorted(kept), pa.string())))
-            )
-            if pc.any(bad).as_py():
-                table = table.filter(pc.invert(bad))
-                self._n_events -= int(pc.sum(bad).as_py())
-                tmp = chunk.with_name(chunk.name + ".tmp")
-                pq.write_table(table, tmp, compression="zstd")
-                os.replace(tmp, chunk)
-                self._chunks[i] = chunk
+
+def _read_chunk(path: Path) -> pa.Table:
+    """One closed event chunk as a table of the events schema (seq is set at seal)."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path).cast(S.EVENTS_SCHEMA)
+    rows = J.read_event_lines(path)
+    columns = {}
+    for f in S.EVENTS_SCHEMA:
+        if f.name == "seq":
+            columns["seq"] = pa.array(range(len(rows)), pa.int64())
+        elif f.name == "redacted":
+            columns["redacted"] = pa.array([bool(r.get("redacted")) for r in rows], pa.bool_())
+        else:
+            columns[f.name] = pa.array([r.get(f.name) for r in rows], f.type)
+    return pa.Table.from_pydict(columns, schema=S.EVENTS_SCHEMA)

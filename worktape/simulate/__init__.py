@@ -99,16 +99,18 @@ def simulate(
     jobs: int | None = None,
     hours: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    first: int = 0,
 ) -> DayResult:
     """Simulate `contributors` people over `days` workdays into storage `out`.
-    `hours` shortens each workday (default: about 8 hours)."""
+    `hours` shortens each workday (default: about 8 hours). People are numbered from
+    `first`: a team grows by simulating only its newcomers."""
     if frames not in FRAME_MODES:
         raise ValueError(f"--frames must be one of {FRAME_MODES}")
     open_storage(out)  # fail early on a bad URL
     tasks = [
         (out, seed, i, d.isoformat(), frames, hours)
         for d in workdays(start, days)
-        for i in range(contributors)
+        for i in range(first, first + contributors)
     ]
     total = DayResult()
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))

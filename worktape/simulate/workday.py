@@ -518,6 +518,7 @@ def _seal_hours(d: _Day, seed: int, start: datetime, work_dir: Path) -> list[Sea
                 utc_offset_minutes=p.utc_offset_minutes,
                 agent_version=SIM_AGENT_VERSION,
                 simulated=True,
+                durable=False,  # a lost bundle is simulated again: no work dir I/O
             ) as w:
                 f_lo, f_hi = bisect.bisect_left(frame_ts, hour), bisect.bisect_left(frame_ts, nxt)
                 sids = {}

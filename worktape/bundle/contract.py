@@ -1,0 +1,62 @@
+"""Format-1 names and rules that need no Arrow: what the laptop side imports.
+
+The capture process imports only this (and `journal`), so it never loads pyarrow or
+numpy; `schema` adds the Arrow schemas for the sealer and the pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+
+FORMAT = "worktape.bundle"
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 0
+FORMAT_VERSION = f"{FORMAT_MAJOR}.{FORMAT_MINOR}"
+
+MANIFEST = "manifest.json"
+EVENTS = "events.parquet"
+SCREENSHOTS = "screenshots.parquet"
+FRAMES_DIR = "screenshots/"
+
+EVENT_KINDS = (
+    "mouse_move",
+    "mouse_down",
+    "mouse_up",
+    "scroll",
+    "key_down",
+    "key_up",
+    "focus_change",
+    "idle_start",
+    "idle_end",
+    "pause",
+    "resume",
+    "screenshot",
+)
+# the columns of events.parquet, in order (schema.EVENTS_SCHEMA gives their types)
+EVENT_FIELDS = (
+    "seq",
+    "ts",
+    "kind",
+    "x",
+    "y",
+    "monitor",
+    "button",
+    "dx",
+    "dy",
+    "key",
+    "modifiers",
+    "app",
+    "window_title",
+    "screenshot_id",
+    "redacted",
+    "detail",
+)
+SCREENSHOT_TRIGGERS = ("action", "keyframe", "focus_change")
+FRAME_FORMATS = {"webp": "image/webp", "png": "image/png", "jpeg": "image/jpeg"}
+
+# ids end up in object keys and file names: keep them boring
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+
+
+def frame_member(screenshot_id: str, frame_format: str) -> str:
+    return f"{FRAMES_DIR}{screenshot_id}.{frame_format}"
