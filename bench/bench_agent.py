@@ -1,10 +1,14 @@
 """The capture agent under load: CPU, memory, and bundle bytes per active hour.
 
-The agent runs as its own process for 60 s (after a 12 s warm-up) on a 1920x1080 Xvfb,
-with a text-heavy, maximised xterm in focus, while this script drives real X input
-through XTest: mouse motion at 50 Hz, steady typing (about 5 characters a second) and a
-click every 3 seconds. It prints the agent's average CPU (% of one core, from
-/proc/<pid>/stat), its peak RSS (VmHWM) and the sealed bundle bytes per active hour.
+The agent runs as its own process, with the shipped defaults, for 60 s (after a 12 s
+warm-up) on a 1920x1080 Xvfb, with a maximised xterm full of source code in focus,
+while this script drives real X input through XTest: mouse motion at 50 Hz, steady
+typing (about 5 characters a second) and a click every 3 seconds. It prints:
+- the capture process's average CPU (% of one core, from /proc/<pid>/stat) and peak
+  RSS (VmHWM);
+- the courier's, the child that seals and uploads at the hour (here, once, at exit):
+  its CPU seconds and peak RSS, and its CPU spread over an hour of capture;
+- the sealed bundle bytes per active hour.
 
     python -m bench.bench_agent [--seconds 60] [--frame-scale 1.0]
 """
@@ -12,6 +16,7 @@ click every 3 seconds. It prints the agent's average CPU (% of one core, from
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import random
@@ -21,16 +26,25 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 from tests.agentkit import configure
 from tests.xkit import Desk, virtual_desktop
 
-WARMUP = 12  # seconds: past the first checkpoint, whose first Parquet write loads modules
+WARMUP = 12  # seconds: start-up, listeners, the first frames, the first checkpoint
 TEXT = (
     "The quarterly report lists revenue by region, the open tickets by priority and "
     "the pull requests waiting for review. "
 ) * 3
+
+
+def screen_text() -> str:
+    """A screenful of real, varied text: lines of Python's own tarfile.py."""
+    import tarfile
+
+    lines = Path(tarfile.__file__).read_text().splitlines()[1500:1600]
+    return "\n".join(f"{n:5d}  {line[:150]}" for n, line in enumerate(lines, 1500))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -88,6 +102,63 @@ def drive(display: str, stop: threading.Event) -> dict[str, int]:
     return counts
 
 
+def seal_an_hour(tmp: Path, env: dict[str, str], bundle: Path, seconds: float) -> dict:
+    """The courier's cost for a whole hour: the bundle the run made, repeated to an
+    hour in a fresh journal (new frame ids, shifted times), sealed and uploaded by the
+    courier process as at the hour. Returns its courier.json."""
+    from datetime import timedelta
+
+    from capture_agent import config as C
+    from worktape.bundle import read_bundle
+    from worktape.bundle.journal import BundleJournal
+
+    b = read_bundle(bundle, frames="extract", extract_to=tmp / "frames")
+    cfg = C.load(Path(env["WORKTAPE_AGENT_CONFIG"]))
+    m = b.manifest
+    start = datetime.fromisoformat(m["started_at"].replace("Z", "+00:00"))
+    (cfg.spool_path / "open").mkdir(parents=True, exist_ok=True)
+    j = BundleJournal(
+        cfg.spool_path / "open" / "bhour.tar",
+        bundle_id="bhour",
+        device_id=m["device_id"],
+        contributor_id=m["contributor_id"],
+        started_at=start,
+        screens=m["screens"],
+        consent=m["consent"],
+    )
+    events = b.events.to_pylist()
+    frames = {r["screenshot_id"]: r for r in b.screenshots.to_pylist()}
+    copies = max(1, round(3600 / seconds))
+    for k in range(copies):
+        shift = timedelta(seconds=seconds * k)
+        for e in events:
+            e = {c: v for c, v in e.items() if c != "seq"}
+            e["ts"] += shift
+            if sid := e.get("screenshot_id"):
+                f = frames[sid]
+                new = e["screenshot_id"] = f"{sid}-{k}"
+                data = (tmp / "frames" / "screenshots" / f"{sid}.webp").read_bytes()
+                j.add_frame(
+                    screenshot_id=new,
+                    ts=f["ts"] + shift,
+                    monitor=f["monitor"],
+                    width=f["width"],
+                    height=f["height"],
+                    trigger=f["trigger"],
+                    data=data,
+                    phash=f["phash"],
+                )
+            j.add_event(**e)
+        j.checkpoint()
+    j.close(start + timedelta(seconds=seconds * copies))
+    subprocess.run(
+        [sys.executable, "-m", "capture_agent.courier", "--config", env["WORKTAPE_AGENT_CONFIG"]],
+        env=env,
+        check=True,
+    )
+    return json.loads((cfg.data_path / "courier.json").read_text())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60)
@@ -96,20 +167,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, virtual_desktop() as disp:
         tmp_p = Path(tmp)
         lines = tmp_p / "screen.txt"
-        lines.write_text("\n".join(f"{n:5d}  {TEXT[(n * 7) % 60 :][:150]}" for n in range(400)))
+        lines.write_text(screen_text())
         desk = Desk(disp)
-        wid = desk.terminal("bench-term", "318x82+0+0")
+        # a text-heavy screen: the terminal full of code, then what is typed echoes
+        wid = desk.terminal("bench-term", "318x82+0+0", showing=lines)
         desk.xdo("type", "--delay", "0", "")  # warm xdotool
         subprocess.run(["xdotool", "windowactivate", "--sync", wid], env=desk.env)
-        # a text-heavy screen: the terminal full of lines, then what is typed echoes
-        subprocess.Popen(
-            ["sh", "-c", f"cat {lines} > /proc/{desk.procs[0].pid}/fd/1"], env=desk.env
-        ).wait()
-        env = {
-            **os.environ,
-            **configure(tmp_p, storage_url=str(tmp_p / "bucket"), frame_scale=args.frame_scale),
-            "DISPLAY": disp,
-        }
+        cfg = configure(
+            tmp_p, storage_url=str(tmp_p / "bucket"), fast=False, frame_scale=args.frame_scale
+        )
+        env = {**os.environ, **cfg, "DISPLAY": disp}
         agent = subprocess.Popen(
             [sys.executable, "-m", "worktape.cli", "agent", "start"],
             env=env,
@@ -135,6 +202,7 @@ def main() -> None:
         total = sum(p.stat().st_size for p in tars)
         active = args.seconds + WARMUP
         cpu = 100 * (c1 - c0) / (t1 - t0)
+        hour = seal_an_hour(tmp_p, env, tars[0], active)
         print(
             f"capture agent, {args.seconds:.0f} s of scripted activity on 1920x1080 "
             f"(frame_scale {args.frame_scale}):"
@@ -145,6 +213,14 @@ def main() -> None:
         )
         print(f"  CPU               {cpu:.1f}% of one core        (target <= 3%)")
         print(f"  peak RSS          {rss:.0f} MB                  (target <= 120 MB)")
+        per_hour = 100 * hour["cpu_s"] / 3600
+        print(
+            f"  courier           {hour['cpu_s']:.2f} s CPU to seal and upload an hour of "
+            f"this activity ({hour['startup_cpu_s']:.2f} s of it starting up) = "
+            f"{per_hour:.2f}% of one core; peak RSS {hour['peak_rss_mb']:.0f} MB, for "
+            "those seconds only"
+        )
+        print(f"  capture + courier {cpu + per_hour:.1f}% of one core")
         print(
             f"  bundles           {len(tars)}, {total / 1e6:.2f} MB for {active:.0f} s "
             f"-> {total / 1e6 * 3600 / active:.1f} MB per active hour (target <= 25 MB)"

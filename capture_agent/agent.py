@@ -1,14 +1,19 @@
-"""The running agent: listeners, focus poller, hourly bundles, spool and uploader.
+"""The running agent: input listeners, focus events, hourly bundles, and the courier.
 
 `worktape agent start` runs this in the foreground (systemd/launchd keep it alive). The
 other commands talk to it through files in its data dir: they edit the config (pause,
 resume, exclude), drop a `flush.request`, and read `status.json`, which the agent
-rewrites every second.
+rewrites every five seconds and at once when its state changes.
+
+This process only captures: it writes each bundle's journal in the spool, and at the
+hour (or a flush, or exit) closes it and starts the courier, a short-lived child that
+seals and uploads (`capture_agent/courier.py`). So it never loads pyarrow or boto3.
 
 Crash safety: events reach the disk as closed chunks every `checkpoint_seconds`, frames
-as soon as they are encoded. After kill -9, the next start seals what reached the disk
-into a bundle and uploads it; the seconds since the last checkpoint (and a typed run in
-progress) are lost. See docs/agent.md.
+as soon as they are encoded. After kill -9, the next start marks the journal it finds
+open as closed, and the courier seals what reached the disk into a bundle and uploads
+it; the seconds since the last checkpoint (and a typed run in progress) are lost. See
+docs/agent.md.
 """
 
 from __future__ import annotations
@@ -25,13 +30,20 @@ from pathlib import Path
 from typing import Any
 
 from capture_agent import config as C
+from capture_agent.courier import Courier
 from capture_agent.frames import Grabber
 from capture_agent.platform import NoDisplayError, open_desktop
 from capture_agent.recorder import Recorder
-from capture_agent.session import BundleSession, FrameEncoder, recover_open
-from capture_agent.spool import Uploader, pending, spool_bytes
+from capture_agent.session import BundleSession, FrameEncoder
+from capture_agent.spool import pending, spool_bytes
+from worktape.bundle import journal as J
 
 log = logging.getLogger(__name__)
+# focus changes arrive as X events; the focused window is also re-read this often, in
+# case an event was missed
+FOCUS_RECHECK_S = 5.0
+# status.json is rewritten this often, and at once when the state changes
+STATUS_SECONDS = 5.0
 
 
 class AgentError(RuntimeError):
@@ -44,6 +56,19 @@ def status_path(cfg: C.AgentConfig) -> Path:
 
 def flush_request_path(cfg: C.AgentConfig) -> Path:
     return cfg.data_path / "flush.request"
+
+
+def close_leftovers(spool: Path) -> list[Path]:
+    """Journals a crashed agent left open: marked closed, ending at their last event,
+    for the courier to seal."""
+    left = [
+        w
+        for w in sorted((spool / "open").glob(f"*{J.WORK_SUFFIX}"))
+        if w.is_dir() and not J.is_closed(w)
+    ]
+    for work in left:
+        J.mark_closed(work, None)
+    return left
 
 
 def _next_boundary(now: datetime, seconds: int) -> datetime:
@@ -93,26 +118,18 @@ class Agent:
             C.save(cfg, self.config_path)
         lock = self._lock()
         spool = cfg.spool_path
-        recovered = recover_open(spool)
-        if recovered:
-            log.warning("recovered %d bundle(s) left open by a previous run", len(recovered))
+        if left := close_leftovers(spool):
+            log.warning("%d bundle(s) left open by a previous run: sealing them", len(left))
+        courier = Courier(
+            self.config_path,
+            cfg.data_path,
+            retry_base=cfg.upload.retry_base_seconds,
+            retry_max=cfg.upload.retry_max_seconds,
+        )
+        courier.kick()  # what a previous run left: seal it, upload what waits
 
         encoder = FrameEncoder("webp", cfg.capture.frame_scale)
         encoder.start()
-        uploader = (
-            Uploader(
-                spool,
-                cfg.upload.storage_url,
-                endpoint_url=cfg.upload.endpoint_url,
-                retry_base=cfg.upload.retry_base_seconds,
-                retry_max=cfg.upload.retry_max_seconds,
-            )
-            if cfg.upload.storage_url
-            else None
-        )
-        if uploader:
-            uploader.start()
-            uploader.wake()
         offset = int((datetime.now().astimezone().utcoffset() or timedelta()).total_seconds() // 60)
         consent = {
             "policy_version": cfg.consent.policy_version,
@@ -141,22 +158,27 @@ class Agent:
         started = time.monotonic()
         cfg_mtime = self._mtime()
         last_checkpoint = last_status = last_quota = time.monotonic()
+        last_focus = -FOCUS_RECHECK_S
+        focus_changed = True
         over_quota = False
+        last_state = ""
         boundary = _next_boundary(datetime.now(UTC), cfg.capture.bundle_seconds)
         self._apply_pause(rec)
-        self._write_status(rec, uploader)  # listeners are attached: say we are recording
+        self._write_status(rec, courier)  # listeners are attached: say we are recording
         try:
             while not self._stop.is_set():
-                if duration is not None and time.monotonic() - started >= duration:
+                now_m = time.monotonic()
+                if duration is not None and now_m - started >= duration:
                     break
-                rec.on_focus(desktop.active_window())
+                if focus_changed or now_m - last_focus >= FOCUS_RECHECK_S:
+                    rec.on_focus(desktop.active_window())
+                    last_focus = now_m
                 rec.tick()
                 if (m := self._mtime()) != cfg_mtime:
                     cfg_mtime = m
                     self._reload(rec)
-                now_m = time.monotonic()
-                if now_m - last_quota >= 10:  # walking the spool is not free: not every tick
-                    over_quota = spool_bytes(spool) > cfg.spool.quota_mb * 2**20
+                if now_m - last_quota >= 10:  # not every tick: it lists the spool
+                    over_quota = self._spool_bytes(rec) > cfg.spool.quota_mb * 2**20
                     last_quota = now_m
                 self._apply_pause(rec, over_quota=over_quota)
                 if now_m - last_checkpoint >= cfg.capture.checkpoint_seconds:
@@ -166,23 +188,23 @@ class Agent:
                 flush = flush_request_path(cfg)
                 if now >= boundary or flush.exists():
                     rec.rotate()
-                    if uploader:
-                        uploader.wake()
+                    courier.kick()
                     flush.unlink(missing_ok=True)
                     boundary = _next_boundary(now, cfg.capture.bundle_seconds)
-                if now_m - last_status >= 2.0:
-                    self._write_status(rec, uploader)
-                    last_status = now_m
-                self._stop.wait(cfg.capture.focus_poll_seconds)
+                courier.poll()
+                state = self._state(rec)
+                if state != last_state or now_m - last_status >= STATUS_SECONDS:
+                    self._write_status(rec, courier)
+                    last_status, last_state = now_m, state
+                # sleeps until X reports a new focused window or title, or the tick
+                focus_changed = desktop.wait_for_change(cfg.capture.focus_poll_seconds)
         finally:
             listeners.stop()
             rec.rotate()
             encoder.stop()
             encoder.join(timeout=30)
-            if uploader:
-                uploader.run_once()
-                uploader.stop()
-            self._write_status(rec, uploader, running=False)
+            courier.finish(timeout=120)
+            self._write_status(rec, courier, running=False)
             desktop.close()
             lock.close()
 
@@ -208,29 +230,32 @@ class Agent:
         cfg.paused_until = "" if cfg.paused() else "forever"
         C.save(cfg, self.config_path)
 
-    def _write_status(self, rec: Recorder, uploader: Uploader | None, running: bool = True) -> None:
+    def _spool_bytes(self, rec: Recorder) -> int:
+        sess = rec.session
+        if sess is None:
+            return spool_bytes(self.cfg.spool_path)
+        return spool_bytes(self.cfg.spool_path, sess.journal.work_dir, sess.disk_bytes)
+
+    @staticmethod
+    def _state(rec: Recorder) -> str:
+        if rec.denied:
+            return "recording (denylisted window: gap)"
+        return {None: "recording", "user": "paused", "quota": "paused (spool full)"}[
+            rec.pause_reason
+        ]
+
+    def _write_status(self, rec: Recorder, courier: Courier, running: bool = True) -> None:
         spool = self.cfg.spool_path
-        state = "stopped"
-        if running:
-            state = (
-                {None: "recording", "user": "paused", "quota": "paused (spool full)"}[
-                    rec.pause_reason
-                ]
-                if not rec.denied
-                else "recording (denylisted window: gap)"
-            )
+        state = self._state(rec) if running else "stopped"
         status = {
             "state": state,
             "pid": os.getpid(),
             "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "paused_until": self.cfg.paused_until or None,
-            "spool_bytes": spool_bytes(spool),
+            "spool_bytes": self._spool_bytes(rec),
             "spool_bundles": len(pending(spool)),
             "frames_taken": rec.frames_taken,
-            "last_upload_at": uploader.state.last_upload_at if uploader else None,
-            "last_upload_error": uploader.state.last_error if uploader else None,
-            "uploaded": uploader.state.uploaded if uploader else 0,
-            "conflicts": uploader.state.conflicts if uploader else 0,
+            **courier.status(),
         }
         path = status_path(self.cfg)
         tmp = path.with_name("status.json.tmp")

@@ -154,19 +154,21 @@ def cmd_exclude(args: argparse.Namespace) -> int:
 
 
 def cmd_flush(args: argparse.Namespace) -> int:
+    from capture_agent import courier
     from capture_agent.agent import flush_request_path
-    from capture_agent.spool import Uploader, pending
 
-    cfg, _ = _cfg(args)
+    cfg, path = _cfg(args)
     cfg.data_path.mkdir(parents=True, exist_ok=True)
     flush_request_path(cfg).touch()
     print("Asked the running agent to seal the current bundle and upload now.")
-    if cfg.upload.storage_url and pending(cfg.spool_path):
-        up = Uploader(cfg.spool_path, cfg.upload.storage_url, endpoint_url=cfg.upload.endpoint_url)
-        n = up.run_once()
+    # and what already waits, here and now (the agent may not be running): the courier
+    # takes a lock, so it never runs beside the agent's own
+    courier.run(path)
+    report = courier.Report.read(cfg.data_path / courier.REPORT)
+    if report is not None and (report.sealed or report.uploaded or report.error):
         print(
-            f"Uploaded {n} waiting bundle(s)"
-            + (f"; error: {up.state.last_error}" if up.state.last_error else ".")
+            f"Sealed {report.sealed} and uploaded {report.uploaded} waiting bundle(s)"
+            + (f"; error: {report.error}" if report.error else ".")
         )
     return 0
 

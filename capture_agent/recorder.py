@@ -8,7 +8,7 @@ window) and decides, event by event:
 - mouse moves are thinned (time and distance) and keep the path's shape;
 - a frame is grabbed *before* an action starts (a click, the first key of a typed run, a
   hotkey, the start of a scroll burst), on focus changes and as a keyframe every N
-  seconds; a frame identical to the last one stored (crc32) is not stored again;
+  seconds; a frame whose pixels equal the last one stored is not stored again;
 - typed characters are held as a run until the run ends (a pause in typing, another
   action, a focus change) and then scanned with the redaction rules: every key event of
   a secret is written as key = NULL, redacted = true, detail = <rule>;
@@ -77,7 +77,9 @@ class Recorder:
         self.last_move: tuple[datetime, int, int] | None = None
         self.last_scroll: datetime | None = None
         self.pointer: tuple[int, int] | None = None
-        self.last_crc: dict[int, int] = {}
+        # the raw pixels of the last frame stored, per monitor: an unchanged screen is
+        # not stored again
+        self.last_pixels: dict[int, bytes | bytearray] = {}
         self.last_frame_at: datetime | None = None
         self.last_keyframe: datetime | None = None
         self.frames_taken = 0
@@ -86,7 +88,7 @@ class Recorder:
     def _sess(self, now: datetime) -> BundleSession:
         if self.session is None:
             self.session = self._new_session(now)
-            self.last_crc.clear()  # each bundle holds its own first frame
+            self.last_pixels.clear()  # each bundle holds its own first frame
             self._announce_state(now)
         return self.session
 
@@ -155,17 +157,17 @@ class Recorder:
         if (
             trigger == "action"
             and self.last_frame_at is not None
-            and self.last_crc
+            and self.last_pixels
             and (now - self.last_frame_at).total_seconds()
             < self.cfg.capture.min_frame_interval_seconds
         ):
             return None  # a frame from a moment ago still shows the state before the action
         grab = g.grab(self._monitor())
-        if self.last_crc.get(grab.monitor) == grab.crc:
+        if self.last_pixels.get(grab.monitor) == grab.bgra:
             return None  # the screen has not changed since the last stored frame
         sess = self._sess(now)
         sid = sess.frame(grab, trigger, now)
-        self.last_crc[grab.monitor] = grab.crc
+        self.last_pixels[grab.monitor] = grab.bgra
         self.last_frame_at = now
         self._emit(now, "screenshot", screenshot_id=sid, monitor=grab.monitor)
         self.frames_taken += 1
@@ -345,7 +347,7 @@ class Recorder:
             if reason is not None and (was is not None or not self.denied):
                 self._state(now, "pause", detail=reason, context=False)
             elif reason is None and not self.denied:
-                self.last_crc.clear()
+                self.last_pixels.clear()
                 if self.session is None:
                     self._sess(now)
                 else:
@@ -384,11 +386,12 @@ class Recorder:
                 self.session.checkpoint()
 
     def rotate(self) -> Path | None:
-        """Seal the open bundle (if any); the next event opens a new one."""
+        """Close the open bundle (if any) for the courier to seal; the next event opens
+        a new one. Returns the closed bundle's work dir."""
         with self.lock:
             if self.session is None:
                 return None
             self._close_run()
             now = self.clock()
             sess, self.session = self.session, None
-            return sess.seal(now)
+            return sess.close(now)

@@ -2,34 +2,56 @@
 
 `<spool>/outbox/<bundle_id>.tar` + `.json` (its bucket key, sha256 and size) wait here
 until an upload is proven:
-1. a no-overwrite put (If-None-Match: *) with the sha256 for the server to check;
-2. "already exists" with the same sha256 counts as done (a crash after the put and
+1. a no-overwrite put (If-None-Match: *) carrying the sha256, which the server checks
+   and confirms (S3's ChecksumSHA256): a confirmed put is the proof;
+2. where the server confirms no checksum, a HEAD must show the expected size and sha256;
+3. "already exists" with the same sha256 counts as done (a crash after the put and
    before the local delete); with another sha256 the bundle is set aside as `.conflict`
-   and reported, never overwritten and never deleted;
-3. a HEAD must show the expected size and checksum;
+   and reported, never overwritten and never deleted. Agent credentials that may only
+   write (docker/: no agent can read the bucket) cannot HEAD: then "already exists" is
+   this laptop's own earlier put, because the key is under its own device prefix, which
+   only it may write, and names a random bundle id that only this sealed file has;
 4. only then is the local copy removed.
-Failures back off exponentially with jitter. Nothing is ever deleted to make room: a
-full spool pauses capture instead (see agent.py).
+The courier process runs this (`capture_agent/courier.py`) and the agent retries it with
+backoff. Nothing is ever deleted to make room: a full spool pauses capture instead.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
-import threading
-import time
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from worktape.storage import ObjectExists, Storage, open_storage
+from worktape.storage import AccessDenied, ObjectExists, Storage, open_storage
 
 log = logging.getLogger(__name__)
 
 
-def spool_bytes(spool: Path) -> int:
-    return sum(p.stat().st_size for p in spool.rglob("*") if p.is_file()) if spool.exists() else 0
+def _tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def spool_bytes(spool: Path, live: Path | None = None, live_bytes: int = 0) -> int:
+    """What the spool holds on disk. The open bundle's work dir (`live`, thousands of
+    frames by the end of an hour) is counted by its journal (`live_bytes`), not walked;
+    the outbox and any other work dir are few files."""
+    if not spool.exists():
+        return 0
+    total = live_bytes
+    for top in ("outbox", "open"):
+        d = spool / top
+        if not d.is_dir():
+            continue
+        with os.scandir(d) as entries:
+            for e in entries:
+                if e.is_file(follow_symlinks=False):
+                    total += e.stat().st_size
+                elif e.is_dir(follow_symlinks=False) and Path(e.path) != live:
+                    total += _tree_bytes(Path(e.path))
+    return total
 
 
 def pending(spool: Path) -> list[Path]:
@@ -51,26 +73,13 @@ class UploadState:
     conflicts: int = 0
 
 
-class Uploader(threading.Thread):
-    def __init__(
-        self,
-        spool: Path,
-        storage_url: str,
-        *,
-        endpoint_url: str | None = None,
-        retry_base: float = 2.0,
-        retry_max: float = 300.0,
-    ) -> None:
-        super().__init__(name="uploader", daemon=True)
+class Uploader:
+    def __init__(self, spool: Path, storage_url: str, *, endpoint_url: str | None = None) -> None:
         self.spool = spool
         self.storage_url = storage_url
         self.endpoint_url = endpoint_url or None
-        self.retry_base, self.retry_max = retry_base, retry_max
         self.state = UploadState()
         self._storage: Storage | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._next_try = 0.0
 
     def storage(self) -> Storage:
         if self._storage is None:
@@ -86,17 +95,29 @@ class Uploader(threading.Thread):
         key, sha = side["key"], side["sha256"]
         storage = self.storage()
         try:
-            storage.put(key, path, sha256=sha)
+            put = storage.put(key, path, sha256=sha)
         except ObjectExists:
-            info = storage.head(key)
-            if info is None or info.sha256 != sha:
+            try:
+                info = storage.head(key)
+            except AccessDenied:
+                # write-only credentials: the key is this laptop's own (see above)
+                log.info("%s is already in the bucket: uploaded before a restart", key)
+                return self._done(path)
+            if info is None:
+                raise OSError(f"{key} exists and does not: try again") from None
+            if info.sha256 != sha:
                 path.rename(path.with_suffix(".tar.conflict"))
                 self.state.conflicts += 1
                 log.error("%s already holds another bundle; kept locally as .conflict", key)
                 return False
-        info = storage.head(key)
-        if info is None or info.size != side["bytes"] or (info.sha256 and info.sha256 != sha):
-            raise OSError(f"upload of {key} could not be verified (HEAD: {info})")
+            return self._done(path)
+        if not put.verified:  # the server confirmed no checksum: read back what it holds
+            info = storage.head(key)
+            if info is None or info.size != side["bytes"] or (info.sha256 and info.sha256 != sha):
+                raise OSError(f"upload of {key} could not be verified (HEAD: {info})")
+        return self._done(path)
+
+    def _done(self, path: Path) -> bool:
         path.unlink()
         path.with_suffix(".json").unlink()
         self.state.uploaded += 1
@@ -104,7 +125,8 @@ class Uploader(threading.Thread):
         return True
 
     def run_once(self) -> int:
-        """Upload what is pending, oldest first; stop at the first failure."""
+        """Upload what is pending, oldest first; stop at the first failure (the agent
+        tries again after a backoff)."""
         done = 0
         for path in pending(self.spool):
             try:
@@ -113,28 +135,8 @@ class Uploader(threading.Thread):
             except Exception as e:  # network, credentials, server: retry later
                 self.state.failures += 1
                 self.state.last_error = f"{type(e).__name__}: {e}"[:300]
-                delay = min(self.retry_max, self.retry_base * 2 ** min(self.state.failures, 16))
-                self._next_try = time.monotonic() + delay * random.uniform(0.5, 1.5)
-                log.warning("upload failed (%s); retrying in about %.0f s", e, delay)
+                log.warning("upload failed: %s", e)
                 return done
         self.state.failures = 0
         self.state.last_error = None
-        self._next_try = float("inf")  # all done: sleep until the next wake()
         return done
-
-    def wake(self) -> None:
-        """Try now (a new bundle, or `worktape agent flush`), backoff or not."""
-        self._next_try = 0.0
-        self._wake.set()
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            if time.monotonic() >= self._next_try:
-                self.run_once()
-            # woken by a new bundle or a flush; otherwise only to see if a retry is due
-            self._wake.wait(timeout=max(0.0, min(5.0, self._next_try - time.monotonic())))
-            self._wake.clear()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()

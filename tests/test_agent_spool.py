@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from capture_agent.session import to_outbox
+from capture_agent.courier import to_outbox
 from capture_agent.spool import Uploader, pending
 from tests.bundlekit import T0, write_small
 from worktape.layout import raw_key
@@ -47,7 +47,7 @@ def test_bundles_wait_while_the_server_is_down_then_upload_once(
 
     spool = tmp_path / "spool"
     keys = sealed(spool, 3)
-    up = Uploader(spool, "s3://agent-up/team", endpoint_url=endpoint, retry_base=0.01)
+    up = Uploader(spool, "s3://agent-up/team", endpoint_url=endpoint)
     up.storage().client.meta.config.retries = {"max_attempts": 1}
     assert up.run_once() == 0
     assert len(pending(spool)) == 3 and up.state.last_error  # nothing lost

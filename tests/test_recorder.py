@@ -3,7 +3,6 @@ recorded, what is redacted, when frames are taken. The real X path is test_agent
 
 from __future__ import annotations
 
-import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from capture_agent import frames as F
 from capture_agent.config import AgentConfig
+from capture_agent.courier import seal_work_dir
 from capture_agent.platform import WindowInfo
 from capture_agent.recorder import Recorder
 from capture_agent.session import BundleSession
@@ -38,7 +38,7 @@ class FakeScreen(F.Grabber):
 
     def grab(self, monitor: int) -> F.Grab:
         raw = bytes([self.state % 256, 0, 0, 255]) * 48
-        return F.Grab(monitor, 8, 6, raw, zlib.crc32(raw))
+        return F.Grab(monitor, 8, 6, raw)
 
     def close(self) -> None:
         pass
@@ -81,9 +81,11 @@ def type_text(rec: Recorder, clock: FakeClock, text: str) -> None:
 
 def sealed_events(rec: Recorder, clock: FakeClock):
     clock.step(1)
-    path = rec.rotate()
-    assert path is not None
-    return read_bundle(path)
+    work = rec.rotate()  # closed: the courier seals it
+    assert work is not None
+    sealed = seal_work_dir(work, work.parent.parent)
+    assert sealed is not None
+    return read_bundle(sealed)
 
 
 def test_clicks_keys_and_frames_before_actions(rig) -> None:

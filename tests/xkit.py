@@ -62,11 +62,19 @@ class Desk:
             ["xdotool", *args], env=self.env, check=True, capture_output=True, text=True, timeout=30
         ).stdout.strip()
 
-    def terminal(self, title: str, geometry: str = "100x30+50+50", app: str = "xterm") -> str:
+    def terminal(
+        self,
+        title: str,
+        geometry: str = "100x30+50+50",
+        app: str = "xterm",
+        showing: Path | None = None,
+    ) -> str:
         """An xterm running `cat` (typed text executes nothing), with `app` as its
-        WM_CLASS instance (what the agent reports as the app); returns its window id."""
+        WM_CLASS instance (what the agent reports as the app), first showing the text of
+        `showing` if given; returns its window id."""
+        command = ["sh", "-c", f"cat '{showing}'; exec cat"] if showing else ["cat"]
         p = subprocess.Popen(
-            ["xterm", "-name", app, "-title", title, "-geometry", geometry, "-e", "cat"],
+            ["xterm", "-name", app, "-title", title, "-geometry", geometry, "-e", *command],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -26,6 +26,12 @@ class WindowInfo:
 class Desktop(Protocol):
     def active_window(self) -> WindowInfo: ...
 
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds; True when the focused window or its title may
+        have changed since the last `active_window()`. An adapter that cannot tell
+        sleeps and returns True (polling)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -1,9 +1,16 @@
 """X11: the active window from EWMH (`_NET_ACTIVE_WINDOW`), as openbox, GNOME, KDE and
-most window managers publish it."""
+most window managers publish it.
+
+Changes arrive as X events rather than by polling: the root window reports a new active
+window, and the active window reports a new title (PropertyNotify). The agent's loop
+blocks on the connection between them, which costs nothing while nothing changes and
+sees a change at once.
+"""
 
 from __future__ import annotations
 
 import os
+import select
 from typing import Any
 
 from capture_agent.platform import NoDisplayError, WindowInfo
@@ -28,6 +35,11 @@ class X11Desktop:
             n: self._d.intern_atom(n)
             for n in ("_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "_NET_WM_PID", "UTF8_STRING")
         }
+        from Xlib import Xatom
+
+        self._title_atoms = {self._atoms["_NET_WM_NAME"], Xatom.WM_NAME, Xatom.WM_CLASS}
+        self._root.change_attributes(event_mask=X.PropertyChangeMask)
+        self._watched: int | None = None  # the window whose title changes we hear of
 
     def _prop(self, win: Any, atom: str) -> Any:
         p = win.get_full_property(self._atoms[atom], self._X.AnyPropertyType)
@@ -41,6 +53,7 @@ class X11Desktop:
             if not value or not value[0]:
                 return WindowInfo(None, None, None)
             win = self._d.create_resource_object("window", value[0])
+            self._watch(win)
             title = self._prop(win, "_NET_WM_NAME")
             if isinstance(title, bytes):
                 title = title.decode("utf-8", "replace")
@@ -55,6 +68,30 @@ class X11Desktop:
             return WindowInfo(app, title or None, pid)
         except (BadWindow, XError):
             return WindowInfo(None, None, None)  # the window closed while we looked
+
+    def _watch(self, win: Any) -> None:
+        if win.id == self._watched:
+            return
+        from Xlib.error import CatchError
+
+        # the window may be gone by the time the server reads this: ignore that error
+        win.change_attributes(event_mask=self._X.PropertyChangeMask, onerror=CatchError())
+        self._watched = win.id
+
+    def wait_for_change(self, timeout: float) -> bool:
+        d = self._d
+        if not d.pending_events():
+            select.select([d], [], [], max(0.0, timeout))
+        changed = False
+        for _ in range(d.pending_events()):
+            ev = d.next_event()
+            if ev.type != self._X.PropertyNotify:
+                continue
+            if ev.window.id == self._root.id:
+                changed |= ev.atom == self._atoms["_NET_ACTIVE_WINDOW"]
+            elif ev.window.id == self._watched:
+                changed |= ev.atom in self._title_atoms
+        return changed
 
     def close(self) -> None:
         self._d.close()

@@ -10,10 +10,18 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-from worktape.storage.base import ObjectExists, ObjectInfo, ObjectMissing, Storage, StorageError
+from worktape.storage.base import (
+    AccessDenied,
+    ObjectExists,
+    ObjectInfo,
+    ObjectMissing,
+    Storage,
+    StorageError,
+)
 from worktape.storage.local import LocalStorage
 
 __all__ = [
+    "AccessDenied",
     "LocalStorage",
     "ObjectExists",
     "ObjectInfo",

@@ -27,6 +27,10 @@ class ObjectMissing(StorageError):
     pass
 
 
+class AccessDenied(StorageError):
+    """The credentials may not do this (an agent's may only write its own prefix)."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
@@ -34,6 +38,8 @@ class ObjectInfo:
     #: hex sha256 of the content when the backend knows it (from put metadata)
     sha256: str | None = None
     last_modified: datetime | None = None
+    #: from a put: the backend checked the content against the sha256 as it stored it
+    verified: bool = False
 
 
 def check_key(key: str) -> str:
@@ -96,6 +102,18 @@ class Storage(ABC):
     def get_bytes(self, key: str) -> bytes:
         with self.open(key) as f:
             return f.read()
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """`length` bytes from `start` (fewer at the end of the object). Backends that
+        can fetch a range do; this fallback streams up to it."""
+        with self.open(key) as f:
+            skip = start
+            while skip:
+                got = f.read(min(skip, _CHUNK))
+                if not got:
+                    return b""
+                skip -= len(got)
+            return f.read(length)
 
     def exists(self, key: str) -> bool:
         return self.head(key) is not None

@@ -3,7 +3,9 @@
 Credentials, region and endpoint come from the usual AWS sources (environment,
 ~/.aws/config, instance roles); `endpoint_url` or WORKTAPE_S3_ENDPOINT_URL point it at
 another server. The sha256 of every object is sent for the server to check
-(ChecksumSHA256) and kept as user metadata, so a HEAD can prove an upload.
+(ChecksumSHA256): a server that checked it says so in its answer, which proves the
+upload without reading it back. The sha256 is also kept as user metadata, so that a
+HEAD can prove an upload where the server does not check.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from worktape.storage.base import (
+    AccessDenied,
     Body,
     ObjectExists,
     ObjectInfo,
@@ -83,10 +86,10 @@ class S3Storage(Storage):
         cond = {} if overwrite else {"IfNoneMatch": "*"}
         try:
             if size > self.multipart_threshold:
-                self._put_multipart(key, body, digest, cond)
+                verified = self._put_multipart(key, body, digest, cond)
             else:
                 data = body if isinstance(body, bytes) else open(body, "rb").read()  # noqa: SIM115
-                self.client.put_object(
+                r = self.client.put_object(
                     Bucket=self.bucket,
                     Key=self._k(key),
                     Body=data,
@@ -94,18 +97,23 @@ class S3Storage(Storage):
                     Metadata={"sha256": digest},
                     **cond,
                 )
+                verified = r.get("ChecksumSHA256") == _b64(digest)
         except ClientError as e:
             if _code(e) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 raise ObjectExists(key) from None
+            if _code(e) in ("AccessDenied", "403"):
+                raise AccessDenied(f"{key}: {e}") from None
             raise
-        return ObjectInfo(key, size, digest)
+        return ObjectInfo(key, size, digest, verified=verified)
 
-    def _put_multipart(self, key: str, body: Body, digest: str, cond: dict[str, str]) -> None:
+    def _put_multipart(self, key: str, body: Body, digest: str, cond: dict[str, str]) -> bool:
+        """Upload in parts, each checked by the server; True if it confirmed them all."""
         k = self._k(key)
         upload = self.client.create_multipart_upload(
             Bucket=self.bucket, Key=k, Metadata={"sha256": digest}, ChecksumAlgorithm="SHA256"
         )
         upload_id = upload["UploadId"]
+        confirmed = True
         try:
             parts = []
             for number, chunk in enumerate(_chunks(body, self.part_size), start=1):
@@ -118,6 +126,7 @@ class S3Storage(Storage):
                     Body=chunk,
                     ChecksumSHA256=part_sha,
                 )
+                confirmed = confirmed and r.get("ChecksumSHA256") == part_sha
                 parts.append({"PartNumber": number, "ETag": r["ETag"], "ChecksumSHA256": part_sha})
             self.client.complete_multipart_upload(
                 Bucket=self.bucket,
@@ -129,6 +138,7 @@ class S3Storage(Storage):
         except BaseException:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=k, UploadId=upload_id)
             raise
+        return confirmed
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         return self._open(key)
@@ -147,12 +157,30 @@ class S3Storage(Storage):
         finally:
             body.close()
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        try:
+            r = self.client.get_object(
+                Bucket=self.bucket, Key=self._k(key), Range=f"bytes={start}-{start + length - 1}"
+            )
+        except ClientError as e:
+            if _code(e) in ("NoSuchKey", "404"):
+                raise ObjectMissing(key) from None
+            if _code(e) in ("InvalidRange", "416"):
+                return b""
+            raise
+        with r["Body"] as body:
+            return body.read()
+
     def head(self, key: str) -> ObjectInfo | None:
         try:
             r = self.client.head_object(Bucket=self.bucket, Key=self._k(key))
         except ClientError as e:
             if _code(e) in ("404", "NoSuchKey", "NotFound"):
                 return None
+            if _code(e) in ("403", "AccessDenied", "Forbidden"):
+                raise AccessDenied(f"{key}: {e}") from None
             raise
         return ObjectInfo(
             key, r["ContentLength"], r.get("Metadata", {}).get("sha256"), r.get("LastModified")
