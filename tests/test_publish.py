@@ -103,13 +103,27 @@ def test_a_clean_night_publishes_a_complete_version(state: Path) -> None:
     ).fetchone()[0]
     records = [json.loads(line) for line in (version / "dataset/episodes.jsonl").open()]
     assert len(records) == episodes > 20
-    frames = state / "bucket" / "published"
+    # every image a record names is in its shard, where the version's index says
+    from worktape.publish.frames import read_frame
+    from worktape.storage import LocalStorage
+
+    rows = con.execute(f"SELECT * FROM read_parquet('{version}/frames.parquet')").to_arrow_table()
+    index = {r["screenshot_id"]: r for r in rows.to_pylist()}
+    storage = LocalStorage(state / "bucket")
+    images = 0
     for r in records:
         assert r["task_id"] and r["instruction"] and r["traj"]
         for step in r["traj"]:
             assert step["action"].startswith("pyautogui.")
             if step["image"]:
-                assert (frames / step["image"]).exists(), step["image"]
+                shard, member = step["image"].split("#")
+                sid = member.removeprefix("screenshots/").removesuffix(".webp")
+                assert index[sid]["shard"] == shard and index[sid]["member"] == member
+                if images < 50:
+                    data = read_frame(storage, index[sid])  # a ranged read, checked
+                    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+                images += 1
+    assert images > 50
     card = json.loads((version / "card.json").read_text())
     assert card["counts"]["episodes"] == episodes and card["consent_policy_versions"]
     assert all(q["passed"] == q["expectations"] for q in card["quality"].values())
@@ -318,9 +332,18 @@ def test_forget_leaves_nothing_of_the_contributor(state: Path) -> None:
     bucket = state / "bucket"
     keys = [p for p in bucket.rglob("*") if p.is_file()]
     assert not [k for k in keys if device in str(k)]
-    published_frames = {p.name.split(".")[0] for p in (bucket / "published" / "frames").iterdir()}
-    assert not frames & published_frames
+    # no frame of theirs in any shard, nor in any version's frames index
+    import tarfile
+
     q = duckdb.connect()
+    for shard in (bucket / "published" / "frames").iterdir():
+        with tarfile.open(shard) as tar:
+            names = {n.removeprefix("screenshots/").split(".")[0] for n in tar.getnames()}
+        assert not frames & names, shard
+    for index in bucket.glob("published/*/frames.parquet"):
+        sql = f"SELECT screenshot_id FROM read_parquet('{index}')"
+        ids = {r[0] for r in q.execute(sql).fetchall()}
+        assert ids and not frames & ids
     for parquet in bucket.glob("published/*/tables/*.parquet"):
         cols = [
             r[0] for r in q.execute(f"DESCRIBE SELECT * FROM read_parquet('{parquet}')").fetchall()

@@ -182,7 +182,7 @@ def publish_night(days: list[str] | None, *, run_id: str | None) -> dict[str, An
         "version": result.version,
         "is_new": result.is_new,
         "counts": result.counts,
-        "frames_copied": result.frames_copied,
+        "frame_shards_written": result.shards_written,
         "analyst_db": str(analyst),
         "run_id": run_id,
     }

@@ -5,9 +5,9 @@ published version.
    devices their bundles came from.
 2. Warehouse: their raw rows, then a full `dbt build`, so sessions, episodes and
    workflows are computed again without them (workflows are clustered across people).
-3. Published: every version's tables, dataset, event logs and card are rewritten without
-   them, with a new manifest; their frames leave published/frames/; the analyst file is
-   written again from LATEST.
+3. Published: every version's tables, frames index, dataset, event logs and card are
+   rewritten without them, with a new manifest; the frame shards of their bundles leave
+   published/frames/; the analyst file is written again from LATEST.
 4. An erasure log entry: when, and how much was removed. It holds no id of the person.
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 import duckdb
 
 from worktape.layout import PUBLISHED, QUARANTINE, RAW, TRUTH
+from worktape.publish import frames as F
 from worktape.publish.publisher import (
-    FRAMES,
     _manifest,
     build_dataset,
     build_eventlogs,
@@ -46,25 +46,17 @@ class Erasure:
     bundles: int = 0
     bucket_objects: int = 0
     warehouse_rows: int = 0
-    frames: int = 0
+    frame_shards: int = 0
     versions_rewritten: list[str] = field(default_factory=list)
 
 
-def _devices_and_frames(
+def _devices_and_bundles(
     con: duckdb.DuckDBPyConnection, contributor_id: str
-) -> tuple[set[str], set[str], list[str]]:
+) -> tuple[set[str], list[str]]:
     devices = {
         r[0]
         for r in con.execute(
             "SELECT DISTINCT device_id FROM raw.bundles WHERE contributor_id = ?",
-            [contributor_id],
-        ).fetchall()
-    }
-    frames = {
-        r[0]
-        for r in con.execute(
-            "SELECT s.screenshot_id FROM raw.screenshots s JOIN raw.bundles b USING (bundle_id) "
-            "WHERE b.contributor_id = ?",
             [contributor_id],
         ).fetchall()
     }
@@ -74,7 +66,7 @@ def _devices_and_frames(
             "SELECT bundle_id FROM raw.bundles WHERE contributor_id = ?", [contributor_id]
         ).fetchall()
     ]
-    return devices, frames, bundles
+    return devices, bundles
 
 
 def erase_warehouse(con: duckdb.DuckDBPyConnection, contributor_id: str, bundles: list[str]) -> int:
@@ -109,7 +101,7 @@ def _version_names(storage: Storage) -> list[str]:
     return [
         p[len(PUBLISHED) :].rstrip("/")
         for p in storage.list_dirs(PUBLISHED)
-        if p.rstrip("/") != FRAMES.rstrip("/")
+        if p.rstrip("/") != F.SHARDS.rstrip("/")
     ]
 
 
@@ -187,7 +179,21 @@ def rewrite_version(storage: Storage, version: str, contributor_id: str, work: P
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
             )
             counts[t] = con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0]
-        build_dataset(con, root / "dataset")
+        # the frames index keeps the frames the remaining steps show
+        index_path = root / F.INDEX
+        images: dict[str, str] = {}
+        if index_path.exists():
+            kept = con.execute(
+                f"""
+                SELECT * FROM read_parquet('{index_path}') WHERE screenshot_id IN (
+                    SELECT frame_before_id FROM marts.steps
+                    UNION SELECT frame_after_id FROM marts.steps)
+                ORDER BY screenshot_id
+                """
+            ).to_arrow_table()
+            F.write_index(kept.cast(F.INDEX_SCHEMA), index_path)
+            images = {r["screenshot_id"]: F.image_ref(r) for r in kept.to_pylist()}
+        build_dataset(con, root / "dataset", images)
         build_eventlogs(con, root / "eventlogs")
     finally:
         con.close()
@@ -207,6 +213,32 @@ def rewrite_version(storage: Storage, version: str, contributor_id: str, work: P
         storage.put(prefix + rel, root / rel, overwrite=True)
     storage.put(prefix + "manifest.json", root / "manifest.json", overwrite=True)
     return True
+
+
+def _their_shards(storage: Storage, version: str, contributor_id: str, work: Path) -> set[str]:
+    """The shards holding frames that a version's steps of this contributor show."""
+    prefix = f"{PUBLISHED}{version}/"
+    steps, index = work / "their-steps.parquet", work / "their-frames.parquet"
+    try:
+        steps.write_bytes(storage.get_bytes(prefix + "tables/steps.parquet"))
+        index.write_bytes(storage.get_bytes(prefix + F.INDEX))
+    except ObjectMissing:
+        return set()
+    q = duckdb.connect()
+    try:
+        return {
+            PUBLISHED + r[0]
+            for r in q.execute(
+                f"""
+                SELECT DISTINCT i.shard FROM read_parquet('{index}') AS i
+                JOIN (SELECT unnest([frame_before_id, frame_after_id]) AS screenshot_id
+                      FROM read_parquet('{steps}') WHERE contributor_id = ?) USING (screenshot_id)
+                """,
+                [contributor_id],
+            ).fetchall()
+        }
+    finally:
+        q.close()
 
 
 def _rewrite_card(root: Path, counts: dict[str, int]) -> None:
@@ -249,7 +281,7 @@ def forget(
     # warehouse
     con = connect(WarehouseSettings(path=warehouse))
     try:
-        devices, frames, bundles = _devices_and_frames(con, contributor_id)
+        devices, bundles = _devices_and_bundles(con, contributor_id)
         record.bundles = len(bundles)
         record.bucket_objects = erase_bucket(storage, devices)
         record.warehouse_rows = erase_warehouse(con, contributor_id, bundles)
@@ -260,29 +292,17 @@ def forget(
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        # the shards of their bundles, whatever the warehouse still knows: the bundles
+        # their published steps show frames of, too
+        shards = {F.shard_key(b) for b in bundles}
         for version in _version_names(storage):
-            # frames their steps showed, whatever the warehouse still knows
-            steps_key = f"{PUBLISHED}{version}/tables/steps.parquet"
-            if storage.exists(steps_key):
-                p = work / "steps.parquet"
-                p.write_bytes(storage.get_bytes(steps_key))
-                q = duckdb.connect()
-                frames |= {
-                    r[0]
-                    for r in q.execute(
-                        "SELECT unnest([frame_before_id, frame_after_id]) "
-                        f"FROM read_parquet('{p}') WHERE contributor_id = ?",
-                        [contributor_id],
-                    ).fetchall()
-                    if r[0]
-                }
-                q.close()
+            shards |= _their_shards(storage, version, contributor_id, work)
             if rewrite_version(storage, version, contributor_id, work):
                 record.versions_rewritten.append(version)
-        for info in list(storage.list(FRAMES)):
-            if info.key[len(FRAMES) :].split(".", 1)[0] in frames:
+        for info in list(storage.list(F.SHARDS)):
+            if info.key in shards:
                 storage.delete(info.key)
-                record.frames += 1
+                record.frame_shards += 1
         latest = latest_version(storage)
         if latest and latest in record.versions_rewritten:
             tables = work / "latest"

@@ -4,15 +4,18 @@
     published/<version>/dataset/episodes.jsonl      one AgentNet-style record per episode
     published/<version>/eventlogs/episodes.xes      XES (IEEE 1849-2016)
     published/<version>/eventlogs/worktape.ocel.json  OCEL 2.0
+    published/<version>/frames.parquet              where each frame it refers to lies
     published/<version>/CARD.md, card.json          the dataset card
     published/<version>/manifest.json               every file with its bytes and sha256
-    published/frames/<screenshot_id>.webp           the frames the versions refer to
+    published/frames/<bundle_id>.tar                a bundle's frames, one shard per bundle
     published/LATEST                                the newest complete version, written last
 
 A version is named for the newest work date it holds and the digest of its files, so
 publishing the same warehouse twice gives the same version, byte for byte, and changes
-nothing. Frames are immutable and shared by versions (a frame is copied once, after its
-bundle's frames are verified again); dataset records name them relative to published/.
+nothing. Frame shards are immutable and shared by versions (`worktape.publish.frames`:
+written once, each frame checked again against what was loaded); dataset records name
+a frame as `frames/<bundle_id>.tar#screenshots/<screenshot_id>.webp`, relative to
+published/, and the version's frames.parquet gives its byte range in the shard.
 """
 
 from __future__ import annotations
@@ -22,19 +25,20 @@ import hashlib
 import json
 import logging
 import shutil
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from worktape.layout import PUBLISHED
+from worktape.publish import frames as F
 from worktape.publish.eventlogs import ocel, write_ocel, write_xes
 from worktape.publish.stage import TABLES, stage_gate, stage_tables
 from worktape.storage import Storage
@@ -42,8 +46,6 @@ from worktape.storage.base import ObjectExists, ObjectMissing
 
 log = logging.getLogger(__name__)
 LATEST = PUBLISHED + "LATEST"
-FRAMES = PUBLISHED + "frames/"
-FRAME_PUT_THREADS = 8
 
 
 class GateFailed(RuntimeError):
@@ -59,14 +61,10 @@ class PublishResult:
     version: str
     is_new: bool
     counts: dict[str, int]
-    frames_copied: int
+    shards_written: int
     gate: Any
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, for benchmarks
-
-
-def frame_key(screenshot_id: str, fmt: str = "webp") -> str:
-    return f"{FRAMES}{screenshot_id}.{fmt}"
 
 
 def latest_version(storage: Storage) -> str | None:
@@ -90,11 +88,22 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def build_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[int, set[str]]:
+def wanted_frames(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The frames the steps show: before and after each action."""
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT frame_before_id FROM marts.steps WHERE frame_before_id IS NOT NULL "
+            "UNION SELECT frame_after_id FROM marts.steps WHERE frame_after_id IS NOT NULL"
+        ).fetchall()
+    }
+
+
+def build_dataset(con: duckdb.DuckDBPyConnection, out: Path, images: dict[str, str]) -> int:
     """dataset/episodes.jsonl: one record per episode, AgentNet style. The instruction is
-    the workflow's name and the windows the steps go through, for now."""
+    the workflow's name and the windows the steps go through, for now. `images` maps a
+    screenshot id to its reference (`frames.image_ref`)."""
     out.mkdir(parents=True, exist_ok=True)
-    frames: set[str] = set()
     episodes = _rows(
         con,
         """
@@ -122,9 +131,6 @@ def build_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[int, set[s
             traj = []
             titles: list[str] = []
             for s in steps.get(e["episode_id"], []):
-                for fid in (s["frame_before_id"], s["frame_after_id"]):
-                    if fid:
-                        frames.add(fid)
                 title = s["window_title"] or s["app"] or ""
                 if title and (not titles or titles[-1] != title):
                     titles.append(title)
@@ -132,12 +138,8 @@ def build_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[int, set[s
                     {
                         "index": int(s["step_index"]) - 1,
                         "step_id": s["step_id"],
-                        "image": f"frames/{s['frame_before_id']}.webp"
-                        if s["frame_before_id"]
-                        else None,
-                        "next_image": f"frames/{s['frame_after_id']}.webp"
-                        if s["frame_after_id"]
-                        else None,
+                        "image": images.get(s["frame_before_id"]),
+                        "next_image": images.get(s["frame_after_id"]),
                         "action": s["action_code"],
                         "action_type": s["action_type"],
                         "app": s["app"],
@@ -157,7 +159,7 @@ def build_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[int, set[s
             }
             f.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
             n += 1
-    return n, frames
+    return n
 
 
 def build_eventlogs(con: duckdb.DuckDBPyConnection, out: Path) -> int:
@@ -262,47 +264,16 @@ def _manifest(root: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def copy_frames(con: duckdb.DuckDBPyConnection, storage: Storage, wanted: set[str]) -> int:
-    """Copy the frames not yet in published/frames/, verified again from their bundles."""
-    from worktape.bundle import read_bundle
-
-    have = {i.key.rsplit("/", 1)[-1].split(".", 1)[0] for i in storage.list(FRAMES)}
-    missing = wanted - have
-    if not missing:
-        return 0
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_frames (screenshot_id VARCHAR)")
-    con.executemany("INSERT INTO wanted_frames VALUES (?)", [(m,) for m in sorted(missing)])
-    rows = con.execute(
-        """
-        SELECT b.object_key, coalesce(b.frame_format, 'webp'), list(s.screenshot_id)
-        FROM raw.screenshots AS s
-        JOIN wanted_frames USING (screenshot_id)
-        JOIN raw.bundles AS b USING (bundle_id)
-        GROUP BY 1, 2 ORDER BY 1
-        """
-    ).fetchall()
-
-    # puts are latency-bound (one request or one fsync each): several at a time
-    def put(key: str, path: Path) -> int:
-        try:
-            storage.put(key, path)
-            return 1
-        except ObjectExists:
-            return 0
-
-    copied = 0
-    with ThreadPoolExecutor(max_workers=FRAME_PUT_THREADS) as pool:
-        for key, fmt, ids in rows:
-            with tempfile.TemporaryDirectory() as tmp, storage.open(key) as body:
-                read_bundle(body, frames="extract", extract_to=tmp)
-                futures = [
-                    pool.submit(
-                        put, frame_key(sid, fmt), Path(tmp) / "screenshots" / f"{sid}.{fmt}"
-                    )
-                    for sid in ids
-                ]
-                copied += sum(f.result() for f in futures)
-    return copied
+def previous_index(storage: Storage) -> pa.Table | None:
+    """The frames index of the newest complete version, to carry forward."""
+    version = latest_version(storage)
+    if version is None:
+        return None
+    try:
+        data = storage.get_bytes(f"{PUBLISHED}{version}/{F.INDEX}")
+    except ObjectMissing:
+        return None
+    return pq.read_table(pa.BufferReader(data))
 
 
 def publish(
@@ -347,13 +318,18 @@ def publish(
         )
         if not gate.success:
             raise GateFailed(gate)
-        _, frames = build_dataset(con, version_dir / "dataset")
+        index, shards = F.publish_frames(con, storage, wanted_frames(con), previous_index(storage))
+        F.write_index(index, version_dir / F.INDEX)
+        lap("frames")
+        build_dataset(
+            con,
+            version_dir / "dataset",
+            {r["screenshot_id"]: F.image_ref(r) for r in index.to_pylist()},
+        )
         build_eventlogs(con, version_dir / "eventlogs")
         build_card(con, version_dir, counts, gate)
         newest = con.execute("SELECT max(work_date) FROM marts.episodes").fetchone()[0]
         lap("dataset")
-        frames_copied = copy_frames(con, storage, frames)
-        lap("frames")
     finally:
         con.close()
 
@@ -374,4 +350,4 @@ def publish(
     storage.put(LATEST, version.encode() + b"\n", overwrite=True)
     lap("upload")
     log.info("published %s (%s) %s", version, "new" if is_new else "unchanged", seconds)
-    return PublishResult(version, is_new, counts, frames_copied, gate, files, seconds)
+    return PublishResult(version, is_new, counts, shards, gate, files, seconds)

@@ -80,13 +80,31 @@ def column_chart(title: str, values: list[float], *, chart_id: str, labels: list
     return "".join(parts)
 
 
-def _thumbnail(storage: Storage | None, screenshot_id: str | None) -> str:
-    if storage is None or not screenshot_id:
+def _published_frames(storage: Storage | None, ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Where the newest published version keeps these frames."""
+    if storage is None or not ids:
+        return {}
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from worktape.publish.publisher import previous_index
+
+    index = previous_index(storage)
+    if index is None:
+        return {}
+    index = index.filter(pc.is_in(index["screenshot_id"], pa.array(sorted(ids))))
+    return {r["screenshot_id"]: r for r in index.to_pylist()}
+
+
+def _thumbnail(storage: Storage | None, frame: dict[str, Any] | None, wanted: bool) -> str:
+    if storage is None or not wanted:
         return '<span class="nothumb">no frame</span>'
-    from worktape.publish.publisher import frame_key
+    from worktape.publish.frames import read_frame
 
     try:
-        data = storage.get_bytes(frame_key(screenshot_id))
+        if frame is None:
+            raise LookupError
+        data = read_frame(storage, frame)
     except Exception:  # not published (the gate failed) or erased
         return '<span class="nothumb">frame not published</span>'
     b64 = base64.b64encode(data).decode()
@@ -149,10 +167,14 @@ def render(
         chart_id="episodes-per-workflow",
     )
     rows = []
+    shown = {firsts[w[0]] for w in workflows[:5] if firsts.get(w[0])}
+    published = _published_frames(storage, shown)
     for wid, name, n, people, median, variant in workflows[:5]:
         steps = " → ".join(ACTION_NAMES.get(c, c) for c in (variant or ""))
+        first = firsts.get(wid)
+        thumb = _thumbnail(storage, published.get(first or ""), bool(first))
         rows.append(
-            f"<tr><td>{_thumbnail(storage, firsts.get(wid))}</td><td><b>{html.escape(name)}</b>"
+            f"<tr><td>{thumb}</td><td><b>{html.escape(name)}</b>"
             f"<br>{n:,} instances, {people} contributor(s), median {median:.0f} s"
             f'<div class="steps">{html.escape(steps)}</div></td></tr>'
         )
