@@ -86,7 +86,24 @@ def test_manifest_schema_is_2020_12_and_the_compiled_check_agrees(tmp_path: Path
     variants.append({**good, "bundle_id": "../evil"})
     variants.append({**good, "started_at": "yesterday"})
     variants.append({**good, "frame_format": "gif"})
-    variants.append({**good, "files": [{"path": "x", "bytes": -1, "sha256": "0" * 64}]})
+    entry = {"path": "x", "bytes": 1, "sha256": "0" * 64}
+    for bad in (
+        {"bytes": -1},
+        {"bytes": True},
+        {"bytes": 1.5},
+        {"bytes": 2.0},  # an integer-valued number: JSON Schema takes it
+        {"bytes": "1"},
+        {"path": ""},
+        {"path": "p" * 256},
+        {"path": 7},
+        {"sha256": "0" * 63},
+        {"sha256": "A" * 64},
+        {"extra": "kept"},  # other properties are allowed
+    ):
+        variants.append({**good, "files": [*good["files"], {**entry, **bad}]})
+    variants.append({**good, "files": [*good["files"], {"path": "x", "bytes": 1}]})
+    variants.append({**good, "files": [*good["files"], "x"]})
+    variants.append({**good, "files": {"path": "x"}})
     from worktape.bundle.reader import _parse_manifest
 
     for manifest in variants:

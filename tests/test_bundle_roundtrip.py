@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -233,3 +234,33 @@ def test_the_longest_ids_seal_and_read_back(tmp_path: Path) -> None:
         sealed = w.seal(T0)
     b = read_bundle(sealed.path)
     assert b.screenshots["screenshot_id"].to_pylist() == [sid]
+
+
+class _Stream:
+    """A file that can only be read forward, like an S3 body."""
+
+    def __init__(self, path: Path) -> None:
+        self._f = path.open("rb")
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f.read(n)
+
+
+@pytest.mark.parametrize("frames", ["verify", "extract"])
+def test_the_fast_path_and_the_tarfile_scan_agree(tmp_path: Path, frames: str) -> None:
+    from tests.bundlekit import write_small
+
+    path = write_small(tmp_path / "b.tar", n_frames=3).path
+    kw = {"frames": frames}
+    fast = read_bundle(path, **kw, extract_to=tmp_path / "fast" if frames == "extract" else None)
+    slow = read_bundle(
+        _Stream(path), **kw, extract_to=tmp_path / "slow" if frames == "extract" else None
+    )
+    assert fast.fast and not slow.fast
+    assert fast.manifest == slow.manifest and fast.manifest_text == slow.manifest_text
+    assert fast.events.equals(slow.events) and fast.screenshots.equals(slow.screenshots)
+    assert (fast.sha256, fast.bytes) == (slow.sha256, slow.bytes)
+    if frames == "extract":
+        names = sorted(p.name for p in (tmp_path / "fast" / "screenshots").iterdir())
+        assert names == sorted(p.name for p in (tmp_path / "slow" / "screenshots").iterdir())
+        assert len(names) == 3

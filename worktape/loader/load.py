@@ -15,12 +15,14 @@ import json
 import logging
 import os
 import signal
+import tempfile
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import numpy as np
@@ -83,8 +85,8 @@ def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _
     meta_sha = info.sha256
     mode = "skip" if meta_sha and not verify_frames else "verify"
     try:
-        with storage.open(key) as body:
-            b = read_bundle(body, frames=mode, limits=limits, dictionary=True)
+        with storage.open(key) as body, _seekable(body, mode, limits) as seekable:
+            b = read_bundle(seekable, frames=mode, limits=limits, dictionary=True)
     except ObjectMissing:
         return _Fetched(key, missing=True)
     except BundleError as e:
@@ -101,6 +103,22 @@ def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _
             ),
         )
     return _Fetched(key, bundle=b, sha256=b.sha256 or meta_sha)
+
+
+@contextmanager
+def _seekable(body: BinaryIO, mode: str, limits: Limits) -> Iterator[BinaryIO]:
+    """The reader's fast path wants a seekable object: an S3 body is spooled to memory
+    (to disk past 64 MB) first. In skip mode the reader stops early: stream it."""
+    if mode == "skip" or body.seekable():
+        yield body
+        return
+    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+        left = limits.max_bytes + 1  # one byte more: the reader then says it is too large
+        while left and (chunk := body.read(min(1 << 20, left))):
+            spool.write(chunk)
+            left -= len(chunk)
+        spool.seek(0)
+        yield spool  # type: ignore[misc]
 
 
 def _key_matches(key: str, b: Bundle) -> BundleError | None:
@@ -151,7 +169,7 @@ def _bundle_row(f: _Fetched, run_id: str | None, now: datetime) -> dict[str, Any
         "event_count": m["counts"]["events"],
         "screenshot_count": m["counts"]["screenshots"],
         "is_simulated": bool(m.get("simulated", False)),
-        "manifest": json.dumps(m, sort_keys=True),
+        "manifest": f.bundle.manifest_text,  # type: ignore[union-attr]
         "loaded_at": now,
         "load_run_id": run_id,
     }
