@@ -149,6 +149,8 @@ def _examples(path: Path, s: Suite, kwargs: dict[str, Any], pd: Any) -> list[dic
     elif col:
         mask = df[col].notna() if col == "finding" else df[col].duplicated(keep=False)
     keep = [s.id_column, *[c for c in cols if c != s.id_column]]
+    keep += [s.examples[c] for c in cols if c in s.examples]
+    keep = list(dict.fromkeys(keep))
     if "masked" in df.columns:
         keep += ["table", "column", "masked"]
     return df.loc[mask, [c for c in keep if c in df.columns]].head(5).to_dict("records")

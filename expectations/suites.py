@@ -1,10 +1,12 @@
 """What the night's data must satisfy before anything is published.
 
-Three gates, each a set of suites over files staged from the warehouse:
-- raw: the night's raw events (types, known kinds, coordinates on the screen, time
-  order per device);
-- marts: what is published (positive durations, a step for every action, no frame from
-  after its action or from before its episode, coordinates in [0, 1], no duplicate
+Three gates, each a set of suites over files staged from the warehouse
+(`worktape/publish/stage.py`):
+- raw: the night's raw events, one row per bundle (known kinds, coordinates on the
+  screen, time order within a bundle and across a device's bundles, unique ids): a rule
+  for every event is a rule for its bundle's extremes and counts;
+- marts: what the night rebuilt (positive durations, a step for every action, no frame
+  from after its action or from before its episode, coordinates in [0, 1], no duplicate
   episodes, workflow counts that add up);
 - privacy: no e-mail, card (Luhn), phone or token in any text of a publishable table,
   and no window the agent's denylist covers.
@@ -17,8 +19,6 @@ from typing import Any
 
 import great_expectations.expectations as gxe
 
-from worktape.bundle.schema import EVENT_KINDS
-
 # a step's frame_before may be the screen as the episode began: taken at most this long
 # before the episode's first action
 FRAME_GRACE_S = 60.0
@@ -30,6 +30,8 @@ class Suite:
     gate: str  # raw | marts | privacy
     id_column: str  # reported with failing rows
     expectations: list[Any] = field(default_factory=list)
+    # a checked column -> the column naming an example of what broke it (an event id)
+    examples: dict[str, str] = field(default_factory=dict)
 
     @property
     def file(self) -> str:
@@ -42,26 +44,38 @@ def suites(frame_grace_s: float = FRAME_GRACE_S) -> list[Suite]:
 
     return [
         Suite(
-            "raw_events",
+            "raw_bundles",
             "raw",
-            "event_id",
+            "bundle_id",
             [
-                gxe.ExpectColumnValuesToNotBeNull(column="event_id"),
-                gxe.ExpectColumnValuesToBeUnique(column="event_id"),
-                gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=list(EVENT_KINDS)),
-                # types: GX 1.24 cannot type-check pandas 3 string and timestamp columns
-                # (it reports "str" and "Timestamp" against any list); the raw tables'
-                # DDL types them, and the numbers are checked here
-                gxe.ExpectColumnValuesToNotBeNull(column="ts"),
-                gxe.ExpectColumnValuesToBeInTypeList(column="x_on_screen", type_list=["float64"]),
-                gxe.ExpectColumnValuesToBeInTypeList(column="ts_step_s", type_list=["float64"]),
+                gxe.ExpectColumnValuesToNotBeNull(column="bundle_id"),
+                gxe.ExpectColumnValuesToBeUnique(column="bundle_id"),
+                # every event id once, every kind known, every event timed
+                between("duplicate_event_ids", 0, 0),
+                between("unknown_kinds", 0, 0),
+                between("null_ts", 0, 0),
+                gxe.ExpectColumnValuesToBeInTypeList(
+                    column="min_x_on_screen", type_list=["float64"]
+                ),
                 # pointer positions on the monitor they name: 0 is its left/top edge, 1
                 # its right/bottom edge
-                between("x_on_screen", 0, 1),
-                between("y_on_screen", 0, 1),
-                # within a device, in bundle and seq order, time never runs backwards
-                between("ts_step_s", 0),
+                between("min_x_on_screen", 0, 1),
+                between("max_x_on_screen", 0, 1),
+                between("min_y_on_screen", 0, 1),
+                between("max_y_on_screen", 0, 1),
+                # in seq order time never runs backwards, nor from a device's bundle to
+                # its next
+                between("min_ts_step_s", 0),
+                between("gap_after_previous_bundle_s", 0),
             ],
+            examples={
+                "unknown_kinds": "unknown_kind_example",
+                "min_x_on_screen": "off_screen_example",
+                "max_x_on_screen": "off_screen_example",
+                "min_y_on_screen": "off_screen_example",
+                "max_y_on_screen": "off_screen_example",
+                "min_ts_step_s": "backwards_example",
+            },
         ),
         Suite(
             "gate_episodes",

@@ -2,16 +2,21 @@
 
 `tables/` holds what would be published: the marts as Parquet, written in a fixed order
 so the same warehouse gives the same bytes. `gate/` holds what the expectation suites
-read: the night's raw events, and per-row checks of the marts, as columns (a frame's
-lead over its action, a step count beside an action count...). Privacy checks read the
-distinct texts and windows of every publishable table, scanned with the agent's own
-secret rules.
+read, computed in DuckDB so that a night of tens of millions of events stays cheap:
+- the night's raw events as one row per bundle: per-event rules become that bundle's
+  extremes and counts (the lowest and highest pointer position on the screen, the
+  smallest step in time, how many unknown kinds), with an example event for each;
+- per-row checks of the marts the night rebuilt, as columns (a frame's lead over its
+  action, a step count beside an action count...);
+- the distinct texts of every publishable table that a cheap pattern (RE2, in DuckDB)
+  says could hold a secret, scanned with the agent's own rules, and the distinct
+  windows, checked against its denylist.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -20,6 +25,7 @@ import pyarrow.parquet as pq
 
 from capture_agent.config import Privacy
 from capture_agent.redact import secret_spans
+from worktape.bundle.contract import EVENT_KINDS
 
 # published table -> the order its rows are written in (its key)
 TABLES: dict[str, str] = {
@@ -47,6 +53,15 @@ WINDOWS: dict[str, tuple[str, str, str]] = {
 # the agent redacts these in typed text and titles; a password-like word is not checked
 # here: it cannot be told from an ordinary identifier once it is in a title
 PRIVACY_RULES = ("email", "card", "phone", "token")
+# what any of those rules needs, as one RE2 pattern DuckDB runs on every distinct text:
+# an "@" (e-mail); a token's prefix or 32 token characters in a row (tokens); nine
+# digits with at most three of " .()+-" between each two (phones, which need 9 digits,
+# and cards, which need 13 with at most one space or dash between). Only texts it
+# matches are scanned with the full rules; tests/test_privacy_gate.py holds it to that.
+CANDIDATE_RE = (
+    r"@|AKIA|gh[pousr]_|xox[abposr]-|sk-|eyJ|[A-Za-z0-9_-]{32}"
+    r"|[0-9](?:[ .()+-]{0,3}[0-9]){8}"
+)
 
 
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
@@ -57,11 +72,29 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
     return con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
 
 
-def _days_filter(column: str, days: Sequence[date] | None) -> str:
+def _days_range(column: str, days: Sequence[date] | None) -> str:
+    """A UTC timestamp column on `days` (all days when none): a range beside the exact
+    test, so that DuckDB skips the row groups of other days."""
     if not days:
         return "true"
     listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
-    return f"{column} IN ({listed})"
+    first, after = min(days), max(days) + timedelta(days=1)
+    return (
+        f"({column} >= TIMESTAMPTZ '{first} 00:00:00+00' AND "
+        f"{column} < TIMESTAMPTZ '{after} 00:00:00+00' AND CAST({column} AS DATE) IN ({listed}))"
+    )
+
+
+def _work_dates_filter(column: str, days: Sequence[date] | None) -> str:
+    """The work dates the night rebuilt: those with an action on its UTC days (dbt's
+    in_work_dates); all when none."""
+    if not days:
+        return "true"
+    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
+    return (
+        f"{column} IN (SELECT DISTINCT work_date FROM marts.actions "
+        f"WHERE action_date IN ({listed}))"
+    )
 
 
 def stage_tables(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
@@ -79,45 +112,64 @@ def stage_gate(
     """The files the suites read: out/<suite>.parquet."""
     con.execute("SET preserve_insertion_order = true")
     n = {}
-    n["raw_events"] = _copy(
+    kinds = ", ".join(f"'{k}'" for k in EVENT_KINDS)
+    n["raw_bundles"] = _copy(
         con,
         f"""
         WITH e AS (
-            SELECT e.event_id, e.event_kind AS kind, e.event_at AS ts, e.x, e.y,
-                   coalesce(e.monitor, 1) AS monitor, e.bundle_id, e.seq,
-                   b.device_id, b.started_at AS bundle_started_at
+            SELECT e.event_id, e.bundle_id, e.seq, e.event_kind AS kind, e.event_at AS ts,
+                   (e.x - s.screen_left) / s.screen_width AS x_on_screen,
+                   (e.y - s.screen_top) / s.screen_height AS y_on_screen,
+                   epoch(e.event_at - lag(e.event_at) OVER (PARTITION BY e.bundle_id
+                                                            ORDER BY e.seq)) AS ts_step_s
             FROM staging.stg_worktape__events AS e
-            JOIN staging.stg_worktape__bundles AS b USING (bundle_id)
-            WHERE {_days_filter("CAST(e.event_at AS DATE)", days)}
+            LEFT JOIN intermediate.int_bundle_screens AS s
+              ON s.bundle_id = e.bundle_id AND s.monitor = coalesce(e.monitor, 1)
+            WHERE {_days_range("e.event_at", days)}
+        ),
+        b AS (
+            SELECT bundle_id, count(*) AS events,
+                   count(*) - count(DISTINCT event_id) AS duplicate_event_ids,
+                   count(*) FILTER (WHERE kind NOT IN ({kinds})) AS unknown_kinds,
+                   count(*) FILTER (WHERE ts IS NULL) AS null_ts,
+                   min(x_on_screen) AS min_x_on_screen, max(x_on_screen) AS max_x_on_screen,
+                   min(y_on_screen) AS min_y_on_screen, max(y_on_screen) AS max_y_on_screen,
+                   coalesce(min(ts_step_s), 0) AS min_ts_step_s,
+                   min(ts) AS first_at, max(ts) AS last_at,
+                   arg_min(event_id, seq) FILTER (WHERE kind NOT IN ({kinds}))
+                       AS unknown_kind_example,
+                   arg_min(event_id, seq) FILTER (WHERE NOT (x_on_screen BETWEEN 0 AND 1
+                       AND y_on_screen BETWEEN 0 AND 1)) AS off_screen_example,
+                   arg_min(event_id, seq) FILTER (WHERE ts_step_s < 0) AS backwards_example
+            FROM e GROUP BY 1
         )
-        SELECT e.event_id, e.kind, e.ts,
-               (e.x - s.screen_left) / s.screen_width AS x_on_screen,
-               (e.y - s.screen_top) / s.screen_height AS y_on_screen,
-               epoch(e.ts - lag(e.ts) OVER (PARTITION BY e.device_id
-                     ORDER BY e.bundle_started_at, e.bundle_id, e.seq)) AS ts_step_s
-        FROM e
-        LEFT JOIN intermediate.int_bundle_screens AS s
-          ON s.bundle_id = e.bundle_id AND s.monitor = e.monitor
-        ORDER BY e.event_id
+        SELECT b.*, bu.device_id,
+               -- a device's bundles follow each other in time: never one before the last
+               coalesce(epoch(b.first_at - lag(b.last_at) OVER (PARTITION BY bu.device_id
+                   ORDER BY bu.started_at, b.bundle_id)), 0) AS gap_after_previous_bundle_s
+        FROM b JOIN staging.stg_worktape__bundles AS bu USING (bundle_id)
+        ORDER BY b.bundle_id
         """,
-        out / "raw_events.parquet",
+        out / "raw_bundles.parquet",
     )
+    rebuilt = _work_dates_filter("e.work_date", days)
     n["gate_episodes"] = _copy(
         con,
-        """
+        f"""
         SELECT e.episode_id, e.device_id, e.started_at, e.duration_s, e.action_count,
                CASE WHEN e.action_count > 1 THEN e.duration_s END AS multi_action_duration_s,
                coalesce(s.step_count, 0) AS step_count
         FROM marts.episodes AS e
         LEFT JOIN (SELECT episode_id, count(*) AS step_count FROM marts.steps GROUP BY 1) AS s
           USING (episode_id)
+        WHERE {rebuilt}
         ORDER BY e.episode_id
         """,
         out / "gate_episodes.parquet",
     )
     n["gate_steps"] = _copy(
         con,
-        """
+        f"""
         SELECT s.step_id, s.episode_id,
                epoch(fb.taken_at - s.started_at) AS frame_before_lead_s,
                epoch(e.started_at - fb.taken_at) AS frame_before_age_in_episode_s,
@@ -128,6 +180,7 @@ def stage_gate(
         JOIN marts.episodes AS e USING (episode_id)
         LEFT JOIN staging.stg_worktape__screenshots AS fb ON fb.screenshot_id = s.frame_before_id
         LEFT JOIN staging.stg_worktape__screenshots AS fa ON fa.screenshot_id = s.frame_after_id
+        WHERE {rebuilt}
         ORDER BY s.step_id
         """,
         out / "gate_steps.parquet",
@@ -177,12 +230,14 @@ def _mask(text: str) -> str:
 
 
 def scan_texts(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The distinct texts that could hold a secret (CANDIDATE_RE), each with the first
+    privacy rule it breaks (`finding`, null when none) and where it was seen."""
     rows: dict[str, list] = {"ref": [], "table": [], "column": [], "finding": [], "masked": []}
     for table, (id_col, cols) in TEXTS.items():
         for col in cols:
             values = con.execute(
                 f"SELECT {col}, min({id_col}) FROM marts.{table} "
-                f"WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY 2"
+                f"WHERE regexp_matches({col}, '{CANDIDATE_RE}') GROUP BY 1 ORDER BY 2"
             ).fetchall()
             for value, ref in values:
                 rule = finding(value)
