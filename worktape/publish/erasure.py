@@ -181,19 +181,18 @@ def rewrite_version(storage: Storage, version: str, contributor_id: str, work: P
             counts[t] = con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0]
         # the frames index keeps the frames the remaining steps show
         index_path = root / F.INDEX
-        images: dict[str, str] = {}
+        kept = F.INDEX_SCHEMA.empty_table()
         if index_path.exists():
             kept = con.execute(
                 f"""
-                SELECT * FROM read_parquet('{index_path}') WHERE screenshot_id IN (
-                    SELECT frame_before_id FROM marts.steps
-                    UNION SELECT frame_after_id FROM marts.steps)
+                SELECT * FROM read_parquet('{index_path}')
+                SEMI JOIN ({F.WANTED_SQL}) USING (screenshot_id)
                 ORDER BY screenshot_id
                 """
             ).to_arrow_table()
-            F.write_index(kept.cast(F.INDEX_SCHEMA), index_path)
-            images = {r["screenshot_id"]: F.image_ref(r) for r in kept.to_pylist()}
-        build_dataset(con, root / "dataset", images)
+            kept = kept.cast(F.INDEX_SCHEMA)
+            F.write_index(kept, index_path)
+        build_dataset(con, root / "dataset", kept)
         build_eventlogs(con, root / "eventlogs")
     finally:
         con.close()

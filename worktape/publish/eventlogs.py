@@ -1,20 +1,21 @@
 """Process-mining exports of the published episodes, written by our own code (PM4Py is
 AGPL): an XES log (IEEE 1849-2016) with one trace per episode, and an OCEL 2.0 JSON log
-whose objects are episodes, workflows, apps and contributors. Both use the marts' ids."""
+whose objects are episodes, workflows, apps and contributors. Both use the marts' ids.
+
+DuckDB renders each trace and each event as text (a version holds millions of steps;
+rendering them one by one in Python took minutes), and Python only writes the pieces
+out in order. Both read `marts.episodes`, `marts.steps`, `marts.workflow_instances` and
+`marts.workflows` on the connection they are given.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
-from xml.sax.saxutils import quoteattr
 
+import duckdb
 
-def _ts(t: datetime) -> str:
-    return t.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
+BATCH = 2000  # rows fetched at a time: a night's log is written without holding it all
 
 XES_EXTENSIONS = (
     ("Concept", "concept", "http://www.xes-standard.org/concept.xesext"),
@@ -24,16 +25,55 @@ XES_EXTENSIONS = (
 )
 
 
-def write_xes(
-    path: Path, episodes: Iterable[dict[str, Any]], steps: Iterable[dict[str, Any]]
-) -> int:
+def _ts(column: str) -> str:
+    """A UTC timestamp as the logs spell it: ISO 8601, microseconds, Z."""
+    return f"strftime({column}, '%Y-%m-%dT%H:%M:%S.%fZ')"
+
+
+def _attr(expr: str) -> str:
+    """An XML attribute value, quoted: escaped as xml.sax.saxutils.quoteattr does, with
+    double quotes always."""
+    out = f"coalesce({expr}, '')"
+    for char, entity in (
+        ("&", "&amp;"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ('"', "&quot;"),
+        ("\n", "&#10;"),
+        ("\r", "&#13;"),
+        ("\t", "&#9;"),
+    ):
+        out = f"replace({out}, '{char}', '{entity}')"
+    return f"('\"' || {out} || '\"')"
+
+
+def _write_rows(con: duckdb.DuckDBPyConnection, sql: str, out: object, sep: str = "") -> int:
+    cur = con.execute(sql)
+    n = 0
+    while rows := cur.fetchmany(BATCH):
+        for (text,) in rows:
+            if n and sep:
+                out.write(sep)  # type: ignore[attr-defined]
+            out.write(text)  # type: ignore[attr-defined]
+            n += 1
+    return n
+
+
+def write_xes(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     """One trace per episode (concept:name = episode_id, with its workflow), one event per
     step (concept:name = the action type in its app, time:timestamp, org:resource = the
-    contributor). Steps must come grouped by episode, in order."""
-    by_episode: dict[str, list[dict[str, Any]]] = {}
-    for s in steps:
-        by_episode.setdefault(s["episode_id"], []).append(s)
-    n = 0
+    contributor). Returns how many events."""
+    con.execute("SET TimeZone = 'UTC'")
+    event = (
+        "'    <event>\n      <string key=\"concept:name\" value=' || "
+        + _attr("s.action_type || ' in ' || coalesce(s.app, 'unknown')")
+        + ' || \'/>\n      <date key="time:timestamp" value="\' || '
+        + _ts("s.started_at")
+        + ' || \'"/>\n      <string key="org:resource" value=\' || '
+        + _attr("s.contributor_id")
+        + ' || \'/>\n      <string key="lifecycle:transition" value="complete"/>\n'
+        '      <string key="step_id" value=\' || ' + _attr("s.step_id") + " || '/>\n    </event>\n'"
+    )
     with path.open("w", encoding="utf-8") as f:
         f.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         f.write(
@@ -50,108 +90,116 @@ def write_xes(
         )
         f.write('  <classifier name="Activity" keys="concept:name"/>\n')
         f.write('  <string key="concept:name" value="worktape episodes"/>\n')
-        for e in episodes:
-            f.write("  <trace>\n")
-            f.write(f'    <string key="concept:name" value={quoteattr(e["episode_id"])}/>\n')
-            f.write(f'    <string key="workflow_id" value={quoteattr(e["workflow_id"] or "")}/>\n')
-            f.write(
-                f'    <string key="workflow_name" value={quoteattr(e["workflow_name"] or "")}/>\n'
+        _write_rows(
+            con,
+            f"""
+            WITH ev AS (
+                SELECT s.episode_id, string_agg({event}, '' ORDER BY s.step_index) AS events
+                FROM marts.steps AS s GROUP BY 1
             )
-            for s in by_episode.get(e["episode_id"], []):
-                activity = f"{s['action_type']} in {s['app'] or 'unknown'}"
-                f.write("    <event>\n")
-                f.write(f'      <string key="concept:name" value={quoteattr(activity)}/>\n')
-                f.write(f'      <date key="time:timestamp" value="{_ts(s["started_at"])}"/>\n')
-                f.write(
-                    f'      <string key="org:resource" value={quoteattr(s["contributor_id"])}/>\n'
-                )
-                f.write('      <string key="lifecycle:transition" value="complete"/>\n')
-                f.write(f'      <string key="step_id" value={quoteattr(s["step_id"])}/>\n')
-                f.write("    </event>\n")
-                n += 1
-            f.write("  </trace>\n")
+            SELECT '  <trace>\n    <string key="concept:name" value=' || {_attr("e.episode_id")}
+                   || '/>\n    <string key="workflow_id" value=' || {_attr("i.workflow_id")}
+                   || '/>\n    <string key="workflow_name" value=' || {_attr("w.workflow_name")}
+                   || '/>\n' || coalesce(ev.events, '') || '  </trace>\n'
+            FROM marts.episodes AS e
+            LEFT JOIN marts.workflow_instances AS i USING (episode_id)
+            LEFT JOIN marts.workflows AS w USING (workflow_id)
+            LEFT JOIN ev USING (episode_id)
+            ORDER BY e.started_at, e.episode_id
+            """,
+            f,
+        )
         f.write("</log>\n")
-    return n
+    return con.execute("SELECT count(*) FROM marts.steps").fetchone()[0]
 
 
-def ocel(
-    episodes: list[dict[str, Any]], workflows: list[dict[str, Any]], steps: list[dict[str, Any]]
-) -> dict[str, Any]:
+def write_ocel(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """An OCEL 2.0 log (JSON format): each step is an event related to its episode, its
-    app and its contributor; each episode object is related to its workflow."""
-    apps = sorted({s["app"] or "unknown" for s in steps})
-    people = sorted({e["contributor_id"] for e in episodes})
-    objects: list[dict[str, Any]] = []
-    for w in workflows:
-        objects.append(
-            {
-                "id": f"workflow:{w['workflow_id']}",
-                "type": "workflow",
-                "attributes": [
-                    {"name": "name", "value": w["workflow_name"], "time": _ts(w["first_seen_at"])},
-                    {
-                        "name": "instance_count",
-                        "value": int(w["instance_count"]),
-                        "time": _ts(w["first_seen_at"]),
-                    },
-                ],
-            }
-        )
-    for e in episodes:
-        rel = [{"objectId": f"contributor:{e['contributor_id']}", "qualifier": "performed by"}]
-        if e.get("workflow_id"):
-            rel.append({"objectId": f"workflow:{e['workflow_id']}", "qualifier": "instance of"})
-        objects.append(
-            {
-                "id": f"episode:{e['episode_id']}",
-                "type": "episode",
-                "attributes": [
-                    {
-                        "name": "duration_s",
-                        "value": float(e["duration_s"]),
-                        "time": _ts(e["started_at"]),
-                    }
-                ],
-                "relationships": rel,
-            }
-        )
-    objects += [{"id": f"app:{a}", "type": "app", "attributes": []} for a in apps]
-    objects += [{"id": f"contributor:{p}", "type": "contributor", "attributes": []} for p in people]
-    events = [
-        {
-            "id": f"step:{s['step_id']}",
-            "type": s["action_type"],
-            "time": _ts(s["started_at"]),
-            "attributes": [{"name": "action_code", "value": s["action_code"] or ""}],
-            "relationships": [
-                {"objectId": f"episode:{s['episode_id']}", "qualifier": "step of"},
-                {"objectId": f"app:{s['app'] or 'unknown'}", "qualifier": "in app"},
-                {"objectId": f"contributor:{s['contributor_id']}", "qualifier": "by"},
-            ],
-        }
-        for s in steps
+    app and its contributor; each episode object is related to its workflow. Keys are
+    sorted and there is no whitespace, as `json.dumps(sort_keys=True)` would write."""
+    con.execute("SET TimeZone = 'UTC'")
+    event_types = [
+        {"attributes": [{"name": "action_code", "type": "string"}], "name": t}
+        for (t,) in con.execute(
+            "SELECT DISTINCT action_type FROM marts.steps ORDER BY 1"
+        ).fetchall()
     ]
-    return {
-        "objectTypes": [
-            {
-                "name": "workflow",
-                "attributes": [
-                    {"name": "name", "type": "string"},
-                    {"name": "instance_count", "type": "integer"},
-                ],
-            },
-            {"name": "episode", "attributes": [{"name": "duration_s", "type": "float"}]},
-            {"name": "app", "attributes": []},
-            {"name": "contributor", "attributes": []},
-        ],
-        "eventTypes": [
-            {"name": t, "attributes": [{"name": "action_code", "type": "string"}]}
-            for t in sorted({s["action_type"] for s in steps})
-        ],
-        "objects": objects,
-        "events": events,
-    }
+    object_types = [
+        {
+            "attributes": [
+                {"name": "name", "type": "string"},
+                {"name": "instance_count", "type": "integer"},
+            ],
+            "name": "workflow",
+        },
+        {"attributes": [{"name": "duration_s", "type": "float"}], "name": "episode"},
+        {"attributes": [], "name": "app"},
+        {"attributes": [], "name": "contributor"},
+    ]
 
+    def dumps(value: object) -> str:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
-def write_ocel(path: Path, log: dict[str, Any]) -> None:
-    path.write_text(json.dumps(log, separators=(",", ":"), sort_keys=True), encoding="utf-8")
+    with path.open("w", encoding="utf-8") as f:
+        f.write('{"eventTypes":' + dumps(event_types) + ',"events":[')
+        _write_rows(
+            con,
+            f"""
+            SELECT to_json({{
+                'attributes': [{{'name': 'action_code', 'value': coalesce(action_code, '')}}],
+                'id': 'step:' || step_id,
+                'relationships': [
+                    {{'objectId': 'episode:' || episode_id, 'qualifier': 'step of'}},
+                    {{'objectId': 'app:' || coalesce(app, 'unknown'), 'qualifier': 'in app'}},
+                    {{'objectId': 'contributor:' || contributor_id, 'qualifier': 'by'}}],
+                'time': {_ts("started_at")},
+                'type': action_type}})::VARCHAR
+            FROM marts.steps ORDER BY episode_id, step_index
+            """,
+            f,
+            sep=",",
+        )
+        f.write('],"objectTypes":' + dumps(object_types) + ',"objects":[')
+        _write_rows(
+            con,
+            f"""
+            SELECT text FROM (
+                SELECT 1 AS part, workflow_id AS k, to_json({{
+                    'attributes': [
+                        {{'name': 'name', 'time': {_ts("first_seen_at")},
+                          'value': to_json(workflow_name)}},
+                        {{'name': 'instance_count', 'time': {_ts("first_seen_at")},
+                          'value': to_json(instance_count)}}],
+                    'id': 'workflow:' || workflow_id,
+                    'type': 'workflow'}})::VARCHAR AS text
+                FROM marts.workflows
+                UNION ALL
+                SELECT 2, e.episode_id, to_json({{
+                    'attributes': [{{'name': 'duration_s', 'time': {_ts("e.started_at")},
+                                     'value': e.duration_s::DOUBLE}}],
+                    'id': 'episode:' || e.episode_id,
+                    'relationships': list_concat(
+                        [{{'objectId': 'contributor:' || e.contributor_id,
+                           'qualifier': 'performed by'}}],
+                        CASE WHEN i.workflow_id IS NOT NULL
+                             THEN [{{'objectId': 'workflow:' || i.workflow_id,
+                                     'qualifier': 'instance of'}}] ELSE [] END),
+                    'type': 'episode'}})::VARCHAR
+                FROM marts.episodes AS e
+                LEFT JOIN marts.workflow_instances AS i USING (episode_id)
+                UNION ALL
+                SELECT DISTINCT 3, coalesce(app, 'unknown'), to_json({{
+                    'attributes': [], 'id': 'app:' || coalesce(app, 'unknown'),
+                    'type': 'app'}})::VARCHAR
+                FROM marts.steps
+                UNION ALL
+                SELECT DISTINCT 4, contributor_id, to_json({{
+                    'attributes': [], 'id': 'contributor:' || contributor_id,
+                    'type': 'contributor'}})::VARCHAR
+                FROM marts.episodes
+            ) ORDER BY part, k
+            """,
+            f,
+            sep=",",
+        )
+        f.write("]}")

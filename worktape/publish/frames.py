@@ -173,68 +173,90 @@ def _rebuild(storage: Storage, bundle_id: str, key: str) -> Shard:
         return Shard(bundle_id, buf.getvalue(), rows)
 
 
+WANTED_SQL = """
+    SELECT frame_before_id AS screenshot_id FROM marts.steps WHERE frame_before_id IS NOT NULL
+    UNION
+    SELECT frame_after_id FROM marts.steps WHERE frame_after_id IS NOT NULL
+"""
+
+
 def publish_frames(
-    con: duckdb.DuckDBPyConnection,
-    storage: Storage,
-    wanted: set[str],
-    previous: pa.Table | None = None,
+    con: duckdb.DuckDBPyConnection, storage: Storage, previous: pa.Table | None = None
 ) -> tuple[pa.Table, int]:
-    """Shards for the bundles that hold `wanted` frames, and the index of those frames.
-    Rows of `previous` (the last version's index) are reused where their shard exists;
-    any other bundle's shard is written (again: its bytes are the same). Returns the
-    index and how many shards were written."""
-    existing = {i.key for i in storage.list(SHARDS)}
-    known: dict[str, dict[str, Any]] = {}
-    if previous is not None:
-        for row in previous.to_pylist():
-            if f"{PUBLISHED}{row['shard']}" in existing:
-                known[row["screenshot_id"]] = row
-    need = {sid for sid in wanted if sid not in known}
-    rows = [known[sid] for sid in sorted(wanted) if sid in known]
+    """Shards for the bundles holding frames the steps show (before and after each
+    action), and the index of those frames. Rows of `previous` (the last version's
+    index) are reused where their shard exists; any other bundle's shard is written
+    (again: its bytes are the same). Returns the index and how many shards were
+    written. The sets stay in DuckDB: there are millions of frames at scale."""
+    existing = pa.table({"shard": [i.key[len(PUBLISHED) :] for i in storage.list(SHARDS)]})
+    con.register("prev_index", previous if previous is not None else INDEX_SCHEMA.empty_table())
+    con.register("existing_shards", existing)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE wanted_frames AS {WANTED_SQL}")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE known_frames AS
+        SELECT p.* FROM prev_index AS p
+        SEMI JOIN wanted_frames USING (screenshot_id)
+        SEMI JOIN existing_shards USING (shard)
+        """
+    )
     # the bundles holding a wanted frame that is not indexed yet: a night's work grows
     # with what is new, not with the history
-    con.execute("CREATE OR REPLACE TEMP TABLE needed_frames (screenshot_id VARCHAR)")
-    if need:
-        con.executemany("INSERT INTO needed_frames VALUES (?)", [(w,) for w in sorted(need)])
     todo = [
         r[0]
         for r in con.execute(
             """
             SELECT DISTINCT s.bundle_id FROM raw.screenshots AS s
-            JOIN needed_frames USING (screenshot_id) ORDER BY 1
+            SEMI JOIN wanted_frames USING (screenshot_id)
+            ANTI JOIN known_frames USING (screenshot_id)
+            ORDER BY 1
             """
         ).fetchall()
     ]
+    new: list[dict[str, Any]] = []
     written = 0
     with ThreadPoolExecutor(THREADS, thread_name_prefix="shard") as pool:
         for i in range(0, len(todo), BATCH_BUNDLES):
             batch = _bundle_batch(con, todo[i : i + BATCH_BUNDLES])
             for shard in pool.map(lambda b: _build_and_put(storage, b), batch):
-                if shard is None:
-                    continue
-                written += 1
-                rows += [r for r in shard.rows if r["screenshot_id"] in wanted]
-    index = pa.Table.from_pylist(rows, schema=INDEX_SCHEMA).sort_by("screenshot_id")
-    return index, written
+                if shard is not None:
+                    written += 1
+                    new += shard.rows
+    con.register("new_frames", pa.Table.from_pylist(new, schema=INDEX_SCHEMA))
+    index = con.execute(
+        """
+        SELECT * FROM known_frames
+        UNION ALL
+        SELECT n.* FROM new_frames AS n SEMI JOIN wanted_frames USING (screenshot_id)
+            ANTI JOIN known_frames USING (screenshot_id)
+        ORDER BY screenshot_id
+        """
+    ).to_arrow_table()
+    for name in ("prev_index", "existing_shards", "new_frames"):
+        con.unregister(name)
+    return index.cast(INDEX_SCHEMA), written
 
 
 def _bundle_batch(
     con: duckdb.DuckDBPyConnection, bundles: list[str]
 ) -> list[tuple[str, str, list[dict[str, Any]], dict[str, str]]]:
     """Bundle id, object key, manifest files and loaded checksums of `bundles`."""
-    con.execute("CREATE OR REPLACE TEMP TABLE shard_batch (bundle_id VARCHAR)")
-    con.executemany("INSERT INTO shard_batch VALUES (?)", [(b,) for b in bundles])
+    con.register("shard_batch", pa.table({"bundle_id": bundles}))
     out = []
     for bid, key, files, ids, shas in con.execute(
         """
+        WITH s AS (
+            SELECT bundle_id, list(screenshot_id) AS ids, list(sha256) AS shas
+            FROM raw.screenshots SEMI JOIN shard_batch USING (bundle_id) GROUP BY 1
+        )
         SELECT b.bundle_id, b.object_key, json_extract_string(b.manifest, '$.files'),
-               list(s.screenshot_id), list(s.sha256)
-        FROM shard_batch JOIN raw.bundles AS b USING (bundle_id)
-        JOIN raw.screenshots AS s USING (bundle_id)
-        GROUP BY ALL ORDER BY 1
+               s.ids, s.shas
+        FROM shard_batch JOIN raw.bundles AS b USING (bundle_id) JOIN s USING (bundle_id)
+        ORDER BY 1
         """
     ).fetchall():
         out.append((bid, key, json.loads(files), dict(zip(ids, shas, strict=True))))
+    con.unregister("shard_batch")
     return out
 
 

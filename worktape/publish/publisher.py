@@ -26,7 +26,6 @@ import json
 import logging
 import shutil
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,7 +38,7 @@ import pyarrow.parquet as pq
 
 from worktape.layout import PUBLISHED
 from worktape.publish import frames as F
-from worktape.publish.eventlogs import ocel, write_ocel, write_xes
+from worktape.publish.eventlogs import write_ocel, write_xes
 from worktape.publish.stage import TABLES, stage_gate, stage_tables
 from worktape.storage import Storage
 from worktape.storage.base import ObjectExists, ObjectMissing
@@ -82,113 +81,78 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cur = con.execute(sql)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-
-
-def wanted_frames(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The frames the steps show: before and after each action."""
-    return {
-        r[0]
-        for r in con.execute(
-            "SELECT frame_before_id FROM marts.steps WHERE frame_before_id IS NOT NULL "
-            "UNION SELECT frame_after_id FROM marts.steps WHERE frame_after_id IS NOT NULL"
-        ).fetchall()
-    }
-
-
-def build_dataset(con: duckdb.DuckDBPyConnection, out: Path, images: dict[str, str]) -> int:
-    """dataset/episodes.jsonl: one record per episode, AgentNet style. The instruction is
-    the workflow's name and the windows the steps go through, for now. `images` maps a
-    screenshot id to its reference (`frames.image_ref`)."""
+def build_dataset(con: duckdb.DuckDBPyConnection, out: Path, frames: pa.Table) -> int:
+    """dataset/episodes.jsonl: one record per episode, AgentNet style, keys sorted. The
+    instruction is the workflow's name and the first eight windows the steps go through
+    (each as often as it is entered), for now. `frames` is the version's frames index:
+    records name each frame by its shard and member. DuckDB writes the records: a
+    version holds millions of steps."""
     out.mkdir(parents=True, exist_ok=True)
-    episodes = _rows(
-        con,
-        """
-        SELECT e.episode_id, e.contributor_id, e.work_date, e.started_at, e.duration_s,
-               i.workflow_id, w.workflow_name, w.is_recurring
-        FROM marts.episodes AS e
-        LEFT JOIN marts.workflow_instances AS i USING (episode_id)
-        LEFT JOIN marts.workflows AS w USING (workflow_id)
-        ORDER BY e.episode_id
-        """,
-    )
-    steps: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for s in _rows(
-        con,
-        """
-        SELECT s.episode_id, s.step_index, s.step_id, s.action_type, s.action_code,
-               s.app, s.window_title, s.frame_before_id, s.frame_after_id, s.started_at
-        FROM marts.steps AS s ORDER BY s.episode_id, s.step_index
-        """,
-    ):
-        steps[s["episode_id"]].append(s)
-    n = 0
-    with (out / "episodes.jsonl").open("w", encoding="utf-8") as f:
-        for e in episodes:
-            traj = []
-            titles: list[str] = []
-            for s in steps.get(e["episode_id"], []):
-                title = s["window_title"] or s["app"] or ""
-                if title and (not titles or titles[-1] != title):
-                    titles.append(title)
-                traj.append(
-                    {
-                        "index": int(s["step_index"]) - 1,
-                        "step_id": s["step_id"],
-                        "image": images.get(s["frame_before_id"]),
-                        "next_image": images.get(s["frame_after_id"]),
-                        "action": s["action_code"],
-                        "action_type": s["action_type"],
-                        "app": s["app"],
-                        "window_title": s["window_title"],
-                        "time": s["started_at"].isoformat(),
-                    }
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET preserve_insertion_order = true")  # ORDER BY decides the bytes
+    con.register("frames_index", frames)
+    try:
+        con.execute(
+            f"""
+            COPY (
+                WITH s AS (
+                    SELECT s.*, coalesce(nullif(s.window_title, ''), nullif(s.app, ''), '')
+                               AS title,
+                           fb.shard || '#' || fb.member AS image,
+                           fa.shard || '#' || fa.member AS next_image
+                    FROM marts.steps AS s
+                    LEFT JOIN frames_index AS fb ON fb.screenshot_id = s.frame_before_id
+                    LEFT JOIN frames_index AS fa ON fa.screenshot_id = s.frame_after_id
+                ),
+                -- the windows gone through: a title that differs from the last one seen
+                entered AS (
+                    SELECT episode_id, step_index, title,
+                           lag(title) OVER (PARTITION BY episode_id ORDER BY step_index) AS prev
+                    FROM s WHERE title != ''
+                ),
+                windows AS (
+                    SELECT episode_id,
+                           list(title ORDER BY step_index)
+                               FILTER (WHERE prev IS NULL OR prev != title) AS titles
+                    FROM entered GROUP BY 1
+                ),
+                traj AS (
+                    SELECT episode_id, list({{
+                        'action': action_code, 'action_type': action_type, 'app': app,
+                        'image': image, 'index': step_index - 1, 'next_image': next_image,
+                        'step_id': step_id,
+                        'time': strftime(started_at, '%Y-%m-%dT%H:%M:%S.%fZ'),
+                        'window_title': window_title}} ORDER BY step_index) AS traj
+                    FROM s GROUP BY 1
                 )
-            record = {
-                "task_id": e["episode_id"],
-                "instruction": f"{e['workflow_name'] or 'Task'}: " + " → ".join(titles[:8]),
-                "workflow_id": e["workflow_id"],
-                "is_recurring_workflow": bool(e["is_recurring"]),
-                "contributor_id": e["contributor_id"],
-                "work_date": e["work_date"].isoformat(),
-                "duration_s": round(float(e["duration_s"]), 3),
-                "traj": traj,
-            }
-            f.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-            n += 1
-    return n
+                SELECT e.contributor_id,
+                       round(e.duration_s, 3)::DOUBLE AS duration_s,
+                       coalesce(nullif(w.workflow_name, ''), 'Task') || ': '
+                           || array_to_string(coalesce(win.titles, [])[1:8], ' → ')
+                           AS instruction,
+                       coalesce(w.is_recurring, false) AS is_recurring_workflow,
+                       e.episode_id AS task_id,
+                       coalesce(t.traj, []) AS traj,
+                       strftime(e.work_date, '%Y-%m-%d') AS work_date,
+                       i.workflow_id
+                FROM marts.episodes AS e
+                LEFT JOIN marts.workflow_instances AS i USING (episode_id)
+                LEFT JOIN marts.workflows AS w USING (workflow_id)
+                LEFT JOIN windows AS win USING (episode_id)
+                LEFT JOIN traj AS t USING (episode_id)
+                ORDER BY e.episode_id
+            ) TO '{out / "episodes.jsonl"}' (FORMAT json)
+            """
+        )
+    finally:
+        con.unregister("frames_index")
+    return con.execute("SELECT count(*) FROM marts.episodes").fetchone()[0]
 
 
 def build_eventlogs(con: duckdb.DuckDBPyConnection, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    episodes = _rows(
-        con,
-        """
-        SELECT e.episode_id, e.contributor_id, e.started_at, e.duration_s, i.workflow_id,
-               w.workflow_name
-        FROM marts.episodes AS e
-        LEFT JOIN marts.workflow_instances AS i USING (episode_id)
-        LEFT JOIN marts.workflows AS w USING (workflow_id)
-        ORDER BY e.started_at, e.episode_id
-        """,
-    )
-    steps = _rows(
-        con,
-        """
-        SELECT step_id, episode_id, action_type, action_code, app, contributor_id, started_at
-        FROM marts.steps ORDER BY episode_id, step_index
-        """,
-    )
-    workflows = _rows(
-        con,
-        "SELECT workflow_id, workflow_name, instance_count, first_seen_at "
-        "FROM marts.workflows ORDER BY workflow_id",
-    )
-    n = write_xes(out / "episodes.xes", episodes, steps)
-    write_ocel(out / "worktape.ocel.json", ocel(episodes, workflows, steps))
+    n = write_xes(con, out / "episodes.xes")
+    write_ocel(con, out / "worktape.ocel.json")
     return n
 
 
@@ -301,6 +265,7 @@ def publish(
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         counts = stage_tables(con, version_dir / "tables")
+        lap("tables")
         stage_gate(con, work_dir / "gate", days)
         lap("stage")
         gate = run_gate(work_dir / "gate", docs_dir)
@@ -318,14 +283,10 @@ def publish(
         )
         if not gate.success:
             raise GateFailed(gate)
-        index, shards = F.publish_frames(con, storage, wanted_frames(con), previous_index(storage))
+        index, shards = F.publish_frames(con, storage, previous_index(storage))
         F.write_index(index, version_dir / F.INDEX)
         lap("frames")
-        build_dataset(
-            con,
-            version_dir / "dataset",
-            {r["screenshot_id"]: F.image_ref(r) for r in index.to_pylist()},
-        )
+        build_dataset(con, version_dir / "dataset", index)
         build_eventlogs(con, version_dir / "eventlogs")
         build_card(con, version_dir, counts, gate)
         newest = con.execute("SELECT max(work_date) FROM marts.episodes").fetchone()[0]
