@@ -30,9 +30,52 @@ from worktape.simulate import DEFAULT_START, simulate
 from worktape.storage import LocalStorage
 from worktape.warehouse import WarehouseSettings, connect
 
+SEED = 3
+
 
 def team(people: int, days: int) -> Path:
-    return bench_dbt.team(people, days, frames="tiny", seed=3, name="night")
+    """The first `people` of a simulated team: hard links into a larger cached team
+    when there is one, else simulated."""
+    for size in sorted(_cached_sizes(days)):
+        if size >= people:
+            cached = state_dir() / "bench" / f"night-{size}x{days}" / "bucket"
+            return cached if size == people else subset(cached, people, days)
+    return bench_dbt.team(people, days, frames="tiny", seed=SEED, name="night")
+
+
+def subset(bucket: Path, people: int, days: int) -> Path:
+    from worktape.layout import RAW, TRUTH
+    from worktape.simulate.workday import make_person
+
+    root = state_dir() / "bench" / f"night-{people}x{days}-subset"
+    if not (root / ".done").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        for i in range(people):
+            device = make_person(SEED, i).device_id
+            for top in (RAW, TRUTH):
+                src = bucket / top / f"device={device}"
+                if src.exists():
+                    dest = root / "bucket" / top
+                    dest.mkdir(parents=True, exist_ok=True)
+                    subprocess.run(["cp", "-al", str(src), str(dest)], check=True)
+        (root / ".done").touch()
+    return root / "bucket"
+
+
+def _cached_sizes(days: int) -> list[int]:
+    return [
+        int(c.name.split("-")[1].split("x")[0])
+        for c in (state_dir() / "bench").glob(f"night-*x{days}")
+        if (c / ".done").exists()
+    ]
+
+
+def team_or_grow(people: int, days: int) -> Path:
+    """`people` contributors: from a cached team at least as large, else the team of
+    half as many, grown."""
+    if any(size >= people for size in _cached_sizes(days)):
+        return team(people, days)
+    return doubled(people // 2, days)
 
 
 def doubled(people: int, days: int) -> Path:
@@ -49,7 +92,7 @@ def doubled(people: int, days: int) -> Path:
             str(root / "bucket"),
             contributors=people,
             days=days,
-            seed=3,
+            seed=SEED,
             frames="tiny",
             first=people,
         )
@@ -85,6 +128,7 @@ def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
     gate_s = s.get("stage", 0) + s.get("gate", 0)
     out["gate"] = Measured(gate_s, m.peak_mb)
     out["publish"] = Measured(m.seconds - gate_s, m.peak_mb)
+    out["publish_parts"] = s  # type: ignore[assignment]
 
     def rerun() -> int:
         # what run_night does when nothing new arrived: discover, then nothing to build
@@ -98,7 +142,7 @@ def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
 
     _, out["rerun"] = measure(rerun)
     out["events"] = Measured(events, 0)
-    out["frames"] = Measured(result.frames_copied, 0)
+    out["shards"] = Measured(result.shards_written, 0)
     shutil.rmtree(bucket / "published", ignore_errors=True)
     return out
 
@@ -107,23 +151,37 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--contributors", type=int, default=100)
     ap.add_argument("--days", type=int, default=10)
+    ap.add_argument(
+        "--keep", type=Path, help="keep each night's warehouse and work files under this folder"
+    )
+    ap.add_argument("--once", action="store_true", help="only the first size, not 2x")
     args = ap.parse_args()
     p, d = args.contributors, args.days
     print(f"a night at scale: {p} x {d} and {2 * p} x {d} contributor-days, tiny frames")
     runs = {}
-    for people in (p, 2 * p):
-        bucket = team(p, d) if people == p else doubled(p, d)
-        with tempfile.TemporaryDirectory() as tmp:
-            r = night(bucket, d, Path(tmp))
+    for people in (p,) if args.once else (p, 2 * p):
+        bucket = team(p, d) if people == p else team_or_grow(people, d)
+        if args.keep:
+            work = args.keep / f"{people}x{d}"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            r = night(bucket, d, work)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                r = night(bucket, d, Path(tmp))
         runs[people] = r
         total = sum(r[k].seconds for k in ("ingest", "dbt", "gate", "publish"))
         print(
             f"  {people * d:,} contributor-days, {r['events'].seconds:,.0f} events, "
-            f"{r['frames'].seconds:,.0f} frames published: {total / 60:.1f} min"
+            f"{r['shards'].seconds:,.0f} frame shards written: {total / 60:.1f} min"
         )
         for stage in ("ingest", "dbt", "gate", "publish", "rerun"):
             m = r[stage]
             print(f"    {stage:8} {m.seconds:8.1f} s   peak {m.peak_mb:8,.0f} MB")
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in r["publish_parts"].items())  # type: ignore[union-attr]
+        print(f"    (publish, by step: {parts})")
+    if args.once:
+        return
     one, two = runs[p], runs[2 * p]
     t1 = sum(one[k].seconds for k in ("ingest", "dbt", "gate", "publish"))
     t2 = sum(two[k].seconds for k in ("ingest", "dbt", "gate", "publish"))
