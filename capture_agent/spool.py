@@ -4,7 +4,8 @@
 until an upload is proven:
 1. a no-overwrite put (If-None-Match: *) carrying the sha256, which the server checks
    and confirms (S3's ChecksumSHA256): a confirmed put is the proof;
-2. where the server confirms no checksum, a HEAD must show the expected size and sha256;
+2. where the server confirms no checksum, a HEAD must show the expected size and sha256
+   (if the credentials may not read, the put's own check is all the proof there is);
 3. "already exists" with the same sha256 counts as done (a crash after the put and
    before the local delete); with another sha256 the bundle is set aside as `.conflict`
    and reported, never overwritten and never deleted. Agent credentials that may only
@@ -112,7 +113,13 @@ class Uploader:
                 return False
             return self._done(path)
         if not put.verified:  # the server confirmed no checksum: read back what it holds
-            info = storage.head(key)
+            try:
+                info = storage.head(key)
+            except AccessDenied:
+                # write-only credentials: the put carried the sha256 for the server to
+                # check (a mismatch fails the put), which is all the proof there is
+                log.info("%s uploaded; this laptop may not read it back", key)
+                return self._done(path)
             if info is None or info.size != side["bytes"] or (info.sha256 and info.sha256 != sha):
                 raise OSError(f"upload of {key} could not be verified (HEAD: {info})")
         return self._done(path)

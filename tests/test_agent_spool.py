@@ -3,7 +3,9 @@ HTTP (moto) that goes away and comes back."""
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -139,3 +141,99 @@ def test_writer_recovers_what_reached_the_disk(tmp_path: Path, cut: str) -> None
     # frames reach the disk as soon as they are encoded: the last one too, unless its
     # write was cut short
     assert b.screenshots.num_rows == (3 if cut == "after_frames" else 2)
+
+
+@pytest.fixture
+def write_only_s3(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A moto S3 server (its own process) that enforces IAM: an agent key that may only
+    put objects under its own device prefix, as docker/'s bucket policy allows, and an
+    admin key to look with. Setup runs in moto's first unauthenticated requests."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    port = _port()
+    setup_requests = 7
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from moto.server import ThreadedMotoServer; "
+            f"ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False).start(); "
+            "time.sleep(3600)",
+        ],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(setup_requests)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        kw = {"endpoint_url": url, "region_name": "us-east-1"}
+        anon = {"aws_access_key_id": "setup", "aws_secret_access_key": "setup", **kw}
+        boto3.client("s3", **anon).create_bucket(Bucket="team")
+        iam = boto3.client("iam", **anon)
+        keys = {}
+        for user, statement in (
+            (
+                "agent",
+                {
+                    "Action": ["s3:PutObject"],
+                    "Resource": ["arn:aws:s3:::team/raw/v1/device=dtest/*"],
+                },
+            ),
+            ("admin", {"Action": "*", "Resource": "*"}),
+        ):
+            iam.create_user(UserName=user)
+            iam.put_user_policy(
+                UserName=user,
+                PolicyName=user,
+                PolicyDocument=json.dumps(
+                    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **statement}]}
+                ),
+            )
+            keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+        yield {
+            "url": url,
+            **{f"{u}_id": k["AccessKeyId"] for u, k in keys.items()},
+            **{f"{u}_secret": k["SecretAccessKey"] for u, k in keys.items()},
+        }
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_write_only_agent_credentials_upload_without_reading(
+    tmp_path: Path, write_only_s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worktape.storage import AccessDenied
+
+    c = write_only_s3
+    # as in the courier, a process of its own: credentials come from this environment,
+    # not from a boto3 session an earlier test resolved them in
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", c["agent_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", c["agent_secret"])
+    spool = tmp_path / "spool"
+    keys = sealed(spool, 3)
+    agent = S3Storage("team", endpoint_url=c["url"])
+    with pytest.raises(AccessDenied):
+        agent.head(keys[0])  # the agent may not read, not even what it wrote
+    agent.put(keys[0], pending(spool)[0])  # uploaded before a crash, still in the spool
+    up = Uploader(spool, "s3://team", endpoint_url=c["url"])
+    assert up.run_once() == 3 and pending(spool) == [] and up.state.conflicts == 0
+    admin = boto3.client(
+        "s3",
+        endpoint_url=c["url"],
+        region_name="us-east-1",
+        aws_access_key_id=c["admin_id"],
+        aws_secret_access_key=c["admin_secret"],
+    )
+    listed = [o["Key"] for o in admin.list_objects_v2(Bucket="team")["Contents"]]
+    assert sorted(listed) == sorted(keys)  # each once
