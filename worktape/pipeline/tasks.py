@@ -76,8 +76,7 @@ def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str
         max_events=int(os.environ.get("WORKTAPE_DBT_BATCH_EVENTS", "5000000")),
         max_days=int(os.environ.get("WORKTAPE_DBT_CHUNK_DAYS", "7")),
     )
-    for i, batch in enumerate(batches):
-        _run_dbt(batch, full_refresh=full_refresh and i == 0)
+    _run_dbt(batches, full_refresh_first=full_refresh)
     return {
         "built": True,
         "days": sorted(days or []),
@@ -122,25 +121,17 @@ def _events_per_day() -> dict[str, int]:
     return dict(rows)
 
 
-def _run_dbt(days: list[str], *, full_refresh: bool) -> None:
+def _run_dbt(batches: list[list[str]], *, full_refresh_first: bool) -> list[dict[str, Any]]:
+    """All batches in one dbt child process (worktape/pipeline/dbt_batches.py): dbt is
+    imported and the project parsed once. Raises with dbt's own words when one fails."""
     import subprocess
     import sys
 
+    from worktape.pipeline.dbt_batches import PREFIX
     from worktape.warehouse import WarehouseSettings
 
     s = WarehouseSettings()
     project = dbt_project_dir()
-    args = [
-        "build",
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        "--vars",
-        json.dumps({"days": days}),
-    ]
-    if full_refresh:
-        args.append("--full-refresh")
     env = {
         **os.environ,
         "WORKTAPE_WAREHOUSE": str(s.path),
@@ -148,12 +139,28 @@ def _run_dbt(days: list[str], *, full_refresh: bool) -> None:
         "WORKTAPE_DUCKDB_THREADS": str(s.threads),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    dbt = Path(sys.executable).with_name("dbt")
-    proc = subprocess.run([str(dbt), *args], env=env, capture_output=True, text=True, cwd=project)
-    tail = "\n".join(proc.stdout.splitlines()[-25:])
+    spec = {"project": str(project), "batches": batches, "full_refresh_first": full_refresh_first}
+    proc = subprocess.run(
+        [sys.executable, "-m", "worktape.pipeline.dbt_batches", json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=project,
+    )
+    lines = proc.stdout.splitlines()
+    done = [json.loads(ln[len(PREFIX) :]) for ln in lines if ln.startswith(PREFIX)]
+    tail = "\n".join(ln for ln in lines[-40:] if not ln.startswith(PREFIX))
     if proc.returncode != 0:
-        raise RuntimeError(f"dbt build failed (exit {proc.returncode}):\n{tail}")
-    log.info("dbt build of %s done:\n%s", days or "everything", tail)
+        failed = done[-1] if done and not done[-1]["ok"] else None
+        what = (
+            "\n".join(failed["failures"]) or failed["error"]
+            if failed
+            else proc.stderr.strip()[-2000:]
+        )
+        raise RuntimeError(f"dbt build failed (exit {proc.returncode}):\n{what}\n{tail}")
+    for batch in done:
+        log.info("dbt build of %s done in %.1f s", batch["days"] or "everything", batch["seconds"])
+    return done
 
 
 def publish_night(days: list[str] | None, *, run_id: str | None) -> dict[str, Any]:

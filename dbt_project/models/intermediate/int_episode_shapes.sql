@@ -8,6 +8,7 @@
 -- What each episode looks like to the workflow clustering: its main app and the distinct
 -- words of its window titles (digits dropped: ids and amounts vary between instances;
 -- dialogs left out), as a sorted list and a key to group on.
+-- depends_on: {{ ref('actions') }}  (in_work_dates reads it only when days are given)
 with words as (
     select distinct a.episode_id, a.device_id, a.work_date, w.word
     from {{ ref('int_action_boundaries') }} as a,
