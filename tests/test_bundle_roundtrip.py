@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 import tempfile
@@ -9,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -260,6 +262,13 @@ def test_the_fast_path_and_the_tarfile_scan_agree(tmp_path: Path, frames: str) -
     assert fast.manifest == slow.manifest and fast.manifest_text == slow.manifest_text
     assert fast.events.equals(slow.events) and fast.screenshots.equals(slow.screenshots)
     assert (fast.sha256, fast.bytes) == (slow.sha256, slow.bytes)
+    assert fast.frame_offsets == slow.frame_offsets and len(fast.frame_offsets) == 3
+    data = path.read_bytes()
+    for member, at in fast.frame_offsets.items():  # each offset is where its image starts
+        sid = member.removeprefix("screenshots/").removesuffix(".webp")
+        row = fast.screenshots.filter(pc.equal(fast.screenshots["screenshot_id"], sid))
+        size = row["bytes"][0].as_py()
+        assert hashlib.sha256(data[at : at + size]).hexdigest() == row["sha256"][0].as_py()
     if frames == "extract":
         names = sorted(p.name for p in (tmp_path / "fast" / "screenshots").iterdir())
         assert names == sorted(p.name for p in (tmp_path / "slow" / "screenshots").iterdir())

@@ -119,7 +119,28 @@ CREATE TABLE IF NOT EXISTS raw.screenshots (
     trigger        VARCHAR NOT NULL,
     sha256         VARCHAR NOT NULL,
     bytes          BIGINT NOT NULL,
-    phash          VARCHAR
+    phash          VARCHAR,
+    data_offset    BIGINT         -- where the frame's bytes start in the bundle object
+);
+ALTER TABLE raw.screenshots ADD COLUMN IF NOT EXISTS data_offset BIGINT;
+
+-- what the raw quality suite judges, measured by the loader (worktape/loader/profile.py)
+CREATE TABLE IF NOT EXISTS raw.bundle_profiles (
+    bundle_id             VARCHAR PRIMARY KEY,
+    events                BIGINT NOT NULL,
+    duplicate_event_ids   BIGINT NOT NULL,
+    unknown_kinds         BIGINT NOT NULL,
+    null_ts               BIGINT NOT NULL,
+    min_x_on_screen       DOUBLE,
+    max_x_on_screen       DOUBLE,
+    min_y_on_screen       DOUBLE,
+    max_y_on_screen       DOUBLE,
+    min_ts_step_s         DOUBLE NOT NULL,
+    first_at              TIMESTAMPTZ,
+    last_at               TIMESTAMPTZ,
+    unknown_kind_example  VARCHAR,
+    off_screen_example    VARCHAR,
+    backwards_example     VARCHAR
 );
 
 -- the commit record: a bundle is loaded iff it is here (written in the same

@@ -66,6 +66,9 @@ class Bundle:
     ignored_members: list[str] = field(default_factory=list)
     #: the manifest as its JSON text in the bundle (the warehouse keeps it as it came)
     manifest_text: str = ""
+    #: where each frame's bytes start in the object, by member name (publishing slices
+    #: frames out of the bundle with it)
+    frame_offsets: dict[str, int] = field(default_factory=dict)
     #: read by the fast path (plain ustar, read whole) rather than the tarfile scan
     fast: bool = False
 
@@ -404,6 +407,7 @@ def _fast_scan(
     ignored: list[str] = []
     out_dir = Path(extract_to) if extract_to is not None else None
     manifest_text = ""
+    offsets: dict[str, int] = {}
     pos = 0
     while True:
         header = data[pos : pos + tarfile.BLOCKSIZE]
@@ -439,6 +443,7 @@ def _fast_scan(
             tables[name] = bytes(body)
         elif name.startswith(S.FRAMES_DIR):
             frame_names.append(name)
+            offsets[name] = start
             if frames == "extract":
                 stem = name[len(S.FRAMES_DIR) :].rsplit(".", 1)[0]
                 if not S.ID_RE.match(stem) or name != S.frame_member(
@@ -473,6 +478,7 @@ def _fast_scan(
         frames_verified=True,
         frames_dir=out_dir if frames == "extract" else None,
         ignored_members=ignored,
+        frame_offsets=offsets,
         fast=True,
     )
 
@@ -495,6 +501,7 @@ def _scan(
     ignored: list[str] = []
     out_dir = Path(extract_to) if extract_to is not None else None
     manifest_text = ""
+    offsets: dict[str, int] = {}
     complete = True
 
     for ti in tar:
@@ -528,6 +535,7 @@ def _scan(
         sink = None
         if is_frame:
             frame_names.append(name)
+            offsets[name] = ti.offset_data
             if frames == "extract":
                 stem = name[len(S.FRAMES_DIR) :].rsplit(".", 1)[0]
                 if not S.ID_RE.match(stem) or name != S.frame_member(
@@ -580,6 +588,7 @@ def _scan(
         frames_verified=complete,
         frames_dir=out_dir if frames == "extract" else None,
         ignored_members=ignored,
+        frame_offsets=offsets,
     )
 
 

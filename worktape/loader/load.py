@@ -29,7 +29,9 @@ import numpy as np
 import pyarrow as pa
 
 from worktape.bundle import Bundle, BundleError, Limits, Reason, read_bundle
+from worktape.bundle.contract import frame_member
 from worktape.layout import parse_raw_key
+from worktape.loader.profile import PROFILE_SCHEMA, profile
 from worktape.loader.quarantine import quarantine
 from worktape.storage import ObjectMissing, Storage
 from worktape.timeutil import from_iso
@@ -73,6 +75,7 @@ class _Fetched:
     sha256: str | None = None
     error: BundleError | None = None
     missing: bool = False
+    profile: dict[str, Any] | None = None
 
 
 def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _Fetched:
@@ -102,7 +105,7 @@ def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _
                 f"checksum stored at upload {meta_sha[:12]}…",
             ),
         )
-    return _Fetched(key, bundle=b, sha256=b.sha256 or meta_sha)
+    return _Fetched(key, bundle=b, sha256=b.sha256 or meta_sha, profile=profile(b))
 
 
 @contextmanager
@@ -175,6 +178,18 @@ def _bundle_row(f: _Fetched, run_id: str | None, now: datetime) -> dict[str, Any
     }
 
 
+def _screenshots(b: Bundle) -> pa.Table:
+    """The screenshot index with its bundle and where each frame lies in the object."""
+    shots = b.screenshots
+    fmt = b.manifest["frame_format"]
+    offsets = [
+        b.frame_offsets.get(frame_member(sid, fmt)) for sid in shots["screenshot_id"].to_pylist()
+    ]
+    return shots.append_column("bundle_id", _const(b.bundle_id, shots.num_rows)).append_column(
+        "data_offset", pa.array(offsets, pa.int64())
+    )
+
+
 def _commit(con: duckdb.DuckDBPyConnection, batch: list[_Fetched], run_id: str | None) -> None:
     now = datetime.now(UTC)
     bundles = pa.Table.from_pylist([_bundle_row(f, run_id, now) for f in batch])
@@ -190,21 +205,13 @@ def _commit(con: duckdb.DuckDBPyConnection, batch: list[_Fetched], run_id: str |
             for f in batch
         ]
     )
-    shots = pa.concat_tables(
-        [
-            f.bundle.screenshots.append_column(
-                "bundle_id",
-                _const(  # type: ignore[union-attr]
-                    f.bundle.bundle_id, f.bundle.screenshots.num_rows
-                ),
-            )  # type: ignore[union-attr]
-            for f in batch
-        ]
-    )
+    shots = pa.concat_tables([_screenshots(f.bundle) for f in batch])  # type: ignore[arg-type]
+    profiles = pa.Table.from_pylist([f.profile for f in batch], schema=PROFILE_SCHEMA)
     fault = os.environ.get(FAULT_ENV, "")
     con.register("_bundles", bundles)
     con.register("_events", events)
     con.register("_shots", shots)
+    con.register("_profiles", profiles)
     try:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -217,6 +224,7 @@ def _commit(con: duckdb.DuckDBPyConnection, batch: list[_Fetched], run_id: str |
                 "INSERT INTO raw.screenshots BY NAME "
                 "SELECT * REPLACE (bundle_id::VARCHAR AS bundle_id) FROM _shots"
             )
+            con.execute("INSERT INTO raw.bundle_profiles BY NAME SELECT * FROM _profiles")
             if fault.startswith("before_ledger"):
                 if fault.endswith(":kill"):
                     os.kill(os.getpid(), signal.SIGKILL)
@@ -230,7 +238,7 @@ def _commit(con: duckdb.DuckDBPyConnection, batch: list[_Fetched], run_id: str |
             con.execute("ROLLBACK")
             raise
     finally:
-        for name in ("_bundles", "_events", "_shots"):
+        for name in ("_bundles", "_events", "_shots", "_profiles"):
             con.unregister(name)
 
 

@@ -75,7 +75,15 @@ def erase_warehouse(con: duckdb.DuckDBPyConnection, contributor_id: str, bundles
     con.execute("BEGIN")
     con.execute("CREATE OR REPLACE TEMP TABLE erased_bundles (bundle_id VARCHAR)")
     con.executemany("INSERT INTO erased_bundles VALUES (?)", [(b,) for b in bundles])
-    for table in ("events", "screenshots", "ledger", "duplicate_keys", "quarantine", "bundles"):
+    for table in (
+        "events",
+        "screenshots",
+        "bundle_profiles",
+        "ledger",
+        "duplicate_keys",
+        "quarantine",
+        "bundles",
+    ):
         n += con.execute(
             f"DELETE FROM raw.{table} WHERE bundle_id IN (SELECT bundle_id FROM erased_bundles)"
         ).fetchone()[0]

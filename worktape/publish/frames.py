@@ -3,9 +3,11 @@
 A shard is the frames part of its bundle, byte for byte: the bundle's frame members
 (`screenshots/<screenshot_id>.<fmt>`, each a 512-byte ustar header, then the image,
 padded to 512 bytes), followed by a tar end-of-archive. The writer puts frames last, so
-building a shard is one ranged read of the bundle, a check of every frame against the
-sha256 the loader verified, and one put. A bundle laid out otherwise (another writer)
-gets its shard written member by member instead, with the same names.
+building a shard is one read of the bundle, a check that it is still the object that
+was loaded (its sha256: then every frame is the one verified at load, without hashing
+each again to compare), a walk over its headers, and one put. A bundle laid out
+otherwise (another writer) gets its shard written member by member instead, with the
+same names.
 
 Shards are immutable and shared by versions; they hold every frame of their bundle. A
 version's `frames.parquet` indexes the frames its records refer to: shard, member, and
@@ -19,10 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import tarfile
 import tempfile
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from worktape.bundle.contract import FRAMES_DIR, MANIFEST
+from worktape.bundle.contract import FRAMES_DIR
 from worktape.layout import PUBLISHED
 from worktape.storage import ObjectExists, Storage
 
@@ -41,8 +43,10 @@ log = logging.getLogger(__name__)
 SHARDS = PUBLISHED + "frames/"
 INDEX = "frames.parquet"
 BLOCK = 512
+_ZERO_BLOCK = bytes(BLOCK)
 THREADS = 8  # ranged reads and puts are latency-bound: several at a time
 BATCH_BUNDLES = 256  # bundles whose frame lists are held at once
+_SLICED = pa.schema([("bundle_id", pa.string()), ("start", pa.int64())])
 INDEX_SCHEMA = pa.schema(
     [
         ("screenshot_id", pa.string()),
@@ -88,77 +92,50 @@ def _header(block: bytes) -> tuple[str, int]:
 class Shard:
     bundle_id: str
     data: bytes
-    rows: list[dict[str, Any]]
+    # where the frames were sliced from in the bundle (the index comes from the offsets
+    # the loader recorded), or, for a shard written member by member, its frames:
+    # (screenshot_id, member, offset of the image in the shard, bytes, sha256)
+    sliced_at: int | None = None
+    frames: list[tuple[str, str, int, int, str]] | None = None
 
 
-def _row(bundle_id: str, member: str, offset: int, size: int, sha: str) -> dict[str, Any]:
-    return {
-        "screenshot_id": member[len(FRAMES_DIR) :].rsplit(".", 1)[0],
-        "bundle_id": bundle_id,
-        "shard": shard_key(bundle_id)[len(PUBLISHED) :],
-        "member": member,
-        "offset": offset,
-        "bytes": size,
-        "sha256": sha,
-    }
+@dataclass(frozen=True)
+class _Job:
+    bundle_id: str
+    object_key: str
+    sha256: str
+    first_member: str  # the member whose header begins the frames
+    start: int | None  # the frames' byte range, when the loader's offsets show them
+    stop: int | None  # contiguous, each behind a plain 512-byte header
 
 
-def build_shard(
-    storage: Storage, bundle_id: str, object_key: str, files: list[dict[str, Any]], loaded: dict
-) -> Shard | None:
-    """The shard of one bundle, every frame checked against `loaded` (screenshot_id ->
-    sha256, as the warehouse holds them). None when the bundle has no frames."""
-    frames = [f for f in files if f["path"].startswith(FRAMES_DIR)]
-    if not frames:
-        return None
-    try:
-        shard = _slice(storage, bundle_id, object_key, files)
-    except ValueError as e:  # not the layout our writer makes: member by member
-        log.info("%s: %s; writing its shard member by member", object_key, e)
-        shard = _rebuild(storage, bundle_id, object_key)
-    for row in shard.rows:
-        if loaded.get(row["screenshot_id"]) != row["sha256"]:
-            raise FrameCorrupt(
-                f"{object_key}: frame {row['screenshot_id']} is not the one loaded "
-                "(the bundle changed since)"
-            )
-    return shard
+def build_shard(storage: Storage, job: _Job) -> Shard:
+    """The shard of one bundle. The object must still be the one loaded (its sha256 as
+    the warehouse has it): then every frame is the frame verified then, and lies where
+    the loader saw it."""
+    data = storage.get_bytes(job.object_key)
+    if hashlib.sha256(data).hexdigest() != job.sha256:
+        raise FrameCorrupt(f"{job.object_key} is not the bundle that was loaded (it changed since)")
+    if job.start is not None and job.stop is not None:
+        try:
+            first = _header(data[job.start : job.start + BLOCK])[0]
+        except ValueError:
+            first = None
+        if first == job.first_member:
+            return Shard(job.bundle_id, data[job.start : job.stop] + bytes(2 * BLOCK), job.start)
+    # another writer's layout (a pax header, frames apart): member by member
+    log.info("%s: writing its shard member by member", job.object_key)
+    return _rebuild(job.bundle_id, data)
 
 
-def _slice(storage: Storage, bundle_id: str, key: str, files: list[dict[str, Any]]) -> Shard:
-    name, size = _header(storage.read_range(key, 0, BLOCK))
-    if name != MANIFEST:
-        raise ValueError(f"first member is {name!r}")
-    pos, layout = BLOCK + _padded(size), []
-    for f in files:
-        layout.append((f["path"], pos, int(f["bytes"])))
-        pos += BLOCK + _padded(int(f["bytes"]))
-    first = next(i for i, m in enumerate(layout) if m[0].startswith(FRAMES_DIR))
-    if not all(m[0].startswith(FRAMES_DIR) for m in layout[first:]):
-        raise ValueError("frames are not the last members")
-    start, end = layout[first][1], pos
-    body = storage.read_range(key, start, end - start)
-    if len(body) != end - start:
-        raise ValueError("the object is shorter than its manifest says")
-    view = memoryview(body)
-    rows = []
-    for member, at, size in layout[first:]:
-        off = at - start
-        if _header(body[off : off + BLOCK]) != (member, size):
-            raise ValueError(f"no header for {member} where a ustar layout puts it")
-        sha = hashlib.sha256(view[off + BLOCK : off + BLOCK + size]).hexdigest()
-        rows.append(_row(bundle_id, member, off + BLOCK, size, sha))
-    return Shard(bundle_id, body + bytes(2 * BLOCK), rows)
-
-
-def _rebuild(storage: Storage, bundle_id: str, key: str) -> Shard:
+def _rebuild(bundle_id: str, data: bytes) -> Shard:
     from worktape.bundle import read_bundle
     from worktape.bundle.writer import _tarinfo
 
-    with tempfile.TemporaryDirectory() as tmp, storage.open(key) as body:
-        b = read_bundle(body, frames="extract", extract_to=tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        b = read_bundle(io.BytesIO(data), frames="extract", extract_to=tmp)
         mtime = 0
-        buf, rows = io.BytesIO(), []
+        buf, frames = io.BytesIO(), []
         with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for f in b.manifest["files"]:
                 member = f["path"]
@@ -168,9 +145,9 @@ def _rebuild(storage: Storage, bundle_id: str, key: str) -> Shard:
                 tar.addfile(_tarinfo(member, len(data), mtime), io.BytesIO(data))
                 # the image ends the member: its offset is the end less its padded length
                 offset = buf.tell() - _padded(len(data))
-                sha = hashlib.sha256(data).hexdigest()
-                rows.append(_row(bundle_id, member, offset, len(data), sha))
-        return Shard(bundle_id, buf.getvalue(), rows)
+                sid = member[len(FRAMES_DIR) :].rsplit(".", 1)[0]
+                frames.append((sid, member, offset, len(data), hashlib.sha256(data).hexdigest()))
+        return Shard(bundle_id, buf.getvalue(), frames=frames)
 
 
 WANTED_SQL = """
@@ -213,16 +190,37 @@ def publish_frames(
             """
         ).fetchall()
     ]
-    new: list[dict[str, Any]] = []
-    written = 0
-    with ThreadPoolExecutor(THREADS, thread_name_prefix="shard") as pool:
-        for i in range(0, len(todo), BATCH_BUNDLES):
-            batch = _bundle_batch(con, todo[i : i + BATCH_BUNDLES])
-            for shard in pool.map(lambda b: _build_and_put(storage, b), batch):
-                if shard is not None:
-                    written += 1
-                    new += shard.rows
-    con.register("new_frames", pa.Table.from_pylist(new, schema=INDEX_SCHEMA))
+    con.register("todo_bundles", pa.table({"bundle_id": todo}))
+    sliced: dict[str, list[Any]] = {"bundle_id": [], "start": []}
+    rebuilt: dict[str, list[Any]] = {n: [] for n in INDEX_SCHEMA.names}
+    for shard in _bounded_map(lambda job: _build_and_put(storage, job), _jobs(con)):
+        if shard.sliced_at is not None:
+            sliced["bundle_id"].append(shard.bundle_id)
+            sliced["start"].append(shard.sliced_at)
+            continue
+        path = shard_key(shard.bundle_id)[len(PUBLISHED) :]
+        for sid, member, offset, length, sha in shard.frames or []:
+            values = (sid, shard.bundle_id, path, member, offset, length, sha)
+            for name, value in zip(INDEX_SCHEMA.names, values, strict=True):
+                rebuilt[name].append(value)
+    written = len(todo)
+    storage.sync()  # before any version names these shards
+    con.register("sliced_bundles", pa.table(sliced, schema=_SLICED))
+    con.register("rebuilt_frames", pa.table(rebuilt, schema=INDEX_SCHEMA))
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE new_frames AS
+        SELECT s.screenshot_id, s.bundle_id, 'frames/' || s.bundle_id || '.tar' AS shard,
+               'screenshots/' || s.screenshot_id || '.' || coalesce(b.frame_format, 'webp')
+                   AS member,
+               s.data_offset - j.start AS "offset", s.bytes, s.sha256
+        FROM raw.screenshots AS s
+        JOIN sliced_bundles AS j USING (bundle_id)
+        JOIN raw.bundles AS b USING (bundle_id)
+        UNION ALL
+        SELECT * FROM rebuilt_frames
+        """
+    )
     index = con.execute(
         """
         SELECT * FROM known_frames
@@ -232,46 +230,61 @@ def publish_frames(
         ORDER BY screenshot_id
         """
     ).to_arrow_table()
-    for name in ("prev_index", "existing_shards", "new_frames"):
+    for name in ("prev_index", "existing_shards", "todo_bundles", "sliced_bundles"):
         con.unregister(name)
+    con.unregister("rebuilt_frames")
     return index.cast(INDEX_SCHEMA), written
 
 
-def _bundle_batch(
-    con: duckdb.DuckDBPyConnection, bundles: list[str]
-) -> list[tuple[str, str, list[dict[str, Any]], dict[str, str]]]:
-    """Bundle id, object key, manifest files and loaded checksums of `bundles`."""
-    con.register("shard_batch", pa.table({"bundle_id": bundles}))
-    out = []
-    for bid, key, files, ids, shas in con.execute(
-        """
+def _bounded_map(fn: Any, jobs: Iterator[Any]) -> Iterator[Any]:
+    """`fn` over `jobs` on THREADS threads, in order, with few jobs read ahead (an
+    Executor.map would take every job at once)."""
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="shard") as pool:
+        ahead: deque[Any] = deque()
+        for job in jobs:
+            ahead.append(pool.submit(fn, job))
+            if len(ahead) >= 2 * THREADS:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
+def _jobs(con: duckdb.DuckDBPyConnection) -> Iterator[_Job]:
+    """The bundles in `todo_bundles`, with where their frames lie (the loader's offsets):
+    contiguous, each behind a plain header, when the range they span is exactly their
+    headers and padded images."""
+    rows = con.execute(
+        f"""
         WITH s AS (
-            SELECT bundle_id, list(screenshot_id) AS ids, list(sha256) AS shas
-            FROM raw.screenshots SEMI JOIN shard_batch USING (bundle_id) GROUP BY 1
+            SELECT bundle_id,
+                   arg_min(screenshot_id, data_offset) AS first_id,
+                   min(data_offset) - {BLOCK} AS start,
+                   max(data_offset + (bytes + {BLOCK - 1}) // {BLOCK} * {BLOCK}) AS stop,
+                   sum({BLOCK} + (bytes + {BLOCK - 1}) // {BLOCK} * {BLOCK}) AS span,
+                   count(*) = count(data_offset) AS has_offsets
+            FROM raw.screenshots SEMI JOIN todo_bundles USING (bundle_id) GROUP BY 1
         )
-        SELECT b.bundle_id, b.object_key, json_extract_string(b.manifest, '$.files'),
-               s.ids, s.shas
-        FROM shard_batch JOIN raw.bundles AS b USING (bundle_id) JOIN s USING (bundle_id)
+        SELECT b.bundle_id, b.object_key, b.sha256,
+               'screenshots/' || s.first_id || '.' || coalesce(b.frame_format, 'webp'),
+               CASE WHEN s.has_offsets AND s.stop - s.start = s.span THEN s.start END,
+               s.stop
+        FROM todo_bundles JOIN raw.bundles AS b USING (bundle_id) JOIN s USING (bundle_id)
         ORDER BY 1
         """
-    ).fetchall():
-        out.append((bid, key, json.loads(files), dict(zip(ids, shas, strict=True))))
-    con.unregister("shard_batch")
-    return out
+    ).fetchall()
+    for row in rows:
+        yield _Job(*row)
 
 
-def _build_and_put(
-    storage: Storage, job: tuple[str, str, list[dict[str, Any]], dict[str, str]]
-) -> Shard | None:
-    bid, key, files, loaded = job
-    shard = build_shard(storage, bid, key, files, loaded)
-    if shard is not None:
-        try:
-            storage.put(shard_key(bid), shard.data)
-        except ObjectExists:
-            # a crash between the shard's put and its version: the same bytes, unless the
-            # bundle changed, which build_shard just ruled out
-            storage.put(shard_key(bid), shard.data, overwrite=True)
+def _build_and_put(storage: Storage, job: _Job) -> Shard:
+    shard = build_shard(storage, job)
+    # not flushed to a local disk one by one: publish_frames syncs once at the end
+    try:
+        storage.put(shard_key(job.bundle_id), shard.data, durable=False)
+    except ObjectExists:
+        # a crash between the shard's put and its version: the same bytes, unless the
+        # bundle changed, which build_shard just ruled out
+        storage.put(shard_key(job.bundle_id), shard.data, overwrite=True, durable=False)
     return shard
 
 

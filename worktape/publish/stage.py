@@ -3,9 +3,10 @@
 `tables/` holds what would be published: the marts as Parquet, written in a fixed order
 so the same warehouse gives the same bytes. `gate/` holds what the expectation suites
 read, computed in DuckDB so that a night of tens of millions of events stays cheap:
-- the night's raw events as one row per bundle: per-event rules become that bundle's
-  extremes and counts (the lowest and highest pointer position on the screen, the
-  smallest step in time, how many unknown kinds), with an example event for each;
+- the night's raw events as one row per bundle (the bundles that started on its days):
+  per-event rules become that bundle's extremes and counts (the lowest and highest
+  pointer position on the screen, the smallest step in time, how many unknown kinds),
+  with an example event for each, as the loader measured them;
 - per-row checks of the marts the night rebuilt, as columns (a frame's lead over its
   action, a step count beside an action count...);
 - the distinct texts of every publishable table that a cheap pattern (RE2, in DuckDB)
@@ -25,7 +26,6 @@ import pyarrow.parquet as pq
 
 from capture_agent.config import Privacy
 from capture_agent.redact import secret_spans
-from worktape.bundle.contract import EVENT_KINDS
 
 # published table -> the order its rows are written in (its key)
 TABLES: dict[str, str] = {
@@ -112,43 +112,18 @@ def stage_gate(
     """The files the suites read: out/<suite>.parquet."""
     con.execute("SET preserve_insertion_order = true")
     n = {}
-    kinds = ", ".join(f"'{k}'" for k in EVENT_KINDS)
+    # the loader measured each bundle (worktape/loader/profile.py); across a device's
+    # bundles, time must not run backwards either
     n["raw_bundles"] = _copy(
         con,
         f"""
-        WITH e AS (
-            SELECT e.event_id, e.bundle_id, e.seq, e.event_kind AS kind, e.event_at AS ts,
-                   (e.x - s.screen_left) / s.screen_width AS x_on_screen,
-                   (e.y - s.screen_top) / s.screen_height AS y_on_screen,
-                   epoch(e.event_at - lag(e.event_at) OVER (PARTITION BY e.bundle_id
-                                                            ORDER BY e.seq)) AS ts_step_s
-            FROM staging.stg_worktape__events AS e
-            LEFT JOIN intermediate.int_bundle_screens AS s
-              ON s.bundle_id = e.bundle_id AND s.monitor = coalesce(e.monitor, 1)
-            WHERE {_days_range("e.event_at", days)}
-        ),
-        b AS (
-            SELECT bundle_id, count(*) AS events,
-                   count(*) - count(DISTINCT event_id) AS duplicate_event_ids,
-                   count(*) FILTER (WHERE kind NOT IN ({kinds})) AS unknown_kinds,
-                   count(*) FILTER (WHERE ts IS NULL) AS null_ts,
-                   min(x_on_screen) AS min_x_on_screen, max(x_on_screen) AS max_x_on_screen,
-                   min(y_on_screen) AS min_y_on_screen, max(y_on_screen) AS max_y_on_screen,
-                   coalesce(min(ts_step_s), 0) AS min_ts_step_s,
-                   min(ts) AS first_at, max(ts) AS last_at,
-                   arg_min(event_id, seq) FILTER (WHERE kind NOT IN ({kinds}))
-                       AS unknown_kind_example,
-                   arg_min(event_id, seq) FILTER (WHERE NOT (x_on_screen BETWEEN 0 AND 1
-                       AND y_on_screen BETWEEN 0 AND 1)) AS off_screen_example,
-                   arg_min(event_id, seq) FILTER (WHERE ts_step_s < 0) AS backwards_example
-            FROM e GROUP BY 1
-        )
-        SELECT b.*, bu.device_id,
-               -- a device's bundles follow each other in time: never one before the last
-               coalesce(epoch(b.first_at - lag(b.last_at) OVER (PARTITION BY bu.device_id
-                   ORDER BY bu.started_at, b.bundle_id)), 0) AS gap_after_previous_bundle_s
-        FROM b JOIN staging.stg_worktape__bundles AS bu USING (bundle_id)
-        ORDER BY b.bundle_id
+        SELECT p.*, b.device_id,
+               coalesce(epoch(p.first_at - lag(p.last_at) OVER (PARTITION BY b.device_id
+                   ORDER BY b.started_at, p.bundle_id)), 0) AS gap_after_previous_bundle_s
+        FROM raw.bundle_profiles AS p
+        JOIN raw.bundles AS b USING (bundle_id)
+        WHERE {_days_range("b.started_at", days)}
+        ORDER BY p.bundle_id
         """,
         out / "raw_bundles.parquet",
     )

@@ -68,11 +68,19 @@ class Storage(ABC):
 
     @abstractmethod
     def put(
-        self, key: str, body: Body, *, overwrite: bool = False, sha256: str | None = None
+        self,
+        key: str,
+        body: Body,
+        *,
+        overwrite: bool = False,
+        sha256: str | None = None,
+        durable: bool = True,
     ) -> ObjectInfo:
         """Store `body` (bytes or a file path). Without `overwrite` an existing key raises
         ObjectExists and leaves the stored object as it was. The sha256 is computed if
-        not given and kept with the object."""
+        not given and kept with the object. `durable=False` lets a backend that writes
+        to a local disk skip the flush to disk: call `sync()` before anything that says
+        the object is there (thousands of small puts, then one sync)."""
 
     @abstractmethod
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
@@ -98,6 +106,10 @@ class Storage(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove an object; a missing key is not an error."""
+
+    def sync(self) -> None:
+        """Make every put so far durable (see `put(durable=False)`)."""
+        return None
 
     def get_bytes(self, key: str) -> bytes:
         with self.open(key) as f:

@@ -78,7 +78,13 @@ class S3Storage(Storage):
         return self.prefix + check_key(key)
 
     def put(
-        self, key: str, body: Body, *, overwrite: bool = False, sha256: str | None = None
+        self,
+        key: str,
+        body: Body,
+        *,
+        overwrite: bool = False,
+        sha256: str | None = None,
+        durable: bool = True,  # every S3 put is durable when it returns
     ) -> ObjectInfo:
         digest, size = sha256_of(body)
         if sha256 is not None and sha256 != digest:
