@@ -40,13 +40,19 @@ class WarehouseSettings:
         return self.temp_directory or self.path.parent / "duckdb_tmp"
 
 
-def connect(settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse for writing, with the raw schema in place."""
+def connect(
+    settings: WarehouseSettings | None = None, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing, with the raw schema in place, or read-only (the
+    publishing tasks): either way with the memory, threads and spill directory set, so
+    that a big night spills to disk instead of taking the machine (a read-only publish
+    at 1,000 contributor-days reached 11 GB with DuckDB's default of 80% of RAM)."""
     s = settings or WarehouseSettings()
     s.path.parent.mkdir(parents=True, exist_ok=True)
     s.temp_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
         str(s.path),
+        read_only=read_only,
         config={
             "memory_limit": s.memory_limit,
             "threads": s.threads,
@@ -54,7 +60,8 @@ def connect(settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnect
         },
     )
     con.execute("SET TimeZone = 'UTC'")
-    ensure_raw_schema(con)
+    if not read_only:
+        ensure_raw_schema(con)
     return con
 
 

@@ -262,7 +262,9 @@ def publish(
         seconds[stage] = seconds.get(stage, 0.0) + now - clock
         clock = now
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    from worktape.warehouse import WarehouseSettings, connect
+
+    con = connect(WarehouseSettings(path=warehouse), read_only=True)
     try:
         counts = stage_tables(con, version_dir / "tables")
         lap("tables")

@@ -12,8 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from worktape.storage import Storage
 
 ACTION_NAMES = {
@@ -119,7 +117,9 @@ def render(
     storage: Storage | None,
     run_id: str | None = None,
 ) -> str:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    from worktape.warehouse import WarehouseSettings, connect
+
+    con = connect(WarehouseSettings(path=warehouse), read_only=True)
     try:
         hours = dict(
             con.execute(
