@@ -152,7 +152,10 @@ class Agent:
         from capture_agent.inputs import InputListeners
 
         listeners = InputListeners(
-            rec, on_hotkey=self._toggle_pause, hotkey=cfg.privacy.pause_hotkey
+            rec,
+            on_hotkey=self._toggle_pause,
+            hotkey=cfg.privacy.pause_hotkey,
+            pointer=desktop.pointer_reader(),
         )
         listeners.start()
         started = time.monotonic()

@@ -190,3 +190,30 @@ def test_without_a_display_the_agent_says_so(tmp_path: Path) -> None:
     )
     assert r.returncode == 2
     assert "DISPLAY" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_fast_event_parser_reads_what_python_xlib_reads(display: str) -> None:
+    """The listeners parse input events with one struct unpack; python-xlib's parser
+    must read the same from the same bytes (KeyPress, ButtonRelease, MotionNotify)."""
+    import struct
+
+    from Xlib import display as xdisplay
+    from Xlib.protocol import rq
+
+    from capture_agent.inputs import _INPUT_EVENT, _FastEventParser
+
+    d = xdisplay.Display(display)
+    slow = rq.EventField(None)
+    fast = _FastEventParser(slow)
+    for kind, detail in ((2, 38), (5, 3), (6, 0)):
+        for sent in (0, 0x80):
+            raw = _INPUT_EVENT.pack(
+                kind | sent, detail, 7, 123456, 0x111, 0x222, 0, 640, -3, 40, 50, 0x2004, 1
+            )
+            data = raw + struct.pack("=I", 99)  # the next event's first bytes stay
+            got, rest = fast.parse_binary_value(data, d.display, None, None)
+            want, rest_want = slow.parse_binary_value(data, d.display, None, None)
+            assert bytes(rest) == bytes(rest_want)
+            for attr in ("type", "detail", "time", "root_x", "root_y", "state", "send_event"):
+                assert getattr(got, attr) == getattr(want, attr), (kind, attr)
+    d.close()

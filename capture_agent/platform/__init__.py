@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +31,11 @@ class Desktop(Protocol):
         """Block up to `timeout` seconds; True when the focused window or its title may
         have changed since the last `active_window()`. An adapter that cannot tell
         sleeps and returns True (polling)."""
+        ...
+
+    def pointer_reader(self) -> Callable[[], tuple[int, int]] | None:
+        """A function giving the pointer's position, safe to call from another thread,
+        or None when input listeners report motion themselves."""
         ...
 
     def close(self) -> None: ...
