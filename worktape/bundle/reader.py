@@ -359,6 +359,71 @@ def _plain_header(h: bytes) -> tuple[str, int]:
     return (f"{prefix}/{name}" if prefix else name), size
 
 
+@dataclass
+class _Scan:
+    """What a scan of one bundle has seen: both scans keep it the same way, so they
+    end the same way (`bundle`)."""
+
+    frames: FramesMode
+    out_dir: Path | None
+    manifest: dict[str, Any] | None = None
+    manifest_text: str = ""
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    minor: int = 0
+    tables: dict[str, bytes] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    frame_names: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    offsets: dict[str, int] = field(default_factory=dict)
+
+    def read_manifest(self, data: bytes) -> None:
+        self.manifest, self.minor, self.files = _parse_manifest(data)
+        self.manifest_text = data.decode()
+
+    def frame(self, name: str, offset: int) -> Path | None:
+        """A frame member seen at `offset`: where to extract it (frames="extract"), or
+        None; a name that is not screenshots/<id>.<fmt> cannot be extracted."""
+        assert self.manifest is not None
+        self.frame_names.append(name)
+        self.offsets[name] = offset
+        if self.frames != "extract":
+            return None
+        fmt = self.manifest["frame_format"]
+        stem = name[len(S.FRAMES_DIR) :].rsplit(".", 1)[0]
+        if not S.ID_RE.match(stem) or name != S.frame_member(stem, fmt):
+            raise BundleError(
+                Reason.BAD_MEMBER_NAME,
+                f"frame member {name!r} is not screenshots/<id>.{fmt}",
+                member=name,
+            )
+        assert self.out_dir is not None
+        dest = self.out_dir / "screenshots" / f"{stem}.{fmt}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return dest
+
+    def bundle(self, src: _Source, dictionary: bool, *, complete: bool, fast: bool) -> Bundle:
+        assert self.manifest is not None
+        t = self.tables
+        events = _load_table(t[S.EVENTS], S.EVENTS, S.EVENTS_SCHEMA, dictionary)
+        shots = _load_table(t[S.SCREENSHOTS], S.SCREENSHOTS, S.SCREENSHOTS_SCHEMA, dictionary)
+        names = self.frame_names if complete else None
+        _check_tables(self.manifest, self.minor, self.files, events, shots, names)
+        return Bundle(
+            manifest=self.manifest,
+            manifest_text=self.manifest_text,
+            events=events,
+            screenshots=shots,
+            format_minor=self.minor,
+            sha256=src.sha.hexdigest() if complete else None,
+            bytes=src.count if complete else None,
+            frames_verified=complete,
+            frames_dir=self.out_dir if self.frames == "extract" else None,
+            ignored_members=self.ignored,
+            frame_offsets=self.offsets,
+            fast=fast,
+        )
+
+
 def _fast_read(
     source: BinaryIO,
     frames: FramesMode,
@@ -398,16 +463,7 @@ def _fast_scan(
 ) -> Bundle:
     view = memoryview(data)
     end_of_data = len(data)
-    manifest: dict[str, Any] | None = None
-    files: dict[str, dict[str, Any]] = {}
-    minor = 0
-    tables: dict[str, bytes] = {}
-    seen: set[str] = set()
-    frame_names: list[str] = []
-    ignored: list[str] = []
-    out_dir = Path(extract_to) if extract_to is not None else None
-    manifest_text = ""
-    offsets: dict[str, int] = {}
+    scan = _Scan(frames, Path(extract_to) if extract_to is not None else None)
     pos = 0
     while True:
         header = data[pos : pos + tarfile.BLOCKSIZE]
@@ -416,22 +472,21 @@ def _fast_scan(
         if header == _ZERO_BLOCK:
             break
         name, size = _plain_header(header)
-        if len(seen) >= limits.max_members or name in seen:
+        if len(scan.seen) >= limits.max_members or name in scan.seen:
             raise _Defer
         _check_path(name)
-        seen.add(name)
+        scan.seen.add(name)
         start = pos + tarfile.BLOCKSIZE
         stop = start + size
         if stop > end_of_data:
             raise _Defer
         pos = start + (size + tarfile.BLOCKSIZE - 1) // tarfile.BLOCKSIZE * tarfile.BLOCKSIZE
-        if manifest is None:
+        if scan.manifest is None:
             if name != S.MANIFEST or size > limits.max_manifest_bytes:
                 raise _Defer
-            manifest_text = data[start:stop].decode()
-            manifest, minor, files = _parse_manifest(data[start:stop])
+            scan.read_manifest(data[start:stop])
             continue
-        entry = files.get(name)
+        entry = scan.files.get(name)
         if entry is None or entry["bytes"] != size:
             raise _Defer
         body = view[start:stop]
@@ -440,47 +495,21 @@ def _fast_scan(
         if name in (S.EVENTS, S.SCREENSHOTS):
             if size > limits.max_table_bytes:
                 raise _Defer
-            tables[name] = bytes(body)
+            scan.tables[name] = bytes(body)
         elif name.startswith(S.FRAMES_DIR):
-            frame_names.append(name)
-            offsets[name] = start
-            if frames == "extract":
-                stem = name[len(S.FRAMES_DIR) :].rsplit(".", 1)[0]
-                if not S.ID_RE.match(stem) or name != S.frame_member(
-                    stem, manifest["frame_format"]
-                ):
-                    raise _Defer
-                assert out_dir is not None
-                dest = out_dir / "screenshots" / f"{stem}.{manifest['frame_format']}"
-                dest.parent.mkdir(parents=True, exist_ok=True)
+            if (dest := scan.frame(name, start)) is not None:
                 with open(dest, "xb") as sink:
                     written.append(dest)
                     sink.write(body)
         else:
-            ignored.append(name)  # a newer minor's member: verified, not used
+            scan.ignored.append(name)  # a newer minor's member: verified, not used
     # what follows the last member is an end-of-archive marker: zeros, two blocks or more
     rest = end_of_data - pos
-    if manifest is None or rest < 2 * tarfile.BLOCKSIZE or data.count(0, pos) != rest:
+    if scan.manifest is None or rest < 2 * tarfile.BLOCKSIZE or data.count(0, pos) != rest:
         raise _Defer
-    if set(files) - seen or len(tables) != 2:
+    if set(scan.files) - scan.seen or len(scan.tables) != 2:
         raise _Defer
-    events = _load_table(tables[S.EVENTS], S.EVENTS, S.EVENTS_SCHEMA, dictionary)
-    shots = _load_table(tables[S.SCREENSHOTS], S.SCREENSHOTS, S.SCREENSHOTS_SCHEMA, dictionary)
-    _check_tables(manifest, minor, files, events, shots, frame_names)
-    return Bundle(
-        manifest=manifest,
-        manifest_text=manifest_text,
-        events=events,
-        screenshots=shots,
-        format_minor=minor,
-        sha256=src.sha.hexdigest(),
-        bytes=src.count,
-        frames_verified=True,
-        frames_dir=out_dir if frames == "extract" else None,
-        ignored_members=ignored,
-        frame_offsets=offsets,
-        fast=True,
-    )
+    return scan.bundle(src, dictionary, complete=True, fast=True)
 
 
 def _scan(
@@ -492,78 +521,50 @@ def _scan(
     dictionary: bool,
 ) -> Bundle:
 
-    manifest: dict[str, Any] | None = None
-    files: dict[str, dict[str, Any]] = {}
-    minor = 0
-    tables: dict[str, bytes] = {}
-    seen: set[str] = set()
-    frame_names: list[str] = []
-    ignored: list[str] = []
-    out_dir = Path(extract_to) if extract_to is not None else None
-    manifest_text = ""
-    offsets: dict[str, int] = {}
+    scan = _Scan(frames, Path(extract_to) if extract_to is not None else None)
     complete = True
 
     for ti in tar:
-        if len(seen) >= limits.max_members:
+        if len(scan.seen) >= limits.max_members:
             raise BundleError(Reason.TOO_MANY_MEMBERS, f"more than {limits.max_members} members")
         name = _check_name(ti)
-        if name in seen:
+        if name in scan.seen:
             raise BundleError(Reason.DUPLICATE_MEMBER, f"member {name} appears twice", member=name)
-        seen.add(name)
-        if manifest is None:
+        scan.seen.add(name)
+        if scan.manifest is None:
             if name != S.MANIFEST:
                 raise BundleError(
                     Reason.MISSING_MANIFEST,
                     f"first member is {name!r}, not {S.MANIFEST}",
                     member=name,
                 )
-            raw_manifest = _read_member(tar, ti, limits.max_manifest_bytes)
-            manifest, minor, files = _parse_manifest(raw_manifest)
-            manifest_text = raw_manifest.decode()
+            scan.read_manifest(_read_member(tar, ti, limits.max_manifest_bytes))
             continue
-        entry = _check_entry(ti, files.get(name))
+        entry = _check_entry(ti, scan.files.get(name))
         if name in (S.EVENTS, S.SCREENSHOTS):
             data = _read_member(tar, ti, limits.max_table_bytes)
             _check_sha(name, hashlib.sha256(data).hexdigest(), entry)
-            tables[name] = data
+            scan.tables[name] = data
             continue
         is_frame = name.startswith(S.FRAMES_DIR)
-        if is_frame and frames == "skip" and len(tables) == 2:
+        if is_frame and frames == "skip" and len(scan.tables) == 2:
             complete = False
             break
-        sink = None
-        if is_frame:
-            frame_names.append(name)
-            offsets[name] = ti.offset_data
-            if frames == "extract":
-                stem = name[len(S.FRAMES_DIR) :].rsplit(".", 1)[0]
-                if not S.ID_RE.match(stem) or name != S.frame_member(
-                    stem, manifest["frame_format"]
-                ):
-                    raise BundleError(
-                        Reason.BAD_MEMBER_NAME,
-                        f"frame member {name!r} is not screenshots/<id>.{manifest['frame_format']}",
-                        member=name,
-                    )
-                assert out_dir is not None
-                dest = out_dir / "screenshots" / f"{stem}.{manifest['frame_format']}"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with open(dest, "xb") as sink:
-                    digest = _stream_member(tar, ti, sink)
-            else:
-                digest = _stream_member(tar, ti, None)
+        if is_frame and (dest := scan.frame(name, ti.offset_data)) is not None:
+            with open(dest, "xb") as sink:
+                digest = _stream_member(tar, ti, sink)
         else:
-            ignored.append(name)  # a newer minor's member: verified, not used
+            if not is_frame:
+                scan.ignored.append(name)  # a newer minor's member: verified, not used
             digest = _stream_member(tar, ti, None)
         _check_sha(name, digest, entry)
 
-    if manifest is None:
+    if scan.manifest is None:
         raise BundleError(Reason.MISSING_MANIFEST, "archive has no members")
 
     if complete:
         _check_end_of_archive(tar, src)
-        missing = sorted(set(files) - seen)
+        missing = sorted(set(scan.files) - scan.seen)
         if missing:
             raise BundleError(
                 Reason.MISSING_MEMBER,
@@ -571,25 +572,9 @@ def _scan(
                 member=missing[0],
             )
     for name in (S.EVENTS, S.SCREENSHOTS):
-        if name not in tables:
+        if name not in scan.tables:
             raise BundleError(Reason.MISSING_MEMBER, f"{name} is absent", member=name)
-
-    events = _load_table(tables[S.EVENTS], S.EVENTS, S.EVENTS_SCHEMA, dictionary)
-    shots = _load_table(tables[S.SCREENSHOTS], S.SCREENSHOTS, S.SCREENSHOTS_SCHEMA, dictionary)
-    _check_tables(manifest, minor, files, events, shots, frame_names if complete else None)
-    return Bundle(
-        manifest=manifest,
-        manifest_text=manifest_text,
-        events=events,
-        screenshots=shots,
-        format_minor=minor,
-        sha256=src.sha.hexdigest() if complete else None,
-        bytes=src.count if complete else None,
-        frames_verified=complete,
-        frames_dir=out_dir if frames == "extract" else None,
-        ignored_members=ignored,
-        frame_offsets=offsets,
-    )
+    return scan.bundle(src, dictionary, complete=complete, fast=False)
 
 
 def _check_end_of_archive(tar: tarfile.TarFile, src: _Source) -> None:
