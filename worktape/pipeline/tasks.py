@@ -63,9 +63,10 @@ def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str
     (14): coalescing a long history into actions at once runs out of memory (a week of
     100 contributors, 28M events, did at a 4 GB limit), while 8M took 3.5 GB. Fewer,
     larger batches cost less: each pays about 10 s of per-node overhead (tests
-    included), so 9M events built in 73 s as one batch and in 83-93 s as two. A full refresh rebuilds the first batch from scratch and
-    adds the others incrementally, which gives the same tables (a work date spanning two
-    batches is rebuilt whole by the second)."""
+    included), so 9M events built in 73 s as one batch and in 83-93 s as two. A full
+    refresh rebuilds the first batch from scratch and adds the others incrementally,
+    which gives the same tables (a work date spanning two batches is rebuilt whole by
+    the second)."""
     if not days and not full_refresh:
         log.info("no new data this night: nothing to build")
         return {"built": False, "days": []}
