@@ -172,6 +172,31 @@ def test_publishing_the_same_input_twice_gives_the_same_bytes(
     assert json.loads((before / "manifest.json").read_text())["digest"] == digest
 
 
+def test_exports_written_in_small_chunks_match_one_chunk(state: Path, tmp_path: Path) -> None:
+    """The records and the XES log are written a chunk of episodes at a time (memory);
+    where the chunks fall must not change a byte. 40 steps a chunk splits the night into
+    many chunks and an episode longer than that into its own."""
+    from worktape.publish.eventlogs import episode_chunks, write_xes
+    from worktape.publish.publisher import build_dataset
+    from worktape.warehouse import connect
+
+    index = duckdb.connect().execute(
+        f"SELECT * FROM read_parquet('{latest(state)}/frames.parquet')"
+    ).to_arrow_table()
+    con = connect(read_only=True)
+    assert len(episode_chunks(con, 40)) > 3 * len(episode_chunks(con))
+    for size in (40, 10**9):
+        out = tmp_path / str(size)
+        build_dataset(con, out, index, chunk_steps=size)
+        write_xes(con, out / "episodes.xes", chunk_steps=size)
+    con.close()
+    for name in ("episodes.jsonl", "episodes.xes"):
+        small = (tmp_path / "40" / name).read_bytes()
+        assert small == (tmp_path / str(10**9) / name).read_bytes()
+    published = (latest(state) / "dataset" / "episodes.jsonl").read_bytes()
+    assert published == (tmp_path / "40" / "episodes.jsonl").read_bytes()
+
+
 def _gate_message(state: Path) -> str:
     return json.loads((state / "home" / "publish" / "work" / "gate.json").read_text())["message"]
 

@@ -16,6 +16,9 @@ from pathlib import Path
 import duckdb
 
 BATCH = 2000  # rows fetched at a time: a night's log is written without holding it all
+# steps rendered per query: aggregating every step of a 1,000 contributor-day history
+# at once needs most of the warehouse's 4 GB, and twice that history more
+CHUNK_STEPS = 500_000
 
 XES_EXTENSIONS = (
     ("Concept", "concept", "http://www.xes-standard.org/concept.xesext"),
@@ -47,8 +50,14 @@ def _attr(expr: str) -> str:
     return f"('\"' || {out} || '\"')"
 
 
-def _write_rows(con: duckdb.DuckDBPyConnection, sql: str, out: object, sep: str = "") -> int:
-    cur = con.execute(sql)
+def _write_rows(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    out: object,
+    sep: str = "",
+    params: list | None = None,
+) -> int:
+    cur = con.execute(sql, params)
     n = 0
     while rows := cur.fetchmany(BATCH):
         for (text,) in rows:
@@ -59,10 +68,37 @@ def _write_rows(con: duckdb.DuckDBPyConnection, sql: str, out: object, sep: str 
     return n
 
 
-def write_xes(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+def episode_chunks(con: duckdb.DuckDBPyConnection, chunk_steps: int = CHUNK_STEPS) -> list[tuple]:
+    """(work_date, first episode_id, last episode_id): ranges of at most `chunk_steps`
+    steps within one work date (an episode longer than that is a range of its own), in
+    work date and episode id order, which is the order the exports write."""
+    return con.execute(
+        """
+        WITH sized AS (
+            SELECT e.work_date, e.episode_id, coalesce(n.steps, 0) AS steps
+            FROM marts.episodes AS e
+            LEFT JOIN (SELECT episode_id, count(*) AS steps FROM marts.steps GROUP BY 1) AS n
+                USING (episode_id)
+        ),
+        numbered AS (
+            SELECT *, sum(steps) OVER (PARTITION BY work_date ORDER BY episode_id
+                                       ROWS UNBOUNDED PRECEDING) - steps AS before
+            FROM sized
+        )
+        SELECT work_date, min(episode_id), max(episode_id)
+        FROM numbered
+        GROUP BY work_date, before // ?
+        ORDER BY 1, 2
+        """,
+        [chunk_steps],
+    ).fetchall()
+
+
+def write_xes(con: duckdb.DuckDBPyConnection, path: Path, chunk_steps: int = CHUNK_STEPS) -> int:
     """One trace per episode (concept:name = episode_id, with its workflow), one event per
     step (concept:name = the action type in its app, time:timestamp, org:resource = the
-    contributor). Returns how many events."""
+    contributor), traces in work date and episode id order, `chunk_steps` steps per
+    query. Returns how many events."""
     con.execute("SET TimeZone = 'UTC'")
     event = (
         "'    <event>\n      <string key=\"concept:name\" value=' || "
@@ -90,12 +126,17 @@ def write_xes(con: duckdb.DuckDBPyConnection, path: Path) -> int:
         )
         f.write('  <classifier name="Activity" keys="concept:name"/>\n')
         f.write('  <string key="concept:name" value="worktape episodes"/>\n')
-        _write_rows(
-            con,
-            f"""
+        # a trace's events are sorted after aggregating: an ordered string_agg was the
+        # slowest part, and a list sorts on its first field, the step index
+        sql = f"""
             WITH ev AS (
-                SELECT s.episode_id, string_agg({event}, '' ORDER BY s.step_index) AS events
-                FROM marts.steps AS s GROUP BY 1
+                SELECT s.episode_id,
+                       array_to_string(list_transform(
+                           list_sort(list({{'i': s.step_index, 'text': {event}}})),
+                           x -> x.text), '') AS events
+                FROM marts.steps AS s
+                WHERE s.work_date = $1 AND s.episode_id BETWEEN $2 AND $3
+                GROUP BY 1
             )
             SELECT '  <trace>\n    <string key="concept:name" value=' || {_attr("e.episode_id")}
                    || '/>\n    <string key="workflow_id" value=' || {_attr("i.workflow_id")}
@@ -105,10 +146,11 @@ def write_xes(con: duckdb.DuckDBPyConnection, path: Path) -> int:
             LEFT JOIN marts.workflow_instances AS i USING (episode_id)
             LEFT JOIN marts.workflows AS w USING (workflow_id)
             LEFT JOIN ev USING (episode_id)
-            ORDER BY e.started_at, e.episode_id
-            """,
-            f,
-        )
+            WHERE e.work_date = $1 AND e.episode_id BETWEEN $2 AND $3
+            ORDER BY e.episode_id
+            """
+        for chunk in episode_chunks(con, chunk_steps):
+            _write_rows(con, sql, f, params=list(chunk))
         f.write("</log>\n")
     return con.execute("SELECT count(*) FROM marts.steps").fetchone()[0]
 

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from worktape.layout import PUBLISHED
 from worktape.publish import frames as F
-from worktape.publish.eventlogs import write_ocel, write_xes
+from worktape.publish.eventlogs import CHUNK_STEPS, episode_chunks, write_ocel, write_xes
 from worktape.publish.stage import TABLES, stage_gate, stage_tables
 from worktape.storage import Storage
 from worktape.storage.base import ObjectExists, ObjectMissing
@@ -81,72 +81,109 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_dataset(con: duckdb.DuckDBPyConnection, out: Path, frames: pa.Table) -> int:
-    """dataset/episodes.jsonl: one record per episode, AgentNet style, keys sorted. The
-    instruction is the workflow's name and the first eight windows the steps go through
-    (each as often as it is entered), for now. `frames` is the version's frames index:
-    records name each frame by its shard and member. DuckDB writes the records: a
-    version holds millions of steps."""
+def build_dataset(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    frames: pa.Table,
+    chunk_steps: int = CHUNK_STEPS,
+) -> int:
+    """dataset/episodes.jsonl: one record per episode, AgentNet style, keys sorted, in
+    work date and episode id order. The instruction is the workflow's name and the first
+    eight windows the steps go through (each as often as it is entered), for now.
+    `frames` is the version's frames index: records name each frame by its shard and
+    member.
+
+    DuckDB writes the records, a chunk of episodes at a time (at most `chunk_steps`
+    steps, one work date): joining every step to the whole frames index at once ran out
+    of the warehouse's 4 GB at 1,000 contributor-days (2.5M steps, 3.3M frames). Each
+    chunk joins only the frames its steps name."""
     out.mkdir(parents=True, exist_ok=True)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")  # ORDER BY decides the bytes
     con.register("frames_index", frames)
     try:
         con.execute(
-            f"""
-            COPY (
-                WITH s AS (
-                    SELECT s.*, coalesce(nullif(s.window_title, ''), nullif(s.app, ''), '')
-                               AS title,
-                           fb.shard || '#' || fb.member AS image,
-                           fa.shard || '#' || fa.member AS next_image
-                    FROM marts.steps AS s
-                    LEFT JOIN frames_index AS fb ON fb.screenshot_id = s.frame_before_id
-                    LEFT JOIN frames_index AS fa ON fa.screenshot_id = s.frame_after_id
-                ),
-                -- the windows gone through: a title that differs from the last one seen
-                entered AS (
-                    SELECT episode_id, step_index, title,
-                           lag(title) OVER (PARTITION BY episode_id ORDER BY step_index) AS prev
-                    FROM s WHERE title != ''
-                ),
-                windows AS (
-                    SELECT episode_id,
-                           list(title ORDER BY step_index)
-                               FILTER (WHERE prev IS NULL OR prev != title) AS titles
-                    FROM entered GROUP BY 1
-                ),
-                traj AS (
-                    SELECT episode_id, list({{
-                        'action': action_code, 'action_type': action_type, 'app': app,
-                        'image': image, 'index': step_index - 1, 'next_image': next_image,
-                        'step_id': step_id,
-                        'time': strftime(started_at, '%Y-%m-%dT%H:%M:%S.%fZ'),
-                        'window_title': window_title}} ORDER BY step_index) AS traj
-                    FROM s GROUP BY 1
-                )
-                SELECT e.contributor_id,
-                       round(e.duration_s, 3)::DOUBLE AS duration_s,
-                       coalesce(nullif(w.workflow_name, ''), 'Task') || ': '
-                           || array_to_string(coalesce(win.titles, [])[1:8], ' → ')
-                           AS instruction,
-                       coalesce(w.is_recurring, false) AS is_recurring_workflow,
-                       e.episode_id AS task_id,
-                       coalesce(t.traj, []) AS traj,
-                       strftime(e.work_date, '%Y-%m-%d') AS work_date,
-                       i.workflow_id
-                FROM marts.episodes AS e
-                LEFT JOIN marts.workflow_instances AS i USING (episode_id)
-                LEFT JOIN marts.workflows AS w USING (workflow_id)
-                LEFT JOIN windows AS win USING (episode_id)
-                LEFT JOIN traj AS t USING (episode_id)
-                ORDER BY e.episode_id
-            ) TO '{out / "episodes.jsonl"}' (FORMAT json)
+            """
+            CREATE OR REPLACE TEMP TABLE dataset_images AS
+            SELECT screenshot_id, shard || '#' || member AS image FROM frames_index
             """
         )
+        chunks = episode_chunks(con, chunk_steps)
     finally:
         con.unregister("frames_index")
+    target = out / "episodes.jsonl"
+    part = out / ".part.jsonl"
+    try:
+        with target.open("wb") as whole:
+            for work_date, first, last in chunks:
+                con.execute(_DATASET_SQL.format(part=part), [work_date, first, last] * 2)
+                with part.open("rb") as f:
+                    shutil.copyfileobj(f, whole, 1 << 20)
+    finally:
+        part.unlink(missing_ok=True)
+        con.execute("DROP TABLE IF EXISTS dataset_images")
     return con.execute("SELECT count(*) FROM marts.episodes").fetchone()[0]
+
+
+# one chunk of records: the episodes of one work date between two episode ids
+_DATASET_SQL = """
+COPY (
+    WITH chunk_steps AS (
+        SELECT * FROM marts.steps
+        WHERE work_date = $1 AND episode_id BETWEEN $2 AND $3
+    ),
+    images AS (
+        SELECT * FROM dataset_images
+        SEMI JOIN (SELECT frame_before_id AS screenshot_id FROM chunk_steps
+                   UNION SELECT frame_after_id FROM chunk_steps) USING (screenshot_id)
+    ),
+    s AS (
+        SELECT s.*, coalesce(nullif(s.window_title, ''), nullif(s.app, ''), '') AS title,
+               fb.image, fa.image AS next_image
+        FROM chunk_steps AS s
+        LEFT JOIN images AS fb ON fb.screenshot_id = s.frame_before_id
+        LEFT JOIN images AS fa ON fa.screenshot_id = s.frame_after_id
+    ),
+    -- the windows gone through: a title that differs from the last one seen
+    entered AS (
+        SELECT episode_id, step_index, title,
+               lag(title) OVER (PARTITION BY episode_id ORDER BY step_index) AS prev
+        FROM s WHERE title != ''
+    ),
+    windows AS (
+        SELECT episode_id,
+               list(title ORDER BY step_index)
+                   FILTER (WHERE prev IS NULL OR prev != title) AS titles
+        FROM entered GROUP BY 1
+    ),
+    traj AS (
+        -- sorting each list after is 5x faster than an ordered aggregate
+        SELECT episode_id, list_transform(list_sort(list({{'i': step_index, 'step': {{
+            'action': action_code, 'action_type': action_type, 'app': app,
+            'image': image, 'index': step_index - 1, 'next_image': next_image,
+            'step_id': step_id,
+            'time': strftime(started_at, '%Y-%m-%dT%H:%M:%S.%fZ'),
+            'window_title': window_title}}}})), x -> x.step) AS traj
+        FROM s GROUP BY 1
+    )
+    SELECT e.contributor_id,
+           round(e.duration_s, 3)::DOUBLE AS duration_s,
+           coalesce(nullif(w.workflow_name, ''), 'Task') || ': '
+               || array_to_string(coalesce(win.titles, [])[1:8], ' → ') AS instruction,
+           coalesce(w.is_recurring, false) AS is_recurring_workflow,
+           e.episode_id AS task_id,
+           coalesce(t.traj, []) AS traj,
+           strftime(e.work_date, '%Y-%m-%d') AS work_date,
+           i.workflow_id
+    FROM marts.episodes AS e
+    LEFT JOIN marts.workflow_instances AS i USING (episode_id)
+    LEFT JOIN marts.workflows AS w USING (workflow_id)
+    LEFT JOIN windows AS win USING (episode_id)
+    LEFT JOIN traj AS t USING (episode_id)
+    WHERE e.work_date = $4 AND e.episode_id BETWEEN $5 AND $6
+    ORDER BY e.episode_id
+) TO '{part}' (FORMAT json)
+"""
 
 
 def build_eventlogs(con: duckdb.DuckDBPyConnection, out: Path) -> int:
