@@ -180,9 +180,11 @@ def test_exports_written_in_small_chunks_match_one_chunk(state: Path, tmp_path: 
     from worktape.publish.publisher import build_dataset
     from worktape.warehouse import connect
 
-    index = duckdb.connect().execute(
-        f"SELECT * FROM read_parquet('{latest(state)}/frames.parquet')"
-    ).to_arrow_table()
+    index = (
+        duckdb.connect()
+        .execute(f"SELECT * FROM read_parquet('{latest(state)}/frames.parquet')")
+        .to_arrow_table()
+    )
     con = connect(read_only=True)
     assert len(episode_chunks(con, 40)) > 3 * len(episode_chunks(con))
     for size in (40, 10**9):
