@@ -13,6 +13,7 @@ import pytest
 
 from capture_agent.redact import EMAIL_RE, looks_secret
 from worktape.bundle import read_bundle
+from worktape.bundle.contract import EVENT_KINDS
 from worktape.layout import RAW, TRUTH, parse_raw_key
 from worktape.simulate import simulate
 from worktape.simulate.templates import BY_NAME, DENYLISTED
@@ -101,20 +102,7 @@ def test_realistic_mix_of_events_screens_and_gaps(team) -> None:
         kinds.update(b.events["kind"].to_pylist())
         monitors.add(len(b.manifest["screens"]))
         apps.update(a for a in b.events["app"].to_pylist() if a)
-    for k in (
-        "mouse_move",
-        "mouse_down",
-        "mouse_up",
-        "scroll",
-        "key_down",
-        "key_up",
-        "focus_change",
-        "idle_start",
-        "idle_end",
-        "pause",
-        "resume",
-        "screenshot",
-    ):
+    for k in EVENT_KINDS:  # the simulator writes every kind the contract knows
         assert kinds[k] > 0, k
     assert kinds["idle_start"] == kinds["idle_end"]
     assert monitors == {1, 2}  # single- and dual-monitor people
