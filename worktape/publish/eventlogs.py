@@ -133,7 +133,7 @@ def write_xes(con: duckdb.DuckDBPyConnection, path: Path, chunk_steps: int = CHU
                 SELECT s.episode_id,
                        array_to_string(list_transform(
                            list_sort(list({{'i': s.step_index, 'text': {event}}})),
-                           x -> x.text), '') AS events
+                           sorted_item -> sorted_item.text), '') AS events
                 FROM marts.steps AS s
                 WHERE s.work_date = $1 AND s.episode_id BETWEEN $2 AND $3
                 GROUP BY 1
