@@ -10,17 +10,34 @@
 {%- endif -%}
 {%- endmacro %}
 
-{# the same for a UTC timestamp column, with a range beside the exact test: a cast hides
-   the column from DuckDB's min/max pruning, the range lets it skip old row groups #}
-{% macro in_days_at(column) -%}
-{%- set days = var('days') -%}
+{# the same for a UTC timestamp column, as ranges: one per run of consecutive days. A
+   range is exact for UTC days and lets DuckDB skip other days' row groups by min/max,
+   where a cast to date would hide the column and cost ICU's calendar on every row #}
+{% macro in_days_at(column, days=none) -%}
+{%- set days = var('days') if days is none else days -%}
 {%- if days -%}
-    {%- set first = days | min -%}
-    {%- set after = modules.datetime.date.fromisoformat(days | max)
-                    + modules.datetime.timedelta(days=1) -%}
-    ({{ column }} >= timestamptz '{{ first }} 00:00:00+00'
-     and {{ column }} < timestamptz '{{ after }} 00:00:00+00'
-     and {{ in_days('cast(' ~ column ~ ' as date)') }})
+    {%- set one = modules.datetime.timedelta(days=1) -%}
+    {%- set listed = days | map('string') | unique | sort | list -%}
+    {%- set starts = [] -%}
+    {%- set ends = [] -%}
+    {%- for d in listed -%}
+        {%- set day = modules.datetime.date.fromisoformat(d) -%}
+        {%- if (day - one).isoformat() not in listed %}{% do starts.append(d) %}{% endif -%}
+        {%- if (day + one).isoformat() not in listed -%}
+            {%- do ends.append((day + one).isoformat()) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    ({{ column }} >= timestamptz '{{ starts[0] }} 00:00:00+00'
+     and {{ column }} < timestamptz '{{ ends[-1] }} 00:00:00+00'
+    {%- if starts | length > 1 %}
+     and (
+        {%- for i in range(starts | length) %}
+        {%- if not loop.first %} or {% endif -%}
+        ({{ column }} >= timestamptz '{{ starts[i] }} 00:00:00+00'
+         and {{ column }} < timestamptz '{{ ends[i] }} 00:00:00+00')
+        {%- endfor -%}
+     )
+    {%- endif -%})
 {%- else -%}
     true
 {%- endif -%}

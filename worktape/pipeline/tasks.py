@@ -70,7 +70,7 @@ def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str
     if not days and not full_refresh:
         log.info("no new data this night: nothing to build")
         return {"built": False, "days": []}
-    counts = _events_per_day()
+    counts = _events_per_day(None if full_refresh else days)
     todo = sorted(counts) if full_refresh else sorted(days or [])
     batches = day_batches(
         todo,
@@ -107,20 +107,35 @@ def day_batches(
     return batches or [[]]
 
 
-def _events_per_day() -> dict[str, int]:
-    """Raw events per UTC day."""
+def _events_per_day(days: list[str] | None = None) -> dict[str, int]:
+    """Raw events per UTC day: of `days`, or of all days when None. The day is counted
+    from the instant (epoch_us), not with a cast or strftime of the timestamptz, which
+    go through ICU's calendar: 13 s instead of 0.5 s over 45M events."""
+    from datetime import date, timedelta
+
     import duckdb
 
     from worktape.warehouse import WarehouseSettings
 
+    where = ""
+    if days is not None:
+        if not days:
+            return {}
+        first, after = min(days), date.fromisoformat(max(days)) + timedelta(days=1)
+        where = (
+            f"WHERE ts >= TIMESTAMPTZ '{first} 00:00:00+00' "
+            f"AND ts < TIMESTAMPTZ '{after} 00:00:00+00'"
+        )
     con = duckdb.connect(str(WarehouseSettings().path), read_only=True)
     try:
         rows = con.execute(
-            "SELECT strftime(ts, '%Y-%m-%d'), count(*) FROM raw.events GROUP BY 1"
+            f"SELECT epoch_us(ts) // 86400000000 AS day, count(*) FROM raw.events {where} "
+            "GROUP BY 1"
         ).fetchall()
     finally:
         con.close()
-    return dict(rows)
+    epoch = date(1970, 1, 1)
+    return {(epoch + timedelta(days=int(day))).isoformat(): n for day, n in rows}
 
 
 def _run_dbt(batches: list[list[str]], *, full_refresh_first: bool) -> list[dict[str, Any]]:

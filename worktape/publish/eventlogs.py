@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from worktape.sqltime import iso_utc
+
 BATCH = 2000  # rows fetched at a time: a night's log is written without holding it all
 # steps rendered per query: aggregating every step of a 1,000 contributor-day history
 # at once needs most of the warehouse's 4 GB, and twice that history more
@@ -30,7 +32,7 @@ XES_EXTENSIONS = (
 
 def _ts(column: str) -> str:
     """A UTC timestamp as the logs spell it: ISO 8601, microseconds, Z."""
-    return f"strftime({column}, '%Y-%m-%dT%H:%M:%S.%fZ')"
+    return iso_utc(column)
 
 
 def _attr(expr: str) -> str:

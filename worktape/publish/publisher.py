@@ -40,6 +40,7 @@ from worktape.layout import PUBLISHED
 from worktape.publish import frames as F
 from worktape.publish.eventlogs import CHUNK_STEPS, episode_chunks, write_ocel, write_xes
 from worktape.publish.stage import TABLES, stage_gate, stage_tables
+from worktape.sqltime import iso_utc
 from worktape.storage import Storage
 from worktape.storage.base import ObjectExists, ObjectMissing
 
@@ -116,7 +117,10 @@ def build_dataset(
     try:
         with target.open("wb") as whole:
             for work_date, first, last in chunks:
-                con.execute(_DATASET_SQL.format(part=part), [work_date, first, last] * 2)
+                con.execute(
+                    _DATASET_SQL.format(part=part, step_time=iso_utc("started_at")),
+                    [work_date, first, last] * 2,
+                )
                 with part.open("rb") as f:
                     shutil.copyfileobj(f, whole, 1 << 20)
     finally:
@@ -163,7 +167,7 @@ COPY (
             'action': action_code, 'action_type': action_type, 'app': app,
             'image': image, 'index': step_index - 1, 'next_image': next_image,
             'step_id': step_id,
-            'time': strftime(started_at, '%Y-%m-%dT%H:%M:%S.%fZ'),
+            'time': {step_time},
             'window_title': window_title}}}})), sorted_item -> sorted_item.step) AS traj
         FROM s GROUP BY 1
     )

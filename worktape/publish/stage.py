@@ -17,7 +17,7 @@ read, computed in DuckDB so that a night of tens of millions of events stays che
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from capture_agent.config import Privacy
 from capture_agent.redact import secret_spans
+from worktape.sqltime import in_utc_days, seconds_between
 
 # published table -> the order its rows are written in (its key)
 TABLES: dict[str, str] = {
@@ -72,19 +73,6 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
     return con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
 
 
-def _days_range(column: str, days: Sequence[date] | None) -> str:
-    """A UTC timestamp column on `days` (all days when none): a range beside the exact
-    test, so that DuckDB skips the row groups of other days."""
-    if not days:
-        return "true"
-    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
-    first, after = min(days), max(days) + timedelta(days=1)
-    return (
-        f"({column} >= TIMESTAMPTZ '{first} 00:00:00+00' AND "
-        f"{column} < TIMESTAMPTZ '{after} 00:00:00+00' AND CAST({column} AS DATE) IN ({listed}))"
-    )
-
-
 def _work_dates_filter(column: str, days: Sequence[date] | None) -> str:
     """The work dates the night rebuilt: those with an action on its UTC days (dbt's
     in_work_dates); all when none."""
@@ -114,15 +102,18 @@ def stage_gate(
     n = {}
     # the loader measured each bundle (worktape/loader/profile.py); across a device's
     # bundles, time must not run backwards either
+    previous_last_at = (
+        "lag(p.last_at) OVER (PARTITION BY b.device_id ORDER BY b.started_at, p.bundle_id)"
+    )
+    gap = seconds_between(previous_last_at, "p.first_at")
     n["raw_bundles"] = _copy(
         con,
         f"""
         SELECT p.*, b.device_id,
-               coalesce(epoch(p.first_at - lag(p.last_at) OVER (PARTITION BY b.device_id
-                   ORDER BY b.started_at, p.bundle_id)), 0) AS gap_after_previous_bundle_s
+               coalesce({gap}, 0) AS gap_after_previous_bundle_s
         FROM raw.bundle_profiles AS p
         JOIN raw.bundles AS b USING (bundle_id)
-        WHERE {_days_range("b.started_at", days)}
+        WHERE {in_utc_days("b.started_at", days)}
         ORDER BY p.bundle_id
         """,
         out / "raw_bundles.parquet",
@@ -146,9 +137,10 @@ def stage_gate(
         con,
         f"""
         SELECT s.step_id, s.episode_id,
-               epoch(fb.taken_at - s.started_at) AS frame_before_lead_s,
-               epoch(e.started_at - fb.taken_at) AS frame_before_age_in_episode_s,
-               epoch(fa.taken_at - a.ended_at) AS frame_after_lag_s,
+               {seconds_between("s.started_at", "fb.taken_at")} AS frame_before_lead_s,
+               {seconds_between("fb.taken_at", "e.started_at")}
+                   AS frame_before_age_in_episode_s,
+               {seconds_between("a.ended_at", "fa.taken_at")} AS frame_after_lag_s,
                a.x_norm, a.y_norm, a.end_x_norm, a.end_y_norm
         FROM marts.steps AS s
         JOIN marts.actions AS a ON a.action_id = s.step_id

@@ -69,7 +69,7 @@ resumes as (
             and lag(last_app, 2) over w = first_app
             and lag(first_app, 1) over w != first_app
             and lag(action_count, 1) over w <= {{ var('interruption_max_actions') }}
-            and epoch(started_at - lag(ended_at, 2) over w) <= {{ var('interruption_max_s') }}
+            and {{ seconds_between('lag(ended_at, 2) over w', 'started_at') }} <= {{ var('interruption_max_s') }}
             -- an interruption is left for and come back from without a pause: a task
             -- between two pauses is a task of its own, not an interruption
             and coalesce(lag(first_gap_s, 1) over w, 0) < {{ var('episode_gap_s') }}

@@ -35,7 +35,7 @@ tasks as (
 contexts as (
     select
         t.*,
-        epoch(t.started_at - t.prev_ended_at) as gap_s,
+        {{ seconds_between('t.prev_ended_at', 't.started_at') }} as gap_s,
         lag(t.task_app) over w as prev_task_app,
         list(t.task_app) over (partition by t.device_id, t.work_date
                                order by t.started_at, t.action_id
@@ -50,8 +50,12 @@ contexts as (
     window w as (partition by t.device_id, t.work_date order by t.started_at, t.action_id)
 )
 
+-- only what the second pass reads: a wide table (the recent apps are a list a row) costs
+-- more to write than to compute
 select
-    *,
+    action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
+    action_type, app, task_app, window_title, gap_s, is_after_pause, is_dialog,
+    prev_task_app,
     prev_ended_at is null
         or gap_s >= {{ var('session_gap_s') }}
         or is_after_pause as is_session_start,

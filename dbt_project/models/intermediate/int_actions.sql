@@ -22,7 +22,10 @@ ordered as (
     select
         *,
         lag(category) over w as prev_category,
-        lag(event_at) over w as prev_at
+        lag(event_at) over w as prev_at,
+        -- the order within a device, as one integer: cheaper to aggregate by than
+        -- (event_at, bundle_id, seq)
+        row_number() over w as event_no
     from inputs
     where event_kind != 'mouse_up'
     window w as (partition by device_id order by event_at, bundle_id, seq)
@@ -37,9 +40,9 @@ grouped as (
             when category != coalesce(prev_category, '')
                  or category in ('mouse', 'hotkey')
                  or (category = 'char'
-                     and event_at - prev_at > interval ({{ var('typing_gap_ms') }}) millisecond)
+                     and {{ ms_between('prev_at', 'event_at') }} > {{ var('typing_gap_ms') }})
                  or (category = 'scroll'
-                     and event_at - prev_at > interval ({{ var('scroll_gap_ms') }}) millisecond)
+                     and {{ ms_between('prev_at', 'event_at') }} > {{ var('scroll_gap_ms') }})
             then 1 else 0 end) over w as group_no
     from ordered
     window w as (partition by device_id order by event_at, bundle_id, seq)
@@ -50,24 +53,27 @@ runs as (
         device_id,
         any_value(contributor_id) as contributor_id,
         category,
-        arg_min(event_id, (event_at, bundle_id, seq)) as action_id,
+        arg_min(event_id, event_no) as action_id,
         min(event_at) as started_at,
         max(event_at) as ended_at,
-        arg_min(x, event_at) as x,
-        arg_min(y, event_at) as y,
-        arg_min(monitor, event_at) as monitor,
+        arg_min(x, event_no) as x,
+        arg_min(y, event_no) as y,
+        arg_min(monitor, event_no) as monitor,
         sum(dx) as scroll_dx,
         sum(dy) as scroll_dy,
         regexp_replace(
-            string_agg(case when is_redacted then chr(1) else key end, ''
-                       order by event_at, bundle_id, seq),
+            -- sorted after aggregating: an ordered aggregate sorts each group apart
+            array_to_string(list_transform(
+                list_sort(list({'event_no': event_no,
+                                'key': case when is_redacted then chr(1) else key end})),
+                typed -> typed.key), ''),
             chr(1) || '+', '<redacted>', 'g') as typed_text,
         count(*) filter (where is_redacted) as redacted_chars,
         count(*) as n_events,
-        arg_min(key, event_at) as first_key,
-        arg_min(modifiers, event_at) as first_modifiers,
-        arg_min(app, event_at) as app,
-        arg_min(window_title, event_at) as window_title
+        arg_min(key, event_no) as first_key,
+        arg_min(modifiers, event_no) as first_modifiers,
+        arg_min(app, event_no) as app,
+        arg_min(window_title, event_no) as window_title
     from grouped
     where category in ('char', 'scroll', 'hotkey')
     group by device_id, group_no, category
@@ -117,7 +123,7 @@ pointer_actions as (
         event_id as action_id,
         case
             when button = 'right' then 'right_click'
-            when next_click_at - event_at <= interval ({{ var('double_click_ms') }}) millisecond
+            when {{ ms_between('event_at', 'next_click_at') }} <= {{ var('double_click_ms') }}
                  and abs(next_x - x) + abs(next_y - y) <= {{ var('double_click_px') }}
             then 'double_click'
             else 'click'
@@ -125,7 +131,7 @@ pointer_actions as (
         event_at as started_at,
         case
             when button != 'right'
-                 and next_click_at - event_at <= interval ({{ var('double_click_ms') }}) millisecond
+                 and {{ ms_between('event_at', 'next_click_at') }} <= {{ var('double_click_ms') }}
                  and abs(next_x - x) + abs(next_y - y) <= {{ var('double_click_px') }}
             then coalesce(next_released_at, next_click_at)
             else coalesce(released_at, event_at)
@@ -138,7 +144,7 @@ pointer_actions as (
     -- the second click of a double click belongs to the first
     where not (button != 'right'
                and prev_click_at is not null
-               and event_at - prev_click_at <= interval ({{ var('double_click_ms') }}) millisecond
+               and {{ ms_between('prev_click_at', 'event_at') }} <= {{ var('double_click_ms') }}
                and abs(x - prev_x) + abs(y - prev_y) <= {{ var('double_click_px') }})
 
     union all

@@ -6,7 +6,7 @@ select
     b.device_id,
     b.contributor_id,
     e.event_at,
-    cast(e.event_at as date) as event_date,
+    {{ utc_date('e.event_at') }} as event_date,
     e.event_kind,
     e.x,
     e.y,

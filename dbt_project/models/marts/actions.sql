@@ -57,8 +57,7 @@ offsets as (
 normalised as (
     select
         a.*,
-        cast(a.started_at + to_minutes(coalesce(o.utc_offset_minutes, 0)) as date)
-            as work_date,
+        {{ local_date('a.started_at', 'coalesce(o.utc_offset_minutes, 0)') }} as work_date,
         round((a.x - s.screen_left) / s.screen_width, 4) as x_norm,
         round((a.y - s.screen_top) / s.screen_height, 4) as y_norm,
         round((a.end_x - s.screen_left) / s.screen_width, 4) as end_x_norm,
@@ -73,7 +72,7 @@ select
     action_id,
     device_id,
     contributor_id,
-    cast(started_at as date) as action_date,
+    {{ utc_date('started_at') }} as action_date,
     work_date,
     action_type,
     started_at,

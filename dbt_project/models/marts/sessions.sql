@@ -14,7 +14,7 @@ select
     work_date,
     min(started_at) as started_at,
     max(ended_at) as ended_at,
-    epoch(max(ended_at) - min(started_at)) as duration_s,
+    {{ seconds_between('min(started_at)', 'max(ended_at)') }} as duration_s,
     count(*) as action_count,
     count(distinct episode_id) as episode_count
 from {{ ref('int_action_boundaries') }}
