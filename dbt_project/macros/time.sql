@@ -2,7 +2,7 @@
    DuckDB hands timestamptz subtraction and the cast to date to ICU's calendar: about
    2.5 us a row for `a - b` and 0.13 us for `cast(a as date)`, which made a night's
    typing gaps alone cost 20 s. epoch_us() is the instant as an integer, so these cost
-   next to nothing. tests/test_dbt_build.py holds them to the ICU results. #}
+   next to nothing. tests/time_macros_agree_with_icu.sql holds them to ICU's results. #}
 
 {# seconds from `start` to `end`, as a double (what epoch(end - start) gives) #}
 {% macro seconds_between(start, end) -%}
@@ -21,5 +21,6 @@
 
 {# the local date `offset_minutes` east of UTC #}
 {% macro local_date(column, offset_minutes) -%}
-    cast(make_timestamp(epoch_us({{ column }}) + 60000000 * cast({{ offset_minutes }} as bigint)) as date)
+    cast(make_timestamp(epoch_us({{ column }})
+                        + 60000000 * cast({{ offset_minutes }} as bigint)) as date)
 {%- endmacro %}

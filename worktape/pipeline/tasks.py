@@ -116,22 +116,17 @@ def _events_per_day(days: list[str] | None = None) -> dict[str, int]:
 
     import duckdb
 
+    from worktape.sqltime import in_utc_days
     from worktape.warehouse import WarehouseSettings
 
-    where = ""
-    if days is not None:
-        if not days:
-            return {}
-        first, after = min(days), date.fromisoformat(max(days)) + timedelta(days=1)
-        where = (
-            f"WHERE ts >= TIMESTAMPTZ '{first} 00:00:00+00' "
-            f"AND ts < TIMESTAMPTZ '{after} 00:00:00+00'"
-        )
+    if days is not None and not days:
+        return {}
+    chosen = None if days is None else [date.fromisoformat(d) for d in days]
     con = duckdb.connect(str(WarehouseSettings().path), read_only=True)
     try:
         rows = con.execute(
-            f"SELECT epoch_us(ts) // 86400000000 AS day, count(*) FROM raw.events {where} "
-            "GROUP BY 1"
+            "SELECT epoch_us(ts) // 86400000000 AS day, count(*) FROM raw.events "
+            f"WHERE {in_utc_days('ts', chosen)} GROUP BY 1"
         ).fetchall()
     finally:
         con.close()
