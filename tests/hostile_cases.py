@@ -15,7 +15,14 @@ from worktape.bundle import Limits, Reason
 
 Case = Callable[[dict, dict[str, bytes], bytes], bytes]
 CASES: dict[str, tuple[Reason, Case, Limits]] = {}
-LOADER_ONLY = {Reason.CONFLICT, Reason.KEY_MISMATCH}
+LOADER_ONLY = {
+    Reason.CONFLICT,
+    Reason.KEY_MISMATCH,
+    Reason.OVERLAPPING_BUNDLE,
+    Reason.UNREDACTED_SECRET,
+    Reason.DENYLISTED_WINDOW,
+    Reason.ERASED_CONTRIBUTOR,
+}
 
 
 DEFAULT_LIMITS = Limits()
@@ -269,5 +276,38 @@ def _(m, mem, raw):
 def _(m, mem, raw):
     edit_table(mem, "screenshots.parquet", lambda t: pa.concat_tables([t, t.slice(0, 1)]))
     m["counts"]["screenshots"] += 1
+    refresh_files(m, mem)
+    return assemble(m, mem)
+
+
+@case(Reason.UNSCOPED_ID)
+def _(m, mem, raw):
+    # what was seen in the field: a bundle of its own id carrying another bundle's
+    # screenshot ids (a newer minor, otherwise valid)
+    m["bundle_id"] = "bcopycat0001"
+    m["format_version"] = "1.9"
+    return assemble(m, mem)
+
+
+@case(Reason.TS_BACKWARDS)
+def _(m, mem, raw):
+    def swap(t: pa.Table) -> pa.Table:
+        ts = t["ts"].to_pylist()
+        ts[1], ts[2] = ts[2], ts[1]
+        return t.set_column(1, "ts", pa.array(ts, t.schema.field("ts").type))
+
+    edit_table(mem, "events.parquet", swap)
+    refresh_files(m, mem)
+    return assemble(m, mem)
+
+
+@case(Reason.OFF_SCREEN)
+def _(m, mem, raw):
+    def wander(t: pa.Table) -> pa.Table:
+        xs = t["x"].to_pylist()
+        xs[next(i for i, x in enumerate(xs) if x is not None)] = 1920 * 3
+        return t.set_column(t.schema.get_field_index("x"), "x", pa.array(xs, pa.int32()))
+
+    edit_table(mem, "events.parquet", wander)
     refresh_files(m, mem)
     return assemble(m, mem)

@@ -58,5 +58,17 @@ FRAME_FORMATS = {"webp": "image/webp", "png": "image/png", "jpeg": "image/jpeg"}
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
 
+# what follows "<bundle_id>-" in an id the bundle defines: no "-", so that the bundle_id
+# is everything before the last "-" and two bundles' ids can never be equal
+_SCOPED_SUFFIX_RE = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+def is_scoped_id(bundle_id: str, value: str) -> bool:
+    """Whether an id is `<bundle_id>-<suffix>` with no "-" in the suffix (a contract rule:
+    every id a bundle defines is scoped to that bundle)."""
+    prefix = bundle_id + "-"
+    return value.startswith(prefix) and bool(_SCOPED_SUFFIX_RE.match(value[len(prefix) :]))
+
+
 def frame_member(screenshot_id: str, frame_format: str) -> str:
     return f"{FRAMES_DIR}{screenshot_id}.{frame_format}"

@@ -43,9 +43,16 @@ class Reason(StrEnum):
     UNKNOWN_KIND = "unknown_kind"
     DANGLING_SCREENSHOT = "dangling_screenshot"
     DUPLICATE_SCREENSHOT = "duplicate_screenshot"
+    UNSCOPED_ID = "unscoped_id"
+    TS_BACKWARDS = "ts_backwards"
+    OFF_SCREEN = "off_screen"
     # loader level (raised by the pipeline, not by the reader)
     CONFLICT = "conflict"
     KEY_MISMATCH = "key_mismatch"
+    OVERLAPPING_BUNDLE = "overlapping_bundle"
+    UNREDACTED_SECRET = "unredacted_secret"
+    DENYLISTED_WINDOW = "denylisted_window"
+    ERASED_CONTRIBUTOR = "erased_contributor"
 
 
 class BundleError(Exception):

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from worktape.bundle import schema as S
 from worktape.bundle.errors import BundleError, Reason
+from worktape.bundle.measure import off_screen, on_screen, ts_us
 from worktape.timeutil import from_iso
 
 FramesMode = Literal["verify", "skip", "extract"]
@@ -71,6 +72,9 @@ class Bundle:
     frame_offsets: dict[str, int] = field(default_factory=dict)
     #: read by the fast path (plain ustar, read whole) rather than the tarfile scan
     fast: bool = False
+    #: events of a newer minor's kinds that this reader does not know, left out of
+    #: `events` (as its unknown columns are)
+    ignored_events: int = 0
 
     @property
     def bundle_id(self) -> str:
@@ -408,6 +412,7 @@ class _Scan:
         shots = _load_table(t[S.SCREENSHOTS], S.SCREENSHOTS, S.SCREENSHOTS_SCHEMA, dictionary)
         names = self.frame_names if complete else None
         _check_tables(self.manifest, self.minor, self.files, events, shots, names)
+        events, ignored_events = _known_kinds(events, self.minor)
         return Bundle(
             manifest=self.manifest,
             manifest_text=self.manifest_text,
@@ -421,7 +426,17 @@ class _Scan:
             ignored_members=self.ignored,
             frame_offsets=self.offsets,
             fast=fast,
+            ignored_events=ignored_events,
         )
+
+
+def _known_kinds(events: pa.Table, minor: int) -> tuple[pa.Table, int]:
+    """A newer minor may add event kinds: their rows are left out, like its columns."""
+    if minor <= S.FORMAT_MINOR or not events.num_rows:
+        return events, 0
+    known = pc.is_in(pc.cast(events["kind"], pa.string()), value_set=pa.array(S.EVENT_KINDS))
+    kept = events.filter(known)
+    return kept, events.num_rows - kept.num_rows
 
 
 def _fast_read(
@@ -660,6 +675,35 @@ def _check_window(table: pa.Table, name: str, lo: pa.Scalar, hi: pa.Scalar) -> N
         )
 
 
+def _check_order(events: pa.Table) -> None:
+    """In seq order, time never runs backwards (the agent writes events as they happen)."""
+    steps = np.diff(ts_us(events))
+    back = np.flatnonzero(steps < 0)
+    if back.size:
+        row = int(back[0]) + 1
+        raise BundleError(
+            Reason.TS_BACKWARDS,
+            f"{back.size} event(s) are earlier than the one before them, first at seq {row}",
+            member=S.EVENTS,
+        )
+
+
+def _check_pointer(events: pa.Table, screens: list[dict[str, Any]]) -> None:
+    """A pointer position lies on the monitor its event names."""
+    if not events.num_rows:
+        return
+    bad = np.flatnonzero(off_screen(*on_screen(events, screens)))
+    if bad.size:
+        row = int(bad[0])
+        x, y = events["x"][row].as_py(), events["y"][row].as_py()
+        raise BundleError(
+            Reason.OFF_SCREEN,
+            f"{bad.size} event(s) put the pointer outside the monitor they name, first "
+            f"at seq {row}: ({x}, {y})",
+            member=S.EVENTS,
+        )
+
+
 def _check_tables(
     manifest: dict[str, Any],
     minor: int,
@@ -693,6 +737,8 @@ def _check_tables(
     lo, hi = _ts_bounds(manifest)
     _check_window(events, S.EVENTS, lo, hi)
     _check_window(shots, S.SCREENSHOTS, lo, hi)
+    _check_order(events)
+    _check_pointer(events, manifest["screens"])
     if minor <= S.FORMAT_MINOR and events.num_rows:
         unknown = pc.unique(
             pc.filter(
@@ -712,6 +758,14 @@ def _check_tables(
             "screenshot_id repeats in screenshots.parquet",
             member=S.SCREENSHOTS,
         )
+    bundle_id = manifest["bundle_id"]
+    for sid in ids.to_pylist():
+        if not S.is_scoped_id(bundle_id, sid):
+            raise BundleError(
+                Reason.UNSCOPED_ID,
+                f"screenshot_id {sid!r} is not scoped to its bundle ({bundle_id}-<n>)",
+                member=S.SCREENSHOTS,
+            )
     suffix = "." + manifest["frame_format"]  # a frame's member is frame_member(sid, fmt)
     frame_files = {p for p in files if p.startswith(S.FRAMES_DIR)}
     for sid, sha, size in zip(

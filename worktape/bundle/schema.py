@@ -19,6 +19,7 @@ from worktape.bundle.contract import (  # noqa: F401 - re-exported: one place fo
     SCREENSHOT_TRIGGERS,
     SCREENSHOTS,
     frame_member,
+    is_scoped_id,
 )
 
 UTC_US = pa.timestamp("us", tz="UTC")

@@ -226,6 +226,8 @@ class BundleWriter:
         """Store one encoded frame; returns its screenshot_id. Add its `screenshot`
         event yourself, so that the event stream says when the frame was taken."""
         sid = screenshot_id or f"{self.bundle_id}-{len(self._shots):06d}"
+        if not S.is_scoped_id(self.bundle_id, sid):
+            raise ValueError(f"screenshot_id {sid!r} is not scoped to bundle {self.bundle_id}")
         row = J.frame_row(
             screenshot_id=sid,
             ts=ts,
