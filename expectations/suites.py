@@ -9,7 +9,7 @@ Three gates, each a set of suites over files staged from the warehouse
   from after its action or from before its episode, coordinates in [0, 1], no duplicate
   episodes, workflow counts that add up);
 - privacy: no e-mail, card (Luhn), phone or token in any text of a publishable table,
-  and no window the agent's denylist covers.
+  no window the agent's denylist covers, and no row of an erased contributor.
 """
 
 from __future__ import annotations
@@ -136,5 +136,12 @@ def suites(frame_grace_s: float = FRAME_GRACE_S) -> list[Suite]:
             "privacy",
             "ref",
             [gxe.ExpectColumnValuesToBeInSet(column="is_denylisted", value_set=[False])],
+        ),
+        Suite(
+            "gate_erased",
+            "privacy",
+            "ref",
+            # no row of a contributor whose tombstone says they were erased
+            [between("erased_rows", 0, 0)],
         ),
     ]

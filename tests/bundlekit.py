@@ -29,6 +29,8 @@ def write_small(
     device_id: str = "dtest",
     contributor_id: str = "ctest",
     start: datetime = T0,
+    app: str = "xterm",
+    title: str = "bash",
 ) -> SealedBundle:
     with BundleWriter(
         path,
@@ -40,7 +42,7 @@ def write_small(
         consent=CONSENT,
     ) as w:
         t = start + timedelta(seconds=1)
-        w.add_event(t, "focus_change", app="xterm", window_title="bash")
+        w.add_event(t, "focus_change", app=app, window_title=title)
         for i in range(n_frames):
             t += timedelta(seconds=2)
             sid = w.add_frame(

@@ -16,6 +16,7 @@ from worktape.bundle import Reason, read_bundle
 from worktape.layout import RAW, raw_key
 from worktape.simulate import simulate
 from worktape.storage import Storage, open_storage
+from worktape.tombstones import Tombstone, write_tombstone
 
 DAY = date(2026, 11, 2)
 # these two need limits lower than any real bundle; the reader tests cover them
@@ -27,6 +28,7 @@ class Planted:
     valid: dict[str, dict[str, int]] = field(default_factory=dict)  # key -> manifest counts
     hostile: dict[str, str] = field(default_factory=dict)  # key -> expected reason
     duplicates: set[str] = field(default_factory=set)
+    erased: set[str] = field(default_factory=set)  # keys refused: their contributor was erased
 
 
 def plant_night(
@@ -82,6 +84,48 @@ def plant_night(
     lkey = raw_key("dsomeoneelse", T0, "bliar0001")
     storage.put(lkey, liar.path)
     planted.hostile[lkey] = Reason.KEY_MISMATCH.value
+
+    # valid under the reader, refused by the loader: each in an hour of its own, so that
+    # only the planted fault shows
+    def loader_case(reason: Reason, hour: int, bid: str, **kw: str) -> None:
+        b = write_small(
+            tmp / f"{bid}.tar",
+            bundle_id=bid,
+            device_id="dhostile",
+            start=T0 + timedelta(hours=hour),
+            **kw,
+        )
+        key = raw_key("dhostile", b.started_at, bid)
+        storage.put(key, b.path)
+        planted.hostile[key] = reason.value
+
+    # a capture window that overlaps bgood0001's (same device, half an hour later)
+    overlap = write_small(
+        tmp / "overlap.tar",
+        bundle_id="boverlap0001",
+        device_id="dhostile",
+        start=T0 + timedelta(minutes=30),
+    )
+    okey = raw_key("dhostile", overlap.started_at, "boverlap0001")
+    storage.put(okey, overlap.path)
+    planted.hostile[okey] = Reason.OVERLAPPING_BUNDLE.value
+    loader_case(Reason.UNREDACTED_SECRET, 3, "bsecret0001", title="Re: quote for bob@example.com")
+    loader_case(Reason.DENYLISTED_WINDOW, 4, "bdenied0001", app="1password", title="Vault")
+
+    # an erased contributor: a bundle still in their spool (a new device), and one from
+    # a device the tombstone names that cannot even be read
+    write_tombstone(
+        storage, Tombstone("cerased", "2026-11-01T00:00:00Z", "erasure-test", ("derased",))
+    )
+    late = write_small(
+        tmp / "late.tar", bundle_id="blate0001", device_id="dnew", contributor_id="cerased"
+    )
+    lkey = raw_key("dnew", late.started_at, "blate0001")
+    storage.put(lkey, late.path)
+    planted.erased.add(lkey)
+    ckey = raw_key("derased", T0, "bcorrupt0001")
+    storage.put(ckey, b"not a bundle at all")
+    planted.erased.add(ckey)
     return planted
 
 
@@ -89,8 +133,11 @@ VOLATILE = {"loaded_at", "load_run_id", "quarantined_at", "run_id", "seen_at"}
 TABLES = ("bundles", "events", "screenshots", "ledger", "quarantine", "duplicate_keys")
 
 
-def snapshot(db: Path) -> dict[str, list[tuple]]:
-    """Every raw table's rows, sorted, without the columns that record when or by whom."""
+def snapshot(db: Path, *, refusals: bool = True) -> dict[str, list[tuple]]:
+    """Every raw table's rows, sorted, without the columns that record when or by whom.
+    refusals=False leaves out the records of bundles refused for an erased contributor
+    (the first night deletes those bundles: a second warehouse on the same bucket never
+    sees them)."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         out = {}
@@ -104,7 +151,12 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
                 ).fetchall()
                 if c not in VOLATILE
             ]
-            out[t] = con.execute(f"SELECT {', '.join(cols)} FROM raw.{t} ORDER BY ALL").fetchall()
+            where = (
+                "reason <> 'erased_contributor'" if t == "quarantine" and not refusals else "1=1"
+            )
+            out[t] = con.execute(
+                f"SELECT {', '.join(cols)} FROM raw.{t} WHERE {where} ORDER BY ALL"
+            ).fetchall()
         return out
     finally:
         con.close()
@@ -130,7 +182,11 @@ def assert_night_loaded(db: Path, storage: Storage, planted: Planted) -> None:
         )
         assert shots == {k: c["screenshots"] for k, c in planted.valid.items()}
         quarantined = dict(con.execute("SELECT object_key, reason FROM raw.quarantine").fetchall())
-        assert quarantined == planted.hostile
+        refused = {k: r for k, r in quarantined.items() if r == Reason.ERASED_CONTRIBUTOR.value}
+        assert {k: r for k, r in quarantined.items() if k not in refused} == planted.hostile
+        # refusals are recorded under opaque keys that name no device
+        assert len(refused) == len(planted.erased)
+        assert all(k.startswith("erased:") for k in refused)
         dupes = {k for (k,) in con.execute("SELECT object_key FROM raw.duplicate_keys").fetchall()}
         assert dupes == planted.duplicates
     finally:
@@ -141,4 +197,36 @@ def assert_night_loaded(db: Path, storage: Storage, planted: Planted) -> None:
 
         why = json.loads(storage.get_bytes(f"quarantine/{key}.reason.json"))
         assert why["reason"] == reason and why["message"]
-        assert storage.exists(key)  # raw is never deleted by the pipeline
+        assert storage.exists(key)  # raw is never deleted by the pipeline...
+    for key in planted.erased:  # ...except an erased contributor's: deleted, kept nowhere
+        assert not storage.exists(key)
+        assert not storage.exists(f"quarantine/{key}")
+        assert not storage.exists(f"quarantine/{key}.reason.json")
+
+
+class worktape_env:
+    """Point worktape at one copy of the state: its home, bucket, warehouse and analyst
+    file under `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.vars = {
+            "WORKTAPE_HOME": str(root / "home"),
+            "WORKTAPE_STORAGE_URL": str(root / "bucket"),
+            "WORKTAPE_WAREHOUSE": str(root / "warehouse.duckdb"),
+            "WORKTAPE_ANALYST_DB": str(root / "home" / "published.duckdb"),
+        }
+
+    def __enter__(self) -> None:
+        import os
+
+        self.saved = {k: os.environ.get(k) for k in self.vars}
+        os.environ.update(self.vars)
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -4,6 +4,7 @@
     quarantine/<raw key>  +  quarantine/<raw key>.reason.json
     published/<dataset_version>/...  +  published/LATEST
     truth/v1/device=<device_id>/date=<YYYY-MM-DD>/episodes.parquet   (simulator only)
+    tombstones/<contributor_id>.json   (one per erased contributor: no personal data)
 
 Date and hour are the UTC date and hour of the bundle's started_at.
 """
@@ -18,6 +19,7 @@ RAW = "raw/v1/"
 QUARANTINE = "quarantine/"
 PUBLISHED = "published/"
 TRUTH = "truth/v1/"
+TOMBSTONES = "tombstones/"
 
 _RAW_RE = re.compile(
     r"^raw/v1/device=(?P<device>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/hour=(?P<hour>\d{2})/"
@@ -57,3 +59,7 @@ def quarantine_key(key: str) -> str:
 
 def truth_key(device_id: str, day: date) -> str:
     return f"{TRUTH}device={device_id}/date={day.isoformat()}/episodes.parquet"
+
+
+def tombstone_key(contributor_id: str) -> str:
+    return f"{TOMBSTONES}{contributor_id}.json"

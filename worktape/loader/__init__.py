@@ -2,13 +2,11 @@
 and quarantine what fails. The Airflow tasks in dags/ are thin calls into this package."""
 
 from worktape.loader.discover import DEFAULT_LOOKBACK_DAYS, discover, interval_dates
-from worktape.loader.load import FAULT_ENV, FaultInjected, LoadSummary, load_bundles
+from worktape.loader.load import LoadSummary, load_bundles
 from worktape.loader.quarantine import Quarantined, quarantine
 
 __all__ = [
     "DEFAULT_LOOKBACK_DAYS",
-    "FAULT_ENV",
-    "FaultInjected",
     "LoadSummary",
     "Quarantined",
     "discover",

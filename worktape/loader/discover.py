@@ -25,15 +25,18 @@ def interval_dates(start: datetime, end: datetime, lookback_days: int = 0) -> li
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def list_raw_keys(storage: Storage, dates: list[date]) -> list[str]:
-    """Every raw bundle key under the given dates, listing only those partitions."""
+def list_raw_keys(
+    storage: Storage, dates: list[date], *, root: str = RAW, suffix: str = ".tar"
+) -> list[str]:
+    """Every raw bundle key under the given dates, listing only those partitions (under
+    `root`: raw/, or quarantine/raw/ with suffix ".reason.json" for the reasons)."""
     wanted = {d.isoformat() for d in dates}
     keys: list[str] = []
-    for device_dir in storage.list_dirs(RAW):
+    for device_dir in storage.list_dirs(root):
         for date_dir in storage.list_dirs(device_dir):
             if date_dir.rstrip("/").rpartition("date=")[2] not in wanted:
                 continue
-            keys.extend(i.key for i in storage.list(date_dir) if i.key.endswith(".tar"))
+            keys.extend(i.key for i in storage.list(date_dir) if i.key.endswith(suffix))
     return sorted(keys)
 
 

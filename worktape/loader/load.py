@@ -11,10 +11,10 @@ Rows go in through Arrow and DuckDB's own Arrow scan: no Python loop over events
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import json
 import logging
-import os
-import signal
 import tempfile
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -27,23 +27,19 @@ from typing import Any, BinaryIO
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from worktape.bundle import Bundle, BundleError, Limits, Reason, read_bundle
+from worktape.bundle import contract as S
 from worktape.bundle.contract import frame_member
-from worktape.layout import parse_raw_key
+from worktape.layout import parse_raw_key, quarantine_key
 from worktape.loader.profile import PROFILE_SCHEMA, profile
 from worktape.loader.quarantine import quarantine
 from worktape.storage import ObjectMissing, Storage
 from worktape.timeutil import from_iso
+from worktape.tombstones import Tombstone, Tombstones, read_tombstones
 
 log = logging.getLogger(__name__)
-
-#: fault points for tests: WORKTAPE_FAULT=before_ledger (raise) or before_ledger:kill
-FAULT_ENV = "WORKTAPE_FAULT"
-
-
-class FaultInjected(RuntimeError):
-    pass
 
 
 @dataclass
@@ -55,6 +51,8 @@ class LoadSummary:
     screenshots: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     days: set[str] = field(default_factory=set)
+    #: events of newer minors' kinds that this reader does not know (left out)
+    ignored_events: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +62,7 @@ class LoadSummary:
             "events": self.events,
             "screenshots": self.screenshots,
             "quarantined": dict(sorted(self.quarantined.items())),
+            "ignored_events": self.ignored_events,
             "days": sorted(self.days),
         }
 
@@ -146,6 +145,10 @@ def _key_matches(key: str, b: Bundle) -> BundleError | None:
     return None
 
 
+def _window(b: Bundle) -> tuple[datetime, datetime]:
+    return from_iso(b.manifest["started_at"]), from_iso(b.manifest["ended_at"])
+
+
 def _const(value: str, n: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))
 
@@ -207,7 +210,6 @@ def _commit(con: duckdb.DuckDBPyConnection, batch: list[_Fetched], run_id: str |
     )
     shots = pa.concat_tables([_screenshots(f.bundle) for f in batch])  # type: ignore[arg-type]
     profiles = pa.Table.from_pylist([f.profile for f in batch], schema=PROFILE_SCHEMA)
-    fault = os.environ.get(FAULT_ENV, "")
     con.register("_bundles", bundles)
     con.register("_events", events)
     con.register("_shots", shots)
@@ -225,21 +227,93 @@ def _commit(con: duckdb.DuckDBPyConnection, batch: list[_Fetched], run_id: str |
                 "SELECT * REPLACE (bundle_id::VARCHAR AS bundle_id) FROM _shots"
             )
             con.execute("INSERT INTO raw.bundle_profiles BY NAME SELECT * FROM _profiles")
-            if fault.startswith("before_ledger"):
-                if fault.endswith(":kill"):
-                    os.kill(os.getpid(), signal.SIGKILL)
-                raise FaultInjected("fault injected between load and ledger")
-            con.execute("""
-                INSERT INTO raw.ledger BY NAME
-                SELECT bundle_id, object_key, sha256, event_count, screenshot_count,
-                       loaded_at, load_run_id FROM _bundles""")
-            con.execute("COMMIT")
+            _commit_ledger(con)
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
         for name in ("_bundles", "_events", "_shots", "_profiles"):
             con.unregister(name)
+
+
+def _commit_ledger(con: duckdb.DuckDBPyConnection) -> None:
+    """The ledger rows, then COMMIT: a bundle is loaded iff its ledger row is committed.
+    (Its own function: the tests crash the loader right here, from outside.)"""
+    con.execute("""
+        INSERT INTO raw.ledger BY NAME
+        SELECT bundle_id, object_key, sha256, event_count, screenshot_count,
+               loaded_at, load_run_id FROM _bundles""")
+    con.execute("COMMIT")
+
+
+class _Windows:
+    """The capture windows of each device's loaded bundles, to find one that overlaps a
+    new bundle. Accepted windows never overlap, so sorted by start their ends are sorted
+    too, and the nearest window starting before a new one's end is the only one to
+    check."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._by_device: dict[str, list[tuple[datetime, datetime, str]]] = {}
+        for device, started, ended, bid in con.execute(
+            "SELECT device_id, started_at, ended_at, bundle_id FROM raw.bundles "
+            "ORDER BY device_id, started_at, ended_at"
+        ).fetchall():
+            self._by_device.setdefault(device, []).append((started, ended, bid))
+
+    def overlap(self, device: str, started: datetime, ended: datetime) -> str | None:
+        windows = self._by_device.get(device, [])
+        i = bisect.bisect_left(windows, (ended,)) - 1
+        if i >= 0 and windows[i][0] < ended and started < windows[i][1]:
+            return windows[i][2]
+        return None
+
+    def add(self, device: str, started: datetime, ended: datetime, bundle_id: str) -> None:
+        bisect.insort(self._by_device.setdefault(device, []), (started, ended, bundle_id))
+
+
+def _privacy_error(b: Bundle) -> BundleError | None:
+    """A window title or app that the agent should have redacted or never recorded: the
+    same rules the privacy gate applies to what is published, per bundle, so that one
+    laptop that did not redact is refused alone instead of blocking the night."""
+    from worktape.privacy import denylisted, finding
+
+    for column in ("window_title", "app"):
+        values = pc.unique(pc.cast(b.events[column], pa.string())).drop_null().to_pylist()
+        for value in values:
+            rule = finding(value)
+            if rule:
+                return BundleError(
+                    Reason.UNREDACTED_SECRET,
+                    f"a {column} holds an unredacted {rule}",
+                    member=S.EVENTS,
+                )
+            app, title = (value, None) if column == "app" else (None, value)
+            if denylisted(app, title):
+                return BundleError(
+                    Reason.DENYLISTED_WINDOW,
+                    f"events carry a window the denylist covers (in {column})",
+                    member=S.EVENTS,
+                )
+    return None
+
+
+def _refuse_erased(
+    storage: Storage, con: duckdb.DuckDBPyConnection, key: str, stone: Tombstone, run_id: str | None
+) -> None:
+    """A bundle of an erased contributor: delete it and keep nothing of it, not even in
+    quarantine. What is recorded is that a bundle was refused, under an opaque key."""
+    storage.delete(key)
+    storage.delete(quarantine_key(key))
+    con.execute(
+        "INSERT OR REPLACE INTO raw.quarantine VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?)",
+        [
+            "erased:" + hashlib.sha256(key.encode()).hexdigest()[:32],
+            Reason.ERASED_CONTRIBUTOR.value,
+            f"refused and deleted: its contributor was erased (request {stone.erasure_id})",
+            datetime.now(UTC),
+            run_id,
+        ],
+    )
 
 
 def load_bundles(
@@ -253,9 +327,13 @@ def load_bundles(
     workers: int = 2,
     prefetch: int = 32,
     limits: Limits = Limits(),  # noqa: B008 - frozen dataclass
+    tombstones: Tombstones | None = None,
 ) -> LoadSummary:
-    """Verify and load `keys`; quarantine what fails; return what happened."""
+    """Verify and load `keys`; quarantine what fails; refuse what an erasure forbids;
+    return what happened. Tombstones are read from `storage` unless given."""
     summary = LoadSummary()
+    stones = read_tombstones(storage) if tombstones is None else tombstones
+    windows = _Windows(con)
     ledger = {
         bid: (sha, key)
         for bid, sha, key in con.execute(
@@ -276,6 +354,11 @@ def load_bundles(
                 summary.days.add(f.bundle.manifest["started_at"][:10])  # type: ignore[union-attr]
         batch, batch_rows = [], 0
 
+    def refuse(key: str, stone: Tombstone) -> None:
+        _refuse_erased(storage, con, key, stone, run_id)
+        summary.quarantined[Reason.ERASED_CONTRIBUTOR.value] += 1
+        log.warning("refused and deleted a bundle of an erased contributor")
+
     def handle(f: _Fetched) -> None:
         nonlocal batch_rows
         if f.missing:
@@ -284,6 +367,9 @@ def load_bundles(
             return
         err = f.error
         b = f.bundle
+        if b is not None and (stone := stones.for_contributor(b.manifest["contributor_id"])):
+            refuse(f.key, stone)
+            return
         if err is None and b is not None:
             # the same bundle again is a no-op wherever it was put; then the key must
             # tell the truth about the bundle (an agent may only write its own prefix)
@@ -303,7 +389,7 @@ def load_bundles(
                     f"sha256 {seen_sha[:12]}…, this one is {(f.sha256 or '?')[:12]}…",
                 )
             else:
-                err = _key_matches(f.key, b)
+                err = _key_matches(f.key, b) or _window_error(b) or _privacy_error(b)
         if err is not None:
             summary.quarantined[err.reason.value] += 1
             quarantine(
@@ -319,13 +405,32 @@ def load_bundles(
             return
         assert b is not None and f.sha256 is not None
         ledger[b.bundle_id] = (f.sha256, f.key)
+        windows.add(b.manifest["device_id"], *_window(b), b.bundle_id)
+        summary.ignored_events += b.ignored_events
         batch.append(f)
         batch_rows += b.events.num_rows
         if batch_rows >= batch_events:
             flush()
 
+    def _window_error(b: Bundle) -> BundleError | None:
+        other = windows.overlap(b.manifest["device_id"], *_window(b))
+        if other is None:
+            return None
+        return BundleError(
+            Reason.OVERLAPPING_BUNDLE,
+            f"its capture window overlaps that of bundle {other}, already loaded from the "
+            "same device",
+        )
+
+    todo_keys = []
+    for key in keys:
+        if stones and (stone := stones.for_key(key)):
+            refuse(key, stone)
+        else:
+            todo_keys.append(key)
+
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="verify") as pool:
-        todo = iter(keys)
+        todo = iter(todo_keys)
         inflight: deque[Future[_Fetched]] = deque()
 
         def submit() -> None:

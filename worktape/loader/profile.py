@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from worktape.bundle import Bundle
 from worktape.bundle.contract import EVENT_KINDS
+from worktape.bundle.measure import off_screen, on_screen, ts_us
 
 PROFILE_SCHEMA = pa.schema(
     [
@@ -42,10 +43,6 @@ PROFILE_SCHEMA = pa.schema(
 )
 
 
-def _floats(col: pa.ChunkedArray) -> np.ndarray:
-    return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
-
-
 def _extreme(values: np.ndarray, fn: Any) -> float | None:
     finite = values[~np.isnan(values)]
     return float(fn(finite)) if finite.size else None
@@ -65,22 +62,8 @@ def profile(b: Bundle) -> dict[str, Any]:
     unknown = pc.invert(pc.is_in(kinds, value_set=pa.array(EVENT_KINDS))).to_numpy(
         zero_copy_only=False
     )
-    # each event's monitor (1 when unnamed) gives its screen; an unknown monitor, none
-    screens = {int(s["monitor"]): s for s in b.manifest["screens"]}
-    top_monitor = max([1, *screens])
-    geometry = np.full((top_monitor + 1, 4), np.nan)
-    for m, s in screens.items():
-        if 0 <= m <= top_monitor:
-            geometry[m] = (s["left"], s["top"], s["width"], s["height"])
-    monitor = pc.fill_null(ev["monitor"], 1).to_numpy(zero_copy_only=False).astype(np.int64)
-    monitor = np.where((monitor >= 0) & (monitor <= top_monitor), monitor, 0)
-    geometry[0] = np.nan  # monitor 0 or out of range: no screen
-    g = geometry[monitor]
-    x_on = (_floats(ev["x"]) - g[:, 0]) / g[:, 2]
-    y_on = (_floats(ev["y"]) - g[:, 1]) / g[:, 3]
-    with np.errstate(invalid="ignore"):
-        off_screen = (x_on < 0) | (x_on > 1) | (y_on < 0) | (y_on > 1)
-    ts = pc.cast(ev["ts"], pa.int64()).to_numpy(zero_copy_only=False)
+    x_on, y_on = on_screen(ev, b.manifest["screens"])
+    ts = ts_us(ev)
     steps = np.diff(ts)
     return {
         "bundle_id": bid,
@@ -96,7 +79,7 @@ def profile(b: Bundle) -> dict[str, Any]:
         "first_at": int(ts.min()) if n else None,
         "last_at": int(ts.max()) if n else None,
         "unknown_kind_example": example(unknown),
-        "off_screen_example": example(off_screen),
+        "off_screen_example": example(off_screen(x_on, y_on)),
         # the event that stepped back, not the one before it
         "backwards_example": example(np.concatenate([[False], steps < 0])),
     }

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import duckdb
 
 from worktape.bundle import BundleError
-from worktape.layout import quarantine_key
+from worktape.layout import QUARANTINE, RAW, quarantine_key
 from worktape.storage import ObjectExists, ObjectMissing, Storage
 
 
@@ -65,3 +66,17 @@ def quarantine(
         [key, bundle_id, sha256, q.reason, q.message, q.member, now, run_id],
     )
     return q
+
+
+def quarantine_reasons(storage: Storage, dates: list[date]) -> list[dict[str, Any]]:
+    """The reason records of the bundles quarantined under these dates' partitions, read
+    from the bucket (what a reader of the night needs, without opening the warehouse)."""
+    from worktape.loader.discover import list_raw_keys
+
+    out = []
+    for key in list_raw_keys(storage, dates, root=QUARANTINE + RAW, suffix=".reason.json"):
+        try:
+            out.append(json.loads(storage.get_bytes(key)))
+        except (ObjectMissing, ValueError):
+            continue
+    return out

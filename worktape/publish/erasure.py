@@ -1,6 +1,9 @@
 """Right to erasure: remove a contributor from the bucket, the warehouse and every
-published version.
+published version, and keep them out.
 
+0. Tombstone: `tombstones/<contributor_id>.json` (worktape/tombstones.py), first, so that
+   a bundle still in their laptop's spool is refused when it arrives, even if this run
+   stops half way. It holds no personal data.
 1. Bucket: their raw bundles, quarantined bundles and (simulated) ground truth, by the
    devices their bundles came from.
 2. Warehouse: their raw rows, then a full `dbt build`, so sessions, episodes and
@@ -34,6 +37,8 @@ from worktape.publish.publisher import (
 )
 from worktape.publish.stage import TABLES
 from worktape.storage import ObjectMissing, Storage
+from worktape.tombstones import Tombstone, write_tombstone
+from worktape.warehouse import open_db
 
 log = logging.getLogger(__name__)
 ERASURE_LOG = PUBLISHED + "erasures.jsonl"
@@ -127,7 +132,7 @@ def rewrite_version(storage: Storage, version: str, contributor_id: str, work: P
         dest.write_bytes(storage.get_bytes(info.key))
     db = work / f"{version}.duckdb"
     db.unlink(missing_ok=True)
-    con = duckdb.connect(str(db))
+    con = open_db(db)
     try:
         con.execute("CREATE SCHEMA marts")
         for t in TABLES:
@@ -231,7 +236,7 @@ def _their_shards(storage: Storage, version: str, contributor_id: str, work: Pat
         index.write_bytes(storage.get_bytes(prefix + F.INDEX))
     except ObjectMissing:
         return set()
-    q = duckdb.connect()
+    q = open_db()
     try:
         return {
             PUBLISHED + r[0]
@@ -289,13 +294,17 @@ def forget(
     con = connect(WarehouseSettings(path=warehouse))
     try:
         devices, bundles = _devices_and_bundles(con, contributor_id)
+        write_tombstone(
+            storage,
+            Tombstone(contributor_id, record.erased_at, record.erasure_id, tuple(sorted(devices))),
+        )
         record.bundles = len(bundles)
         record.bucket_objects = erase_bucket(storage, devices)
         record.warehouse_rows = erase_warehouse(con, contributor_id, bundles)
     finally:
         con.close()
     if rebuild:
-        dbt_build(None, full_refresh=True)
+        dbt_build(None, full_refresh=True, warehouse=warehouse)
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -43,6 +43,7 @@ from worktape.publish.stage import TABLES, stage_gate, stage_tables
 from worktape.sqltime import iso_utc
 from worktape.storage import Storage
 from worktape.storage.base import ObjectExists, ObjectMissing
+from worktape.tombstones import read_tombstones
 
 log = logging.getLogger(__name__)
 LATEST = PUBLISHED + "LATEST"
@@ -310,7 +311,8 @@ def publish(
     try:
         counts = stage_tables(con, version_dir / "tables")
         lap("tables")
-        stage_gate(con, work_dir / "gate", days)
+        erased = read_tombstones(storage).contributor_ids
+        stage_gate(con, work_dir / "gate", days, erased)
         lap("stage")
         gate = run_gate(work_dir / "gate", docs_dir)
         lap("gate")

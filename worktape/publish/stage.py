@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from capture_agent.config import Privacy
-from capture_agent.redact import secret_spans
+from worktape.privacy import finding, mask
 from worktape.sqltime import in_utc_days, seconds_between
 
 # published table -> the order its rows are written in (its key)
@@ -51,9 +51,6 @@ WINDOWS: dict[str, tuple[str, str, str]] = {
     "actions": ("action_id", "app", "window_title"),
     "episodes": ("episode_id", "main_app", "first_window_title"),
 }
-# the agent redacts these in typed text and titles; a password-like word is not checked
-# here: it cannot be told from an ordinary identifier once it is in a title
-PRIVACY_RULES = ("email", "card", "phone", "token")
 # what any of those rules needs, as one RE2 pattern DuckDB runs on every distinct text:
 # an "@" (e-mail); a token's prefix or 32 token characters in a row (tokens); nine
 # digits with at most three of " .()+-" between each two (phones, which need 9 digits,
@@ -95,9 +92,13 @@ def stage_tables(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
 
 
 def stage_gate(
-    con: duckdb.DuckDBPyConnection, out: Path, days: Sequence[date] | None
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    days: Sequence[date] | None,
+    erased: Sequence[str] = (),
 ) -> dict[str, int]:
-    """The files the suites read: out/<suite>.parquet."""
+    """The files the suites read: out/<suite>.parquet. `erased`: the contributors whose
+    tombstones forbid publishing any row of theirs."""
     con.execute("SET preserve_insertion_order = true")
     n = {}
     # the loader measured each bundle (worktape/loader/profile.py); across a device's
@@ -166,34 +167,35 @@ def stage_gate(
     )
     n["gate_texts"] = _write(scan_texts(con), out / "gate_texts.parquet")
     n["gate_windows"] = _write(scan_windows(con), out / "gate_windows.parquet")
+    n["gate_erased"] = _write(scan_erased(con, erased), out / "gate_erased.parquet")
     return n
+
+
+def scan_erased(con: duckdb.DuckDBPyConnection, erased: Sequence[str]) -> pa.Table:
+    """Per publishable table, how many rows name a contributor who was erased (0 unless
+    an erasure stopped half way: its rerun finishes it)."""
+    tables, counts = [], []
+    for t in TABLES:
+        has = con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'marts' "
+            "AND table_name = ? AND column_name = 'contributor_id'",
+            [t],
+        ).fetchone()[0]
+        n = 0
+        if has and erased:
+            n = con.execute(
+                f"SELECT count(*) FROM marts.{t} WHERE list_contains(?, contributor_id)",
+                [list(erased)],
+            ).fetchone()[0]
+        tables.append(t)
+        counts.append(n)
+    return pa.table({"ref": tables, "erased_rows": pa.array(counts, pa.int64())})
 
 
 def _write(table: pa.Table, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
     return table.num_rows
-
-
-def finding(text: str | None) -> str | None:
-    """The first privacy rule a text breaks, or None."""
-    if not text:
-        return None
-    for _, _, rule in secret_spans(text):
-        if rule in PRIVACY_RULES:
-            return rule
-    return None
-
-
-def _mask(text: str) -> str:
-    """A text with its secrets replaced by the rule's name, to show in a failure."""
-    out, last = [], 0
-    for start, end, rule in secret_spans(text):
-        if rule in PRIVACY_RULES:
-            out += [text[last:start], f"<{rule}>"]
-            last = end
-    out.append(text[last:])
-    return "".join(out)[:120]
 
 
 def scan_texts(con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -212,7 +214,7 @@ def scan_texts(con: duckdb.DuckDBPyConnection) -> pa.Table:
                 rows["table"].append(table)
                 rows["column"].append(col)
                 rows["finding"].append(rule)
-                rows["masked"].append(_mask(value) if rule else None)
+                rows["masked"].append(mask(value) if rule else None)
     return pa.table(rows, schema=_TEXTS_SCHEMA)
 
 
