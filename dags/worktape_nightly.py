@@ -9,8 +9,10 @@ the quality gate (Great Expectations), then a versioned dataset and the analyst 
 then the nightly report (written whether the gate passed or not).
 
 The task bodies live in `worktape.pipeline.tasks` (tested without Airflow). This file only
-wires them together: no I/O and no heavy imports at parse time. Both tasks touch the
-DuckDB file, so both run in the `duckdb_writer` pool (1 slot).
+wires them together: no I/O and no heavy imports at parse time. Every task that opens the
+DuckDB warehouse runs in the `duckdb_writer` pool (1 slot); the report reads only what
+was published (the analyst file, the bucket), so it needs no slot and never blocks a
+writer (tests/test_dags.py holds every task to its pool).
 """
 
 from __future__ import annotations

@@ -86,3 +86,73 @@ def test_bad_arguments_are_clear_errors(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
     r = run("bundle", "verify", str(tmp_path / "missing.tar"))
     assert r.returncode == 1 and "unreadable" in r.stdout
+
+
+def one_clear_line(r: subprocess.CompletedProcess[str]) -> str:
+    """A failure a person can read: non-zero exit, no traceback, one line on stderr."""
+    assert r.returncode != 0, r.stdout
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("worktape"), lines[0]
+    return lines[0]
+
+
+def test_every_user_facing_failure_is_one_clear_line(
+    tmp_path: Path, moto_server: str, airflow_home: dict[str, str]
+) -> None:
+    from worktape.warehouse import open_db
+
+    home = {"WORKTAPE_HOME": str(tmp_path / "home")}
+    analyst = tmp_path / "published.duckdb"
+    con = open_db(analyst)
+    con.execute("CREATE TABLE workflows AS SELECT 'expense report' AS workflow_name")
+    con.close()
+
+    # a write statement in worktape query: the analyst file is read-only
+    line = one_clear_line(run("query", "drop table workflows", "--db", str(analyst)))
+    assert "read-only" in line
+    line = one_clear_line(run("query", "SELEC nonsense", "--db", str(analyst)))
+    assert "query failed" in line
+    # no analyst file yet
+    line = one_clear_line(run("query", "SELECT 1", "--db", str(tmp_path / "none.duckdb")))
+    assert "no analyst file" in line
+
+    # a missing warehouse, and a corrupt one
+    missing = {**home, "WORKTAPE_WAREHOUSE": str(tmp_path / "nowhere" / "w.duckdb")}
+    line = one_clear_line(run("evaluate", "--truth", str(tmp_path), env=missing))
+    assert "no warehouse" in line
+    corrupt = tmp_path / "corrupt.duckdb"
+    corrupt.write_bytes(b"this was a warehouse once" * 1000)
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    env = {**home, "WORKTAPE_WAREHOUSE": str(corrupt), "WORKTAPE_STORAGE_URL": str(bucket)}
+    line = one_clear_line(run("pipeline", "run", "--date", "2026-11-02", env=env))
+    assert "cannot be opened" in line and str(corrupt) in line
+
+    # an unreachable S3 endpoint (a port nothing listens on)
+    dead = "http://127.0.0.1:9"
+    s3 = {**home, "WORKTAPE_STORAGE_URL": "s3://team/x", "WORKTAPE_S3_ENDPOINT_URL": dead}
+    line = one_clear_line(run("pipeline", "run", "--date", "2026-11-02", env=s3))
+    assert "cannot reach the bucket" in line
+    line = one_clear_line(run("bundle", "verify", "s3://team/raw/", env=s3))
+    assert "cannot reach the bucket" in line
+
+    # a day with no bundles at all: nothing to do, and said so
+    env = {
+        **home,
+        "WORKTAPE_WAREHOUSE": str(tmp_path / "w.duckdb"),
+        "WORKTAPE_STORAGE_URL": str(bucket),
+    }
+    line = one_clear_line(run("pipeline", "run", "--date", "2026-11-02", env=env))
+    assert "no bundles for 2026-11-02" in line
+
+    # bad arguments
+    line = one_clear_line(run("pipeline", "run", "--date", "yesterday-ish"))
+    assert "--date" in line and "--help" in line
+    line = one_clear_line(run("pipeline", "run", "--date", "2026-11-03", "--to", "2026-11-01"))
+    assert "--to is before --date" in line
+    line = one_clear_line(run("forget"))
+    assert "CONTRIBUTOR_ID" in line
+    line = one_clear_line(run("nonsense"))
+    assert "invalid choice" in line

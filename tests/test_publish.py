@@ -12,15 +12,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.nightkit import DAY
+from tests.nightkit import DAY, worktape_env
 from worktape.simulate import simulate
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def night(airflow_home: dict[str, str], tmp_path_factory: pytest.TempPathFactory
         jobs=1,
         hours=1.5,
     )
-    with _env(root):
+    with worktape_env(root):
         for d in (DAY, DAY + timedelta(days=1)):
             results = run_night(d, airflow_home)
             assert all(r.ok for r in results), results
@@ -50,34 +51,11 @@ def night(airflow_home: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     return root
 
 
-class _env:
-    """Point worktape at one copy of the state."""
-
-    def __init__(self, root: Path) -> None:
-        self.vars = {
-            "WORKTAPE_HOME": str(root / "home"),
-            "WORKTAPE_STORAGE_URL": str(root / "bucket"),
-            "WORKTAPE_WAREHOUSE": str(root / "warehouse.duckdb"),
-            "WORKTAPE_ANALYST_DB": str(root / "home" / "published.duckdb"),
-        }
-
-    def __enter__(self) -> None:
-        self.saved = {k: os.environ.get(k) for k in self.vars}
-        os.environ.update(self.vars)
-
-    def __exit__(self, *exc: object) -> None:
-        for k, v in self.saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 @pytest.fixture
 def state(night: Path, tmp_path: Path) -> Iterator[Path]:
     root = tmp_path / "state"
     shutil.copytree(night, root)
-    with _env(root):
+    with worktape_env(root):
         yield root
 
 
@@ -255,14 +233,30 @@ def test_the_analyst_file_stays_open_while_a_night_runs(
     from worktape.pipeline.runner import run_dag
 
     analyst = state / "home" / "published.duckdb"
-    held = duckdb.connect(str(analyst), read_only=True)
-    n = held.execute("SELECT count(*) FROM episodes").fetchone()[0]
+    # an analyst's notebook, in a process of its own, holds the file open
+    held = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys\n"
+            f"con = duckdb.connect({str(analyst)!r}, read_only=True)\n"
+            "q = 'SELECT count(*) FROM episodes'\n"
+            "print(con.execute(q).fetchone()[0], flush=True)\n"
+            "sys.stdin.readline()\n"
+            "print(con.execute(q).fetchone()[0], flush=True)\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert held.stdout is not None and held.stdin is not None
+    n = held.stdout.readline().strip()
     # the writers at work: dbt on the warehouse, then publishing a new analyst file
     conf = {"days": [DAY.isoformat()]}
     for dag_id in ("worktape_build", "worktape_publish"):
         assert run_dag(dag_id, DAY, airflow_home, conf=conf).ok
-    assert held.execute("SELECT count(*) FROM episodes").fetchone()[0] == n
-    held.close()
+    out, _ = held.communicate("go\n", timeout=60)
+    assert held.returncode == 0 and out.strip() == n
 
     out = subprocess.run(
         [
@@ -400,3 +394,176 @@ def test_forget_leaves_nothing_of_the_contributor(state: Path) -> None:
     a.close()
     log = (bucket / "published" / "erasures.jsonl").read_text()
     assert person not in log and device not in log and record["erasure_id"] in log
+
+
+def test_the_report_runs_while_a_load_holds_the_writer_lock(state: Path) -> None:
+    """A load in its own process is inside its transaction, holding the warehouse's
+    lock, when the report runs: the report reads the analyst file and the bucket, so
+    neither waits for nor breaks the other."""
+    from tests.bundlekit import write_small
+    from worktape.layout import raw_key
+    from worktape.pipeline.tasks import nightly_report
+    from worktape.storage import open_storage
+    from worktape.warehouse import WarehouseSettings, connect
+
+    late = write_small(state / "late.tar", bundle_id="block0001", device_id="dlock")
+    open_storage(state / "bucket").put(raw_key("dlock", late.started_at, "block0001"), late.path)
+    code = (
+        "import sys\n"
+        "from datetime import datetime, timedelta, UTC\n"
+        "import worktape.loader.load as L\n"
+        "from worktape.pipeline.tasks import discover_new, load_keys\n"
+        "commit = L._commit_ledger\n"
+        "def held(con):\n"
+        "    print('holding', flush=True)\n"
+        "    sys.stdin.readline()\n"
+        "    commit(con)\n"
+        "L._commit_ledger = held\n"
+        f"start = datetime({DAY.year}, {DAY.month}, {DAY.day}, tzinfo=UTC)\n"
+        "keys = discover_new(start, start + timedelta(days=1))\n"
+        "print(load_keys(keys, run_id='lock-test')['loaded'], flush=True)\n"
+    )
+    load = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert load.stdin is not None and load.stdout is not None
+    try:
+        assert load.stdout.readline().strip() == "holding"
+        # the lock is held: anything that opened the warehouse now would fail
+        with pytest.raises(duckdb.IOException, match="lock"):
+            connect(WarehouseSettings(), read_only=True)
+        report = Path(nightly_report(DAY, run_id="report-under-lock"))
+        body = report.read_text()
+        assert "Quality gate passed" in body and 'id="top-workflows"' in body
+        out, _ = load.communicate("go\n", timeout=120)
+    finally:
+        if load.poll() is None:
+            load.kill()
+    assert load.returncode == 0 and out.strip() == "1"
+    con = connect(WarehouseSettings(), read_only=True)
+    assert con.execute(
+        "SELECT count(*) FROM raw.ledger WHERE bundle_id = 'block0001'"
+    ).fetchone() == (1,)
+    con.close()
+
+
+def test_an_erasure_holds_against_a_late_upload(
+    state: Path, airflow_home: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forget a contributor, then a bundle still in their laptop's spool arrives: the
+    night refuses it and keeps nothing of it, and publishing never shows them again."""
+    import tarfile
+
+    from tests.bundlekit import explode
+    from worktape.layout import RAW, TOMBSTONES, raw_key
+    from worktape.pipeline.runner import run_night
+    from worktape.publish.erasure import forget
+    from worktape.storage import open_storage
+    from worktape.warehouse import WarehouseSettings, connect
+
+    storage = open_storage(state / "bucket")
+    warehouse = state / "warehouse.duckdb"
+    con = connect(WarehouseSettings(path=warehouse), read_only=True)
+    person, device, key = con.execute(
+        "SELECT contributor_id, device_id, object_key FROM raw.bundles ORDER BY 1, 3 LIMIT 1"
+    ).fetchone()
+    con.close()
+    # a copy of one of their bundles, as if it were still in the spool (a new hour)
+    spooled = state / "spooled.tar"
+    spooled.write_bytes(storage.get_bytes(key))
+    manifest, _ = explode(spooled)
+
+    # forget, on the warehouse it is given: the environment names another one, which the
+    # rebuild must not use
+    monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(state / "elsewhere" / "not-this.duckdb"))
+    record = forget(person, warehouse=warehouse, storage=storage)
+    monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(warehouse))
+    assert record.bundles > 0 and record.versions_rewritten
+    assert not (state / "elsewhere" / "not-this.duckdb").exists()
+    stone = json.loads(storage.get_bytes(f"{TOMBSTONES}{person}.json"))
+    assert set(stone) == {"contributor_id", "device_ids", "erased_at", "erasure_id"}
+    assert stone["erasure_id"] == record.erasure_id
+
+    # the spooled bundle arrives after the erasure, under its own key
+    late_key = raw_key(
+        device, datetime.fromisoformat(manifest["started_at"]), manifest["bundle_id"]
+    )
+    storage.put(late_key, spooled)
+    results = run_night(DAY, airflow_home)
+    assert all(r.ok for r in results), results
+
+    # no object of theirs but the tombstone; nothing in quarantine
+    keys = [
+        p.relative_to(state / "bucket").as_posix()
+        for p in (state / "bucket").rglob("*")
+        if p.is_file()
+    ]
+    theirs = [
+        k
+        for k in keys
+        if (device in k or person in k)
+        and not k.removeprefix(".worktape-meta/").startswith(TOMBSTONES)
+    ]
+    assert theirs == []
+    assert not any(k.startswith(f"quarantine/{RAW}device={device}") for k in keys)
+    # no row in the warehouse; the refusal is recorded under an opaque key
+    con = connect(WarehouseSettings(path=warehouse), read_only=True)
+    for schema, table, column in con.execute(
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE column_name IN ('contributor_id', 'device_id', 'object_key', 'bundle_id')"
+    ).fetchall():
+        n = con.execute(
+            f'SELECT count(*) FROM "{schema}"."{table}" WHERE {column} IN (?, ?, ?, ?)',
+            [person, device, late_key, manifest["bundle_id"]],
+        ).fetchone()[0]
+        assert n == 0, (schema, table, column)
+    refused = con.execute(
+        "SELECT object_key, message FROM raw.quarantine WHERE reason = 'erased_contributor'"
+    ).fetchall()
+    con.close()
+    assert len(refused) == 1 and refused[0][0].startswith("erased:")
+    assert device not in refused[0][0] + refused[0][1] and person not in refused[0][1]
+
+    # no row, text or frame in any published version, nor in the analyst file
+    q = duckdb.connect()
+    for parquet in (state / "bucket").glob("published/*/tables/*.parquet"):
+        cols = {r[0] for r in q.execute(f"DESCRIBE SELECT * FROM '{parquet}'").fetchall()}
+        for column in {"contributor_id", "device_id"} & cols:
+            n = q.execute(
+                f"SELECT count(*) FROM '{parquet}' WHERE {column} IN (?, ?)", [person, device]
+            ).fetchone()[0]
+            assert n == 0, parquet
+    for text in (state / "bucket").glob("published/*/dataset/*"):
+        assert person not in text.read_text() and device not in text.read_text(), text
+    sids = {f"{manifest['bundle_id']}-"}
+    for shard in (state / "bucket" / "published" / "frames").iterdir():
+        with tarfile.open(shard) as tar:
+            assert not [n for n in tar.getnames() if any(s in n for s in sids)], shard
+    a = duckdb.connect(str(state / "home" / "published.duckdb"), read_only=True)
+    assert a.execute(
+        "SELECT count(*) FROM episodes WHERE contributor_id = ?", [person]
+    ).fetchone() == (0,)
+    a.close()
+
+
+def test_publishing_refuses_rows_of_an_erased_contributor(
+    state: Path, airflow_home: dict[str, str]
+) -> None:
+    """An erasure that stopped after its tombstone (the warehouse still holds them):
+    the privacy gate refuses to publish them again, naming the tables."""
+    from worktape.pipeline.runner import run_dag
+    from worktape.storage import open_storage
+    from worktape.tombstones import Tombstone, write_tombstone
+
+    before = latest(state).name
+    con = duckdb.connect(str(state / "warehouse.duckdb"), read_only=True)
+    person = con.execute("SELECT min(contributor_id) FROM marts.episodes").fetchone()[0]
+    con.close()
+    write_tombstone(
+        open_storage(state / "bucket"), Tombstone(person, "2026-11-03T00:00:00Z", "e-half", ())
+    )
+    r = run_dag("worktape_publish", DAY, airflow_home, conf={"days": [DAY.isoformat()]})
+    assert not r.ok
+    message = _gate_message(state)
+    assert "gate_erased" in message and "episodes" in message
+    assert latest(state).name == before

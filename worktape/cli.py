@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlparse
 
 from worktape import __version__
@@ -118,20 +120,43 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_pipeline_run(args: argparse.Namespace) -> int:
     from worktape.pipeline.report import print_night
-    from worktape.pipeline.runner import run_night
+    from worktape.pipeline.runner import bundles_on, preflight, run_night
 
     day, last = args.date, args.to or args.date
     if last < day:
         raise ValueError("--to is before --date")
+    preflight()
     failed = False
     while day <= last:
-        for r in run_night(day):
+        results = run_night(day)
+        for r in results:
             print_night(r)
             failed |= not r.ok
+        if not failed and len(results) == 2 and not bundles_on(day):
+            # nothing was loaded, nothing rebuilt, nothing published: say why
+            if day == last == args.date:
+                print(
+                    f"worktape: error: no bundles for {day} in the bucket "
+                    f"({_storage_url()}): nothing to do; is the date right?",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"  no bundles for {day}: nothing to do")
         if failed:
+            print(
+                f"worktape: error: the night of {day} failed (see above); rerun it with "
+                f"worktape pipeline run --date {day}",
+                file=sys.stderr,
+            )
             break
         day += timedelta(days=1)
     return 1 if failed else 0
+
+
+def _storage_url() -> str:
+    from worktape.pipeline import resources
+
+    return resources.storage().url
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -140,17 +165,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from worktape.warehouse import WarehouseSettings
 
     warehouse = Path(args.warehouse) if args.warehouse else WarehouseSettings().path
+    if not warehouse.exists():
+        raise RuntimeError(f"no warehouse at {warehouse}: run a night first")
     print(report(*evaluate(warehouse, open_storage(args.truth), args.tolerance)))
     return 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
     from worktape.publish.analyst import analyst_path, query
 
     path = Path(args.db) if args.db else analyst_path()
     if not path.exists():
         raise RuntimeError(f"no analyst file at {path}: has a night been published?")
-    cols, rows = query(args.sql, path)
+    try:
+        cols, rows = query(args.sql, path)
+    except duckdb.Error as e:
+        if "read-only" in str(e):
+            raise RuntimeError(
+                "the analyst file is read-only: worktape query runs queries, not changes"
+            ) from e
+        raise RuntimeError(f"query failed: {one_line(e)}") from e
     if cols:
         widths = [
             max(len(c), *(len(str(r[i])) for r in rows[:200])) if rows else len(c)
@@ -178,8 +214,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
     r = forget_contributor(args.contributor_id)
     print(
         f"erasure {r['erasure_id']}: {r['bundles']} bundle(s), {r['bucket_objects']} "
-        f"bucket object(s), {r['warehouse_rows']:,} warehouse row(s), {r['frames']} "
-        f"published frame(s) removed; {len(r['versions_rewritten'])} version(s) rewritten"
+        f"bucket object(s), {r['warehouse_rows']:,} warehouse row(s), {r['frame_shards']} "
+        f"frame shard(s) removed; {len(r['versions_rewritten'])} version(s) rewritten; "
+        "later uploads of theirs will be refused"
     )
     return 0
 
@@ -190,10 +227,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(contributors=args.contributors, seed=args.seed)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line, naming the command's --help (argparse's default
+    prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line a person can act on."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    try:
+        from botocore.exceptions import ConnectionError as S3ConnectionError
+        from botocore.exceptions import NoCredentialsError
+    except ImportError:  # pragma: no cover - a laptop install without boto3
+        return text
+    if isinstance(e, S3ConnectionError):
+        return f"cannot reach the bucket: {text}"
+    if isinstance(e, NoCredentialsError):
+        return f"no S3 credentials: {text} (AWS_* variables or ~/.aws/credentials)"
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from worktape.config import default_storage_url
 
-    p = argparse.ArgumentParser(prog="worktape", description=__doc__)
+    p = _Parser(prog="worktape", description=__doc__)
     p.add_argument("--version", action="version", version=f"worktape {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -299,8 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, RuntimeError) as e:
-        print(f"worktape: error: {e}", file=sys.stderr)
+    except Exception as e:
+        # a person gets one line; WORKTAPE_DEBUG=1 shows the traceback
+        if os.environ.get("WORKTAPE_DEBUG"):
+            raise
+        print(f"worktape: error: {one_line(e)}", file=sys.stderr)
         return 2
 
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from worktape.layout import TRUTH
 from worktape.storage import Storage
+from worktape.warehouse import WarehouseSettings, connect
 from worktape.workflows import adjusted_rand_index
 
 
@@ -61,7 +61,7 @@ def load_truth(storage: Storage) -> pa.Table:
 
 
 def boundary_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -> Scores:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(WarehouseSettings(path=warehouse), read_only=True)
     try:
         starts = {
             (d, a)
@@ -95,7 +95,7 @@ class ClusterScores:
 
 
 def cluster_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -> ClusterScores:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(WarehouseSettings(path=warehouse), read_only=True)
     try:
         con.register("truth", truth.select(["device_id", "workflow", "started_at", "ended_at"]))
         rows = con.execute(

@@ -40,18 +40,20 @@ class WarehouseSettings:
         return self.temp_directory or self.path.parent / "duckdb_tmp"
 
 
-def connect(
-    settings: WarehouseSettings | None = None, *, read_only: bool = False
+def open_db(
+    path: Path | str | None = None,
+    *,
+    read_only: bool = False,
+    settings: WarehouseSettings | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse for writing, with the raw schema in place, or read-only (the
-    publishing tasks): either way with the memory, threads and spill directory set, so
-    that a big night spills to disk instead of taking the machine (a read-only publish
-    at 1,000 contributor-days reached 11 GB with DuckDB's default of 80% of RAM)."""
+    """Every DuckDB connection worktape opens goes through here: the warehouse, the
+    analyst file, scratch files and in-memory databases (path None). Each gets UTC, the
+    memory limit, the threads and a spill directory, so that no query runs on DuckDB's
+    defaults (80% of RAM: a read-only publish at 1,000 contributor-days reached 11 GB)
+    or in the host's time zone."""
     s = settings or WarehouseSettings()
-    s.path.parent.mkdir(parents=True, exist_ok=True)
-    s.temp_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
-        str(s.path),
+        ":memory:" if path is None else str(path),
         read_only=read_only,
         config={
             "memory_limit": s.memory_limit,
@@ -60,6 +62,21 @@ def connect(
         },
     )
     con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def connect(
+    settings: WarehouseSettings | None = None, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing, with the raw schema in place, or read-only. Only
+    tasks in the `duckdb_writer` pool (and the local runner between DAG runs) call this:
+    any other process holding the file, even read-only, makes the night's writers fail."""
+    s = settings or WarehouseSettings()
+    if read_only and not s.path.exists():
+        raise RuntimeError(f"no warehouse at {s.path}: has a night been loaded?")
+    s.path.parent.mkdir(parents=True, exist_ok=True)
+    s.temp_dir.mkdir(parents=True, exist_ok=True)
+    con = open_db(s.path, read_only=read_only, settings=s)
     if not read_only:
         ensure_raw_schema(con)
     return con

@@ -5,16 +5,15 @@ from __future__ import annotations
 import contextlib
 
 from worktape.pipeline.runner import NightResult
-from worktape.warehouse import WarehouseSettings
+from worktape.warehouse import WarehouseSettings, connect
 
 
 def night_counts(run_id: str, settings: WarehouseSettings | None = None) -> dict[str, object]:
-    import duckdb
 
     s = settings or WarehouseSettings()
     if not s.path.exists():
         return {}
-    con = duckdb.connect(str(s.path), read_only=True)
+    con = connect(s, read_only=True)
     try:
         loaded, events, shots = con.execute(
             "SELECT count(*), coalesce(sum(event_count), 0), coalesce(sum(screenshot_count), 0) "
@@ -51,7 +50,7 @@ def action_counts(settings: WarehouseSettings | None = None) -> list[tuple[str, 
     import duckdb
 
     s = settings or WarehouseSettings()
-    con = duckdb.connect(str(s.path), read_only=True)
+    con = connect(s, read_only=True)
     try:
         return con.execute(
             "SELECT action_type, count(*) FROM marts.actions GROUP BY 1 ORDER BY 2 DESC"
@@ -66,7 +65,7 @@ def mart_counts(settings: WarehouseSettings | None = None) -> dict[str, int]:
     import duckdb
 
     s = settings or WarehouseSettings()
-    con = duckdb.connect(str(s.path), read_only=True)
+    con = connect(s, read_only=True)
     out = {}
     try:
         for table in ("sessions", "episodes", "workflows"):
@@ -83,7 +82,7 @@ def top_workflows(limit: int = 5, settings: WarehouseSettings | None = None) -> 
     import duckdb
 
     s = settings or WarehouseSettings()
-    con = duckdb.connect(str(s.path), read_only=True)
+    con = connect(s, read_only=True)
     try:
         return con.execute(
             "SELECT workflow_name, instance_count, contributor_count, median_duration_s, "
@@ -109,6 +108,8 @@ def print_workflows(limit: int = 5) -> None:
 
 def print_night(r: NightResult) -> None:
     print(f"{r.dag_id}, night of {r.day.isoformat()}: {r.state} (run {r.run_id})")
+    if not r.ok and r.log is not None:
+        print(f"  what Airflow said: {r.log}")
     if r.dag_id == "worktape_publish":
         print_publish(r)
         return

@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,7 +21,6 @@ from typing import Any
 from worktape.config import state_dir
 
 WRITER_POOL = "duckdb_writer"
-NIGHT_DAGS = ("worktape_ingest", "worktape_build")
 
 
 def dags_folder() -> Path:
@@ -82,6 +83,7 @@ class NightResult:
     run_id: str
     state: str
     day: date  # the UTC day whose data the night processed
+    log: Path | None = None  # what Airflow printed while it ran
 
     @property
     def ok(self) -> bool:
@@ -107,20 +109,43 @@ def run_dag(
     # A manual run's data interval is inferred as the one that *ends* at its logical
     # date, so the night of `day` ([day, day+1) UTC) is triggered at day+1 00:00.
     logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-    dr = dag.test(logical_date=logical, run_conf=conf)
-    return NightResult(dag_id, dr.run_id, str(dr.state), day)
+    log = state_dir() / "logs" / f"{dag_id}-{day.isoformat()}.log"
+    with _output_to(log):
+        dr = dag.test(logical_date=logical, run_conf=conf)
+    return NightResult(dag_id, dr.run_id, str(dr.state), day, log)
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """What Airflow prints while it runs a DAG (task logs, a failed task's traceback)
+    goes to a file: a person reads the night's summary, and the log when it failed.
+    At the file-descriptor level, because Airflow's loggers hold on to the streams."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("ab") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def loaded_days(run_id: str) -> list[str]:
     """The UTC days of the bundles a load run committed (what dbt must rebuild)."""
-    import duckdb
+    from worktape.warehouse import WarehouseSettings, connect
 
-    from worktape.warehouse import WarehouseSettings
-
-    path = WarehouseSettings().path
-    if not path.exists():
+    s = WarehouseSettings()
+    if not s.path.exists():
         return []
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(s, read_only=True)  # UTC: the days are UTC days on any host
     try:
         rows = con.execute(
             "SELECT DISTINCT strftime(b.started_at, '%Y-%m-%d') FROM raw.ledger l "
@@ -145,10 +170,18 @@ def run_night(
         build = run_dag("worktape_build", day, env, conf={"days": days})
         results.append(build)
         # a rerun after a failed gate publishes again even with nothing new to load
-        if publish and build.ok and (days or not published_is_current()):
+        if publish and build.ok and (days or not published_is_current()) and has_data():
             conf = {"days": days, "night": day.isoformat()}
             results.append(run_dag("worktape_publish", day, env, conf=conf))
     return results
+
+
+def has_data() -> bool:
+    """Whether the warehouse holds any bundle (an empty one has nothing to publish)."""
+    from worktape.pipeline.tasks import warehouse_state
+
+    state = warehouse_state()
+    return bool(state) and state[1] > 0
 
 
 def published_is_current() -> bool:
@@ -157,3 +190,47 @@ def published_is_current() -> bool:
 
     last = last_published()
     return last is not None and last.get("warehouse_state") == warehouse_state()
+
+
+def preflight() -> None:
+    """What a night needs, checked before any DAG runs, so that a wrong setting is one
+    line, not a failed task's traceback: a bucket that answers, and a warehouse that
+    opens (or none yet: the first night makes it)."""
+    import duckdb
+
+    from worktape.layout import RAW
+    from worktape.pipeline import resources
+    from worktape.warehouse import WarehouseSettings, connect
+
+    storage = resources.storage()
+    storage.list_dirs(RAW)  # an unreachable endpoint or a missing bucket fails here
+    s = WarehouseSettings()
+    if not s.path.exists():
+        return
+    try:
+        connect(s, read_only=True).close()
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise RuntimeError(
+                f"the warehouse {s.path} is in use by another process (a night already "
+                "running?): wait for it, then rerun"
+            ) from e
+        raise _unusable(s.path, e) from e
+    except duckdb.Error as e:
+        raise _unusable(s.path, e) from e
+
+
+def _unusable(path: Path, e: Exception) -> RuntimeError:
+    first = " ".join(str(e).split())[:200]
+    return RuntimeError(
+        f"the warehouse {path} cannot be opened ({first}): restore it, or move it aside "
+        "and backfill the nights from the bucket with --date FIRST --to LAST"
+    )
+
+
+def bundles_on(day: date) -> int:
+    """How many bundles the bucket holds for a UTC day (loaded or not)."""
+    from worktape.loader.discover import list_raw_keys
+    from worktape.pipeline import resources
+
+    return len(list_raw_keys(resources.storage(), [day]))

@@ -8,9 +8,12 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worktape.pipeline import resources
+
+if TYPE_CHECKING:
+    from worktape.warehouse import WarehouseSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,11 @@ def dbt_project_dir() -> Path:
     )
 
 
-def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str, Any]:
-    """The night's `dbt build`: the days it loaded, or everything with full_refresh.
+def dbt_build(
+    days: list[str] | None, *, full_refresh: bool = False, warehouse: Path | None = None
+) -> dict[str, Any]:
+    """The night's `dbt build`: the days it loaded, or everything with full_refresh, on
+    `warehouse` (the configured one when None).
 
     Runs dbt as a child process on the warehouse the loader wrote. Days go in batches of
     at most WORKTAPE_DBT_BATCH_EVENTS raw events (20M) and WORKTAPE_DBT_CHUNK_DAYS days
@@ -68,10 +74,13 @@ def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str
     refresh rebuilds the first batch from scratch and adds the others incrementally,
     which gives the same tables (a work date spanning two batches is rebuilt whole by
     the second)."""
+    from worktape.warehouse import WarehouseSettings
+
+    settings = WarehouseSettings() if warehouse is None else WarehouseSettings(path=warehouse)
     if not days and not full_refresh:
         log.info("no new data this night: nothing to build")
         return {"built": False, "days": []}
-    counts = _events_per_day(None if full_refresh else days)
+    counts = _events_per_day(settings, None if full_refresh else days)
     todo = sorted(counts) if full_refresh else sorted(days or [])
     batches = day_batches(
         todo,
@@ -79,7 +88,7 @@ def dbt_build(days: list[str] | None, *, full_refresh: bool = False) -> dict[str
         max_events=int(os.environ.get("WORKTAPE_DBT_BATCH_EVENTS", "20000000")),
         max_days=int(os.environ.get("WORKTAPE_DBT_CHUNK_DAYS", "14")),
     )
-    _run_dbt(batches, full_refresh_first=full_refresh)
+    _run_dbt(settings, batches, full_refresh_first=full_refresh)
     return {
         "built": True,
         "days": sorted(days or []),
@@ -108,21 +117,19 @@ def day_batches(
     return batches or [[]]
 
 
-def _events_per_day(days: list[str] | None = None) -> dict[str, int]:
+def _events_per_day(settings: WarehouseSettings, days: list[str] | None = None) -> dict[str, int]:
     """Raw events per UTC day: of `days`, or of all days when None. The day is counted
     from the instant (epoch_us), not with a cast or strftime of the timestamptz, which
     go through ICU's calendar: 13 s instead of 0.5 s over 45M events."""
     from datetime import date, timedelta
 
-    import duckdb
-
     from worktape.sqltime import in_utc_days
-    from worktape.warehouse import WarehouseSettings
+    from worktape.warehouse import connect
 
     if days is not None and not days:
         return {}
     chosen = None if days is None else [date.fromisoformat(d) for d in days]
-    con = duckdb.connect(str(WarehouseSettings().path), read_only=True)
+    con = connect(settings, read_only=True)
     try:
         rows = con.execute(
             "SELECT epoch_us(ts) // 86400000000 AS day, count(*) FROM raw.events "
@@ -134,16 +141,16 @@ def _events_per_day(days: list[str] | None = None) -> dict[str, int]:
     return {(epoch + timedelta(days=int(day))).isoformat(): n for day, n in rows}
 
 
-def _run_dbt(batches: list[list[str]], *, full_refresh_first: bool) -> list[dict[str, Any]]:
+def _run_dbt(
+    s: WarehouseSettings, batches: list[list[str]], *, full_refresh_first: bool
+) -> list[dict[str, Any]]:
     """All batches in one dbt child process (worktape/pipeline/dbt_batches.py): dbt is
     imported and the project parsed once. Raises with dbt's own words when one fails."""
     import subprocess
     import sys
 
     from worktape.pipeline.dbt_batches import PREFIX
-    from worktape.warehouse import WarehouseSettings
 
-    s = WarehouseSettings()
     project = dbt_project_dir()
     env = {
         **os.environ,
@@ -211,15 +218,17 @@ def publish_night(days: list[str] | None, *, run_id: str | None) -> dict[str, An
 
 
 def nightly_report(night: Any, *, run_id: str | None) -> str:
-    """The night's HTML report, from the warehouse and the gate's outcome (pass or fail)."""
+    """The night's HTML report, from the published analyst file, the bucket's quarantine
+    records and the gate's outcome (pass or fail). It never opens the warehouse, so it
+    needs no slot in the writers' pool."""
     from worktape.config import state_dir
+    from worktape.publish.analyst import analyst_path
     from worktape.publish.report import write_report
-    from worktape.warehouse import WarehouseSettings
 
     home = state_dir() / "publish"
     gate = home / "work" / "gate.json"
     path = write_report(
-        WarehouseSettings().path,
+        analyst_path(),
         night,
         state_dir() / "reports",
         gate_json=gate,
@@ -243,14 +252,12 @@ def forget_contributor(contributor_id: str) -> dict[str, Any]:
 def warehouse_state() -> list[Any]:
     """What the warehouse holds, in brief: which file, how many bundles, when the last
     one was loaded."""
-    import duckdb
-
-    from worktape.warehouse import WarehouseSettings
+    from worktape.warehouse import WarehouseSettings, connect
 
     path = WarehouseSettings().path
     if not path.exists():
         return []
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(WarehouseSettings(path=path), read_only=True)
     try:
         n, last = con.execute("SELECT count(*), max(loaded_at) FROM raw.ledger").fetchone()
     finally:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
-
 from worktape.config import state_dir
+from worktape.warehouse import open_db
 
 
 def analyst_path() -> Path:
@@ -26,7 +25,7 @@ def write_analyst_db(tables_dir: Path, version: str, path: Path | None = None) -
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".new")
     tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
+    con = open_db(tmp)
     try:
         for f in sorted(tables_dir.glob("*.parquet")):
             con.execute(f"CREATE TABLE {f.stem} AS SELECT * FROM read_parquet('{f}')")
@@ -40,7 +39,7 @@ def write_analyst_db(tables_dir: Path, version: str, path: Path | None = None) -
 
 def query(sql: str, path: Path | None = None) -> tuple[list[str], list[tuple]]:
     """Run SQL on the analyst file, read-only."""
-    con = duckdb.connect(str(path or analyst_path()), read_only=True)
+    con = open_db(path or analyst_path(), read_only=True)
     try:
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []

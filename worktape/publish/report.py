@@ -109,51 +109,72 @@ def _thumbnail(storage: Storage | None, frame: dict[str, Any] | None, wanted: bo
     return f'<img class="thumb" alt="first screen" src="data:image/webp;base64,{b64}">'
 
 
-def render(
-    warehouse: Path,
-    night: date,
-    *,
-    gate: dict[str, Any] | None,
-    storage: Storage | None,
-    run_id: str | None = None,
-) -> str:
-    from worktape.warehouse import WarehouseSettings, connect
+def _published_night(analyst: Path, night: date) -> tuple[dict, list, dict, tuple]:
+    """What the report shows of the data, from the analyst file: the published tables
+    (the report never opens the warehouse, which belongs to the night's one writer).
+    Nothing yet when no night has been published."""
+    from worktape.warehouse import open_db
 
-    con = connect(WarehouseSettings(path=warehouse), read_only=True)
+    if not analyst.exists():
+        return {}, [], {}, (0, 0, 0)
+    con = open_db(analyst, read_only=True)
     try:
         hours = dict(
             con.execute(
-                "SELECT hour(started_at), count(*) FROM marts.actions WHERE action_date = ? "
-                "GROUP BY 1",
+                "SELECT hour(started_at), count(*) FROM actions WHERE action_date = ? GROUP BY 1",
                 [night],
             ).fetchall()
         )
         workflows = con.execute(
             "SELECT workflow_id, workflow_name, instance_count, contributor_count, "
-            "median_duration_s, main_variants[1].variant FROM marts.workflows "
+            "median_duration_s, main_variants[1].variant FROM workflows "
             "ORDER BY instance_count DESC, workflow_id LIMIT 10"
         ).fetchall()
         firsts = dict(
             con.execute(
                 """
                 SELECT i.workflow_id, arg_min(s.frame_before_id, s.started_at)
-                FROM marts.workflow_instances AS i
-                JOIN marts.steps AS s ON s.episode_id = i.episode_id AND s.step_index = 1
+                FROM workflow_instances AS i
+                JOIN steps AS s ON s.episode_id = i.episode_id AND s.step_index = 1
                 GROUP BY 1
                 """
             ).fetchall()
         )
-        quarantine = con.execute(
-            "SELECT reason, count(*) FROM raw.quarantine "
-            "WHERE CAST(quarantined_at AS DATE) >= ? GROUP BY 1 ORDER BY 2 DESC",
-            [night],
-        ).fetchall()
         totals = con.execute(
-            "SELECT (SELECT count(*) FROM marts.episodes), (SELECT count(*) FROM marts.steps), "
-            "(SELECT count(DISTINCT contributor_id) FROM marts.episodes)"
+            "SELECT (SELECT count(*) FROM episodes), (SELECT count(*) FROM steps), "
+            "(SELECT count(DISTINCT contributor_id) FROM episodes)"
         ).fetchone()
     finally:
         con.close()
+    return hours, workflows, firsts, totals
+
+
+def _quarantined(storage: Storage | None, night: date) -> list[tuple[str, int]]:
+    """Bundles quarantined from the night's window (its day and the lookback before it),
+    by reason, from the reason records in the bucket."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from worktape.loader import DEFAULT_LOOKBACK_DAYS
+    from worktape.loader.quarantine import quarantine_reasons
+
+    if storage is None:
+        return []
+    dates = [night - timedelta(days=i) for i in range(DEFAULT_LOOKBACK_DAYS + 1)]
+    counts = Counter(r.get("reason", "?") for r in quarantine_reasons(storage, dates))
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def render(
+    analyst: Path,
+    night: date,
+    *,
+    gate: dict[str, Any] | None,
+    storage: Storage | None,
+    run_id: str | None = None,
+) -> str:
+    hours, workflows, firsts, totals = _published_night(analyst, night)
+    quarantine = _quarantined(storage, night)
 
     activity = column_chart(
         f"Actions by hour (UTC), {night}",
@@ -206,7 +227,7 @@ table {{ border-collapse: collapse; }} td, th {{ padding: 4px 8px; border-bottom
 .thumb {{ width: 160px; border: 1px solid #ccc; }} .steps {{ color: #555; font-size: 90%; }}
 </style></head><body>
 <h1>worktape, night of {night}</h1>
-<p>{totals[0]:,} episodes, {totals[1]:,} steps, {totals[2]} contributor(s) in the warehouse.
+<p>{totals[0]:,} episodes, {totals[1]:,} steps, {totals[2]} contributor(s) in the published dataset.
 Run {html.escape(run_id or "")}.</p>
 <h2>Activity</h2>{activity}
 <h2>Workflows</h2>{per_workflow}
@@ -218,7 +239,7 @@ Run {html.escape(run_id or "")}.</p>
 
 
 def write_report(
-    warehouse: Path,
+    analyst: Path,
     night: date,
     out_dir: Path,
     *,
@@ -229,5 +250,5 @@ def write_report(
     gate = json.loads(gate_json.read_text()) if gate_json and gate_json.exists() else None
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"night-{night.isoformat()}.html"
-    path.write_text(render(warehouse, night, gate=gate, storage=storage, run_id=run_id))
+    path.write_text(render(analyst, night, gate=gate, storage=storage, run_id=run_id))
     return path
