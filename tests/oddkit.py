@@ -52,8 +52,11 @@ FRAME = _webp()
 class OddBundle:
     key: str
     case: str
+    bundle_id: str
     #: whether the bundle must load (False: it may load, or be quarantined with a reason)
     must_load: bool = True
+    #: whether it holds actions (clicks, typing) that the published tables must show
+    has_work: bool = False
 
 
 @dataclass
@@ -79,7 +82,8 @@ class Spec:
     utc_offset_minutes: int = 0
     titles: list[tuple[str, str]] = field(default_factory=lambda: list(APPS))
     actions: int = 12
-    kind: str = "work"  # work | one_event | pauses | idle | frames_only
+    # work | one_event | pauses | idle | frames_only | same_instant | orphans | stale_frame
+    kind: str = "work"
 
 
 def _on(screen: Screen, rng: random.Random) -> tuple[int, int]:
@@ -118,6 +122,64 @@ def write_spec(spec: Spec, out: Path, rng: random.Random) -> Path:
         elif spec.kind == "idle":
             w.add_event(t, "idle_start")
             w.add_event(t + timedelta(minutes=rng.randint(1, 15)), "idle_end")
+        elif spec.kind == "same_instant":
+            # a burst in one microsecond: a frame, clicks and keys, all at one ts
+            app, title = rng.choice(spec.titles)
+            kw: dict[str, Any] = {"app": app, "window_title": title}
+            w.add_event(t, "focus_change", **kw)
+            for _ in range(rng.randint(2, 6)):
+                if rng.random() < 0.5:  # another window, in the same microsecond
+                    app, title = rng.choice(spec.titles)
+                    kw = {"app": app, "window_title": title}
+                    w.add_event(t, "focus_change", **kw)
+                sid = w.add_frame(
+                    ts=t,
+                    monitor=1,
+                    width=4,
+                    height=3,
+                    trigger="action",
+                    data=FRAME,
+                    phash="00ff00ff00ff00ff",
+                )
+                w.add_event(t, "screenshot", screenshot_id=sid, monitor=1, **kw)
+                x, y = _on(spec.screens[0], rng)
+                w.add_event(t, "mouse_down", x=x, y=y, button="left", monitor=1, **kw)
+                w.add_event(t, "mouse_up", x=x, y=y, button="left", monitor=1, **kw)
+                w.add_event(t, "key_down", key="a", **kw)
+                w.add_event(t, "key_up", key="a", **kw)
+        elif spec.kind == "orphans":
+            # input whose other half fell outside the hour (or was never seen)
+            app, title = rng.choice(spec.titles)
+            kw = {"app": app, "window_title": title}
+            x, y = _on(spec.screens[0], rng)
+            w.add_event(t, "mouse_up", x=x, y=y, button="left", monitor=1, **kw)
+            w.add_event(t + timedelta(seconds=1), "key_up", key="enter", **kw)
+            w.add_event(t + timedelta(seconds=2), "scroll", x=x, y=y, dx=0, dy=-3, monitor=1, **kw)
+            w.add_event(t + timedelta(seconds=3), "mouse_down", x=x, y=y, button="right", **kw)
+            w.add_event(t + timedelta(seconds=4), "key_down", key="ctrl", modifiers="ctrl", **kw)
+        elif spec.kind == "stale_frame":
+            # one frame, then work minutes later with no new frame (capture of frames
+            # paused, or the screen did not change)
+            app, title = rng.choice(spec.titles)
+            kw = {"app": app, "window_title": title}
+            w.add_event(t, "focus_change", **kw)
+            sid = w.add_frame(
+                ts=t,
+                monitor=1,
+                width=4,
+                height=3,
+                trigger="keyframe",
+                data=FRAME,
+                phash="00ff00ff00ff00ff",
+            )
+            w.add_event(t, "screenshot", screenshot_id=sid, monitor=1, **kw)
+            t += timedelta(minutes=rng.randint(2, 15))
+            for _ in range(rng.randint(1, 8)):
+                x, y = _on(spec.screens[0], rng)
+                w.add_event(t, "mouse_down", x=x, y=y, button="left", monitor=1, **kw)
+                t += timedelta(milliseconds=rng.randint(40, 150))
+                w.add_event(t, "mouse_up", x=x, y=y, button="left", monitor=1, **kw)
+                t += timedelta(seconds=rng.randint(1, 20))
         elif spec.kind == "frames_only":
             app, title = rng.choice(spec.titles)
             for _ in range(rng.randint(1, 6)):
@@ -218,8 +280,8 @@ titles = st.text(
         codec="utf-8", exclude_categories=("Cs", "Cc"), include_characters="\u200f\u202e"
     ),
     min_size=1,
-    max_size=300,
-).map(lambda s: s * (1 + len(s) % 7))
+    max_size=60,
+)
 RTL = ["\u05d3\u05d5\u05d7 \u05d4\u05d5\u05e6\u05d0\u05d5\u05ea", "\u062a\u0642\u0631\u064a\u0631"]
 
 Case = Callable[[Any, "Night"], None]
@@ -254,11 +316,17 @@ class Night:
             edit(path, rng)
         key = raw_key(spec.device_id, spec.start, spec.bundle_id)
         self.storage.put(key, path)
-        self.plan.bundles.append(OddBundle(key, case, must_load))
+        has_work = spec.kind in ("work", "stale_frame", "same_instant") and spec.actions > 0
+        self.plan.bundles.append(OddBundle(key, case, spec.bundle_id, must_load, has_work))
 
     def ids(self, label: str) -> tuple[str, str, str]:
         i = self.n
         return f"b{label}{i:03d}", f"d{label}{i:03d}", f"c{label}{i:03d}"
+
+
+def _rng(draw: Any) -> random.Random:
+    # one drawn seed, not hypothesis' own Random (which records every call as a choice)
+    return random.Random(draw(st.integers(0, 2**32 - 1)))
 
 
 def _hour(draw: Any, night: Night) -> datetime:
@@ -268,34 +336,32 @@ def _hour(draw: Any, night: Night) -> datetime:
 @case
 def case_newer_minor(draw: Any, night: Night) -> None:
     b, d, c = night.ids("minor")
-    night.put(
-        Spec(b, d, c, _hour(draw, night)), "newer_minor", draw(st.randoms()), edit=newer_minor
-    )
+    night.put(Spec(b, d, c, _hour(draw, night)), "newer_minor", _rng(draw), edit=newer_minor)
 
 
 @case
 def case_one_event(draw: Any, night: Night) -> None:
     b, d, c = night.ids("one")
-    night.put(Spec(b, d, c, _hour(draw, night), kind="one_event"), "one_event", draw(st.randoms()))
+    night.put(Spec(b, d, c, _hour(draw, night), kind="one_event"), "one_event", _rng(draw))
 
 
 @case
 def case_only_pauses(draw: Any, night: Night) -> None:
     b, d, c = night.ids("pause")
-    night.put(Spec(b, d, c, _hour(draw, night), kind="pauses"), "only_pauses", draw(st.randoms()))
+    night.put(Spec(b, d, c, _hour(draw, night), kind="pauses"), "only_pauses", _rng(draw))
 
 
 @case
 def case_only_idle(draw: Any, night: Night) -> None:
     b, d, c = night.ids("idle")
-    night.put(Spec(b, d, c, _hour(draw, night), kind="idle"), "only_idle", draw(st.randoms()))
+    night.put(Spec(b, d, c, _hour(draw, night), kind="idle"), "only_idle", _rng(draw))
 
 
 @case
 def case_frames_without_action(draw: Any, night: Night) -> None:
     b, d, c = night.ids("frames")
     spec = Spec(b, d, c, _hour(draw, night), kind="frames_only")
-    night.put(spec, "frames_without_action", draw(st.randoms()))
+    night.put(spec, "frames_without_action", _rng(draw))
 
 
 @case
@@ -307,7 +373,7 @@ def case_negative_coordinates(draw: Any, night: Night) -> None:
         {"monitor": 3, "left": 0, "top": -1080, "width": 1920, "height": 1080},
     ]
     spec = Spec(b, d, c, _hour(draw, night), screens=screens, actions=draw(st.integers(2, 30)))
-    night.put(spec, "negative_coordinates", draw(st.randoms()))
+    night.put(spec, "negative_coordinates", _rng(draw))
 
 
 @case
@@ -317,7 +383,7 @@ def case_dst_change(draw: Any, night: Night) -> None:
     before = draw(st.sampled_from([-300, -240, 0, 60, 120, 330, 600]))
     after = before + draw(st.sampled_from([60, -60]))
     start = night.day + timedelta(hours=draw(st.integers(1, 20)))
-    rng = draw(st.randoms())
+    rng = _rng(draw)
     night.put(Spec(b, d, c, start, minutes=50, utc_offset_minutes=before), "dst_change", rng)
     night.put(
         Spec(b + "x", d, c, start + timedelta(hours=1), minutes=50, utc_offset_minutes=after),
@@ -330,6 +396,8 @@ def case_dst_change(draw: Any, night: Night) -> None:
 def case_any_script_titles(draw: Any, night: Night) -> None:
     b, d, c = night.ids("text")
     chosen = draw(st.lists(titles, min_size=1, max_size=3)) + RTL
+    # and a very long one: titles have no length limit in the contract
+    chosen.append((draw(titles) + " ") * draw(st.integers(50, 400)))
     apps = [
         (draw(st.sampled_from(["chromium", "gedit", "\u0645\u062d\u0631\u0631"])), t)
         for t in chosen
@@ -339,7 +407,7 @@ def case_any_script_titles(draw: Any, night: Night) -> None:
     night.put(
         Spec(b, d, c, _hour(draw, night), titles=apps),
         "any_script_titles",
-        draw(st.randoms()),
+        _rng(draw),
         must_load=False,
     )
 
@@ -369,14 +437,14 @@ def case_largest_sizes(draw: Any, night: Night) -> None:
         screens=screens,
         actions=draw(st.integers(200, 800)),
     )
-    night.put(spec, "largest_sizes", draw(st.randoms()))
+    night.put(spec, "largest_sizes", _rng(draw))
 
 
 @case
 def case_two_devices_one_person(draw: Any, night: Night) -> None:
     b, d, c = night.ids("two")
     start = _hour(draw, night)
-    rng = draw(st.randoms())
+    rng = _rng(draw)
     night.put(Spec(b, d, c, start), "two_devices_one_person", rng)
     skew = timedelta(seconds=draw(st.integers(-600, 600)))
     night.put(Spec(b + "y", d + "y", c, start + skew), "two_devices_one_person", rng)
@@ -386,4 +454,23 @@ def case_two_devices_one_person(draw: Any, night: Night) -> None:
 def case_first_bundle_a_week_late(draw: Any, night: Night) -> None:
     b, d, c = night.ids("late")
     start = night.day - timedelta(days=7) + timedelta(hours=draw(st.integers(0, 23)))
-    night.put(Spec(b, d, c, start), "first_bundle_a_week_late", draw(st.randoms()))
+    night.put(Spec(b, d, c, start), "first_bundle_a_week_late", _rng(draw))
+
+
+@case
+def case_same_instant(draw: Any, night: Night) -> None:
+    b, d, c = night.ids("instant")
+    spec = Spec(b, d, c, _hour(draw, night), kind="same_instant")
+    night.put(spec, "same_instant", _rng(draw))
+
+
+@case
+def case_orphan_inputs(draw: Any, night: Night) -> None:
+    b, d, c = night.ids("orphan")
+    night.put(Spec(b, d, c, _hour(draw, night), kind="orphans"), "orphan_inputs", _rng(draw))
+
+
+@case
+def case_stale_frame(draw: Any, night: Night) -> None:
+    b, d, c = night.ids("stale")
+    night.put(Spec(b, d, c, _hour(draw, night), kind="stale_frame"), "stale_frame", _rng(draw))

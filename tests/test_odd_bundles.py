@@ -59,6 +59,7 @@ def ordinary_day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
         HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
     ],
 )
 @given(data=st.data())
@@ -69,7 +70,7 @@ def test_odd_but_valid_bundles_never_fail_a_night(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     from worktape.pipeline.runner import run_night
-    from worktape.warehouse import WarehouseSettings, connect
+    from worktape.warehouse import WarehouseSettings, connect, open_db
 
     root = tmp_path_factory.mktemp("odd-night")
     shutil.copytree(ordinary_day, root / "bucket")
@@ -102,11 +103,25 @@ def test_odd_but_valid_bundles_never_fail_a_night(
         }
     finally:
         con.close()
+    # what loaded was published: the analyst file has the actions of every bundle that
+    # held work
+    analyst = open_db(root / "home" / "published.duckdb", read_only=True)
+    try:
+        published = {
+            b
+            for (b,) in analyst.execute(
+                "SELECT DISTINCT split_part(action_id, '-', 1) FROM actions"
+            ).fetchall()
+        }
+    finally:
+        analyst.close()
     TOTALS["nights"] += 1
     for b in night.plan.bundles:
         TOTALS["bundles"] += 1
         if b.key in loaded:
             TOTALS["loaded"] += 1
+            if b.has_work:
+                assert b.bundle_id in published, f"{b.case} bundle loaded but not published"
             continue
         assert b.key in quarantined, f"{b.case} bundle {b.key} was neither loaded nor quarantined"
         reason, message = quarantined[b.key]

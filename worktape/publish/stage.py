@@ -124,7 +124,6 @@ def stage_gate(
         con,
         f"""
         SELECT e.episode_id, e.device_id, e.started_at, e.duration_s, e.action_count,
-               CASE WHEN e.action_count > 1 THEN e.duration_s END AS multi_action_duration_s,
                coalesce(s.step_count, 0) AS step_count
         FROM marts.episodes AS e
         LEFT JOIN (SELECT episode_id, count(*) AS step_count FROM marts.steps GROUP BY 1) AS s
@@ -139,8 +138,7 @@ def stage_gate(
         f"""
         SELECT s.step_id, s.episode_id,
                {seconds_between("s.started_at", "fb.taken_at")} AS frame_before_lead_s,
-               {seconds_between("fb.taken_at", "e.started_at")}
-                   AS frame_before_age_in_episode_s,
+               {seconds_between("fb.taken_at", "s.started_at")} AS frame_before_age_s,
                {seconds_between("a.ended_at", "fa.taken_at")} AS frame_after_lag_s,
                a.x_norm, a.y_norm, a.end_x_norm, a.end_y_norm
         FROM marts.steps AS s

@@ -3,26 +3,39 @@
 --     cut there and its signature is not an inner one, or when its signature is an anchor;
 --   resumes: a segment that returns to the app left for a short interruption continues
 --     the episode it interrupted. The interruption stays an episode of its own.
-with actions as (
+with signed as (
     select
         g.*,
         coalesce(s.is_anchor, false) as is_anchor,
-        coalesce(s.is_inner, false) as is_inner
+        coalesce(s.is_inner, false) as is_inner,
+        -- input can share one instant (coarse clocks, a burst): nothing opens there, so
+        -- no two sessions or episodes of a device ever start at the same instant
+        coalesce(
+            g.started_at = lag(g.started_at) over (
+                partition by g.device_id, g.work_date order by g.started_at, g.action_id
+            ),
+            false
+        ) as is_same_instant
     from {{ ref('int_action_gaps') }} as g
     left join {{ ref('int_start_signatures') }} as s
         using (device_id, work_date, action_signature)
+),
+
+actions as (
+    select * replace (is_session_start and not is_same_instant as is_session_start)
+    from signed
 ),
 
 starts as (
     select
         *,
         is_session_start
-            or (not is_dialog and is_cut and not is_inner)
-            or (not is_dialog and is_anchor) as is_opening,
+            or (not is_dialog and not is_same_instant and is_cut and not is_inner)
+            or (not is_dialog and not is_same_instant and is_anchor) as is_opening,
         -- a segment is a run of actions in one task app, cut where an episode may open
         is_session_start
-            or (not is_dialog and is_cut and not is_inner)
-            or (not is_dialog and is_anchor)
+            or (not is_dialog and not is_same_instant and is_cut and not is_inner)
+            or (not is_dialog and not is_same_instant and is_anchor)
             or task_app is distinct from prev_task_app as is_segment_start
     from actions
 ),

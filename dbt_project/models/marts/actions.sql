@@ -20,14 +20,26 @@ frames as (
     inner join {{ ref('stg_worktape__bundles') }} as b using (bundle_id)
 ),
 
-with_frames as (
+latest_frames as (
     select
         a.*,
-        before.screenshot_id as frame_before_id,
-        before.taken_at as frame_before_at
+        before.screenshot_id as latest_frame_id,
+        before.taken_at as latest_frame_at
     from actions as a
     asof left join frames as before
         on a.device_id = before.device_id and a.started_at >= before.taken_at
+),
+
+-- the device's last frame is the screen before the action unless it is too old to trust
+with_frames as (
+    select
+        * exclude (latest_frame_id, latest_frame_at),
+        case
+            when {{ seconds_between('latest_frame_at', 'started_at') }}
+                <= {{ var('frame_max_age_s') }}
+                then latest_frame_id
+        end as frame_before_id
+    from latest_frames
 ),
 
 with_after as (
