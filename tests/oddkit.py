@@ -93,6 +93,20 @@ def _on(screen: Screen, rng: random.Random) -> tuple[int, int]:
     )
 
 
+def _frame(w: BundleWriter, t: datetime, monitor: int, trigger: str, **kw: Any) -> None:
+    """A stored frame and its `screenshot` event, as the agent writes them."""
+    sid = w.add_frame(
+        ts=t,
+        monitor=monitor,
+        width=4,
+        height=3,
+        trigger=trigger,
+        data=FRAME,
+        phash="00ff00ff00ff00ff",
+    )
+    w.add_event(t, "screenshot", screenshot_id=sid, monitor=monitor, **kw)
+
+
 def write_spec(spec: Spec, out: Path, rng: random.Random) -> Path:
     """Seal a bundle for `spec`: focus changes, a frame before each click, clicks and
     typed words with human gaps, all inside the capture window and in time order."""
@@ -132,16 +146,7 @@ def write_spec(spec: Spec, out: Path, rng: random.Random) -> Path:
                     app, title = rng.choice(spec.titles)
                     kw = {"app": app, "window_title": title}
                     w.add_event(t, "focus_change", **kw)
-                sid = w.add_frame(
-                    ts=t,
-                    monitor=1,
-                    width=4,
-                    height=3,
-                    trigger="action",
-                    data=FRAME,
-                    phash="00ff00ff00ff00ff",
-                )
-                w.add_event(t, "screenshot", screenshot_id=sid, monitor=1, **kw)
+                _frame(w, t, 1, "action", **kw)
                 x, y = _on(spec.screens[0], rng)
                 w.add_event(t, "mouse_down", x=x, y=y, button="left", monitor=1, **kw)
                 w.add_event(t, "mouse_up", x=x, y=y, button="left", monitor=1, **kw)
@@ -163,16 +168,7 @@ def write_spec(spec: Spec, out: Path, rng: random.Random) -> Path:
             app, title = rng.choice(spec.titles)
             kw = {"app": app, "window_title": title}
             w.add_event(t, "focus_change", **kw)
-            sid = w.add_frame(
-                ts=t,
-                monitor=1,
-                width=4,
-                height=3,
-                trigger="keyframe",
-                data=FRAME,
-                phash="00ff00ff00ff00ff",
-            )
-            w.add_event(t, "screenshot", screenshot_id=sid, monitor=1, **kw)
+            _frame(w, t, 1, "keyframe", **kw)
             t += timedelta(minutes=rng.randint(2, 15))
             for _ in range(rng.randint(1, 8)):
                 x, y = _on(spec.screens[0], rng)
@@ -184,23 +180,8 @@ def write_spec(spec: Spec, out: Path, rng: random.Random) -> Path:
             app, title = rng.choice(spec.titles)
             for _ in range(rng.randint(1, 6)):
                 screen = rng.choice(spec.screens)
-                sid = w.add_frame(
-                    ts=t,
-                    monitor=screen["monitor"],
-                    width=4,
-                    height=3,
-                    trigger=rng.choice(["keyframe", "focus_change"]),
-                    data=FRAME,
-                    phash="00ff00ff00ff00ff",
-                )
-                w.add_event(
-                    t,
-                    "screenshot",
-                    screenshot_id=sid,
-                    monitor=screen["monitor"],
-                    app=app,
-                    window_title=title,
-                )
+                trigger = rng.choice(["keyframe", "focus_change"])
+                _frame(w, t, screen["monitor"], trigger, app=app, window_title=title)
                 t += timedelta(seconds=rng.randint(2, 30))
         else:
             _work(w, spec, rng, t, end)
@@ -222,16 +203,7 @@ def _work(w: BundleWriter, spec: Spec, rng: random.Random, t: datetime, end: dat
         m = screen["monitor"]
         x, y = _on(screen, rng)
         kw: dict[str, Any] = {"app": app, "window_title": title}
-        sid = w.add_frame(
-            ts=t,
-            monitor=m,
-            width=4,
-            height=3,
-            trigger="action",
-            data=FRAME,
-            phash="00ff00ff00ff00ff",
-        )
-        w.add_event(t, "screenshot", screenshot_id=sid, monitor=m, **kw)
+        _frame(w, t, m, "action", **kw)
         w.add_event(t, "mouse_move", x=x, y=y, monitor=m, **kw)
         t += timedelta(milliseconds=rng.randint(0, 40))
         w.add_event(t, "mouse_down", x=x, y=y, button="left", monitor=m, **kw)

@@ -273,3 +273,43 @@ def test_bundle_profiles_agree_with_the_sql_definitions_reader_rules_faked_off(
     assert by_id["bprof1"][9] == "bprof1-5" and by_id["bprof1"][3] > 1  # x = 9000
     assert by_id["bprof2"][10] == "bprof2-4" and by_id["bprof2"][6] < 0  # 2 s back
     assert by_id["bprof0"][9] is None and by_id["bprof0"][10] is None
+
+
+def test_loaded_days_are_utc_days_on_any_host(tmp_path: Path) -> None:
+    """A bundle that starts at 23:30 UTC belongs to that UTC day, also on a host 14 hours
+    ahead (every connection sets UTC; the runner once read days in the host's zone)."""
+    storage = open_storage(tmp_path / "bucket")
+    start = T0.replace(hour=23, minute=30)
+    b = write_small(tmp_path / "late.tar", bundle_id="bnight0001", start=start)
+    storage.put(raw_key("dtest", start, "bnight0001"), b.path)
+    db = tmp_path / "wh.duckdb"
+    con = connect(WarehouseSettings(path=db))
+    load_bundles(storage, con, [raw_key("dtest", start, "bnight0001")], run_id="r1")
+    con.close()
+    code = "from worktape.pipeline.runner import loaded_days; print(loaded_days('r1'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "TZ": "Pacific/Kiritimati", "WORKTAPE_WAREHOUSE": str(db)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert out == "['2026-11-02']"
+
+
+def test_a_newer_minor_loads_without_the_kinds_it_adds(tmp_path: Path) -> None:
+    import random
+
+    from tests.oddkit import newer_minor
+
+    storage = open_storage(tmp_path / "bucket")
+    b = write_small(tmp_path / "minor.tar", bundle_id="bminor0001")
+    newer_minor(b.path, random.Random(1))
+    key = raw_key("dtest", b.started_at, "bminor0001")
+    storage.put(key, b.path)
+    con = connect(WarehouseSettings(path=tmp_path / "wh.duckdb"))
+    s = load_bundles(storage, con, [key])
+    kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM raw.events").fetchall()}
+    con.close()
+    assert s.loaded == 1 and s.ignored_events == 1
+    assert "window_moved" not in kinds and "mouse_down" in kinds
