@@ -148,7 +148,9 @@ class Agent:
                 encoder=encoder,
             )
 
-        rec = Recorder(cfg, new_session=new_session, grabber=Grabber)
+        rec = Recorder(
+            cfg, new_session=new_session, grabber=Grabber, windows_stale=desktop.windows_stale
+        )
         from capture_agent.inputs import InputListeners
 
         listeners = InputListeners(
@@ -173,6 +175,8 @@ class Agent:
                 now_m = time.monotonic()
                 if duration is not None and now_m - started >= duration:
                     break
+                if desktop.windows_changed():
+                    rec.on_windows(desktop.visible_windows())
                 if focus_changed or now_m - last_focus >= FOCUS_RECHECK_S:
                     rec.on_focus(desktop.active_window())
                     last_focus = now_m

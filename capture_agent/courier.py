@@ -83,7 +83,9 @@ def seal_work_dir(work: Path, spool: Path) -> Path | None:
     changed = count_changes(
         *(events[c].to_pylist() for c in ("kind", "detail", "window_title", "redacted"))
     )
-    writer.set_redaction([*RULES, "denylist"], changed)
+    # what privacy did to frames: windows masked, frames dropped (the recorder's counts)
+    changed = dict(sorted({**changed, **J.close_changes(work)}.items()))
+    writer.set_redaction([*RULES, "denylist", "denylist_windows"], changed)
     return to_outbox(spool, writer.seal(ended_at))
 
 

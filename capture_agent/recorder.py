@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from capture_agent import frames as F
+from capture_agent import masking as M
 from capture_agent.config import AgentConfig
-from capture_agent.platform import WindowInfo
+from capture_agent.platform import WindowInfo, WindowRect
 from capture_agent.redact import redact_run, scrub
 from capture_agent.session import BundleSession
 
@@ -57,8 +58,14 @@ class Recorder:
         new_session: Callable[[datetime], BundleSession],
         grabber: Callable[[], F.Grabber] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        windows_stale: Callable[[], bool] | None = None,
     ) -> None:
         self.cfg = cfg
+        # with a desktop that lists windows, every frame is masked with that list, and
+        # none is taken while the list is unknown or changing (privacy fails closed)
+        self.windows_guarded = windows_stale is not None
+        self.windows_stale: Callable[[], bool] = windows_stale or (lambda: False)
+        self.windows: list[WindowRect] | None = None
         self.clock = clock
         self._new_session = new_session
         self._grabber_factory = grabber
@@ -162,10 +169,22 @@ class Recorder:
             < self.cfg.capture.min_frame_interval_seconds
         ):
             return None  # a frame from a moment ago still shows the state before the action
+        if (why := self._unsafe_to_grab()) is not None:
+            self._sess(now).frame_changes[f"frames_dropped_{why}"] += 1
+            return None
         grab = g.grab(self._monitor())
+        masked = 0
+        if self.windows_guarded:
+            # a change that arrived while grabbing: the list may not be what the frame shows
+            if self.windows_stale():
+                self._sess(now).frame_changes["frames_dropped_window_change"] += 1
+                return None
+            masked = self._mask(g, grab)
         if self.last_pixels.get(grab.monitor) == grab.bgra:
             return None  # the screen has not changed since the last stored frame
         sess = self._sess(now)
+        if masked:
+            sess.frame_changes["frames_masked_windows"] += masked
         sid = sess.frame(grab, trigger, now)
         self.last_pixels[grab.monitor] = grab.bgra
         self.last_frame_at = now
@@ -332,6 +351,33 @@ class Recorder:
             self.title, _ = scrub(win.title)
             if self.pause_reason is None:
                 self._state(now, "focus_change")
+
+    def on_windows(self, windows: list[WindowRect] | None) -> None:
+        """The visible windows, bottom to top, as the desktop last read them (None: it
+        could not): frames are masked with them, or not taken at all."""
+        with self.lock:
+            self.windows = windows
+
+    def _unsafe_to_grab(self) -> str | None:
+        """Why no frame may be taken now (privacy fails closed), or None."""
+        if self.focus.app is None and self.focus.title is None:
+            return "unidentified_focus"  # a transition: the screen may show anything
+        if self.windows_guarded:
+            if self.windows is None:
+                return "window_list"
+            if self.windows_stale():
+                return "window_change"
+        return None
+
+    def _mask(self, g: F.Grabber, grab: F.Grab) -> int:
+        """Paint the denylisted windows visible on the grabbed monitor."""
+        rects = M.visible_parts(self.windows or [], self.cfg.privacy.denies)
+        if not rects:
+            return 0
+        m = g.monitors[grab.monitor - 1]
+        if not isinstance(grab.bgra, bytearray):
+            grab.bgra = bytearray(grab.bgra)
+        return M.paint(grab.bgra, grab.width, grab.height, (m["left"], m["top"]), rects)
 
     def cfg_denies(self, win: WindowInfo) -> bool:
         return self.cfg.privacy.denies(win.app, win.title)

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import uuid
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,8 @@ class BundleSession:
             frame_format=frame_format,
         )
         self.started_at = started_at
+        # what privacy did to this bundle's frames: windows masked, frames dropped
+        self.frame_changes: Counter[str] = Counter()
 
     def emit(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
@@ -128,4 +131,4 @@ class BundleSession:
             if not self._pending_frames.acquire(timeout=60):
                 break  # an encoder that died: sealing drops the events of lost frames
         self._n_pending = 0
-        return self.journal.close(ended_at)
+        return self.journal.close(ended_at, self.frame_changes)

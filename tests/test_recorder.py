@@ -223,3 +223,55 @@ def test_events_during_a_typed_run_stay_in_time_order(rig) -> None:
     assert ts == sorted(ts)
     kinds = b.events["kind"].to_pylist()
     assert "mouse_move" in kinds
+
+
+def test_masking_paints_only_the_visible_part_of_a_denylisted_window() -> None:
+    from capture_agent.masking import paint, visible_parts
+    from capture_agent.platform import WindowRect
+
+    def denied(app: str | None, title: str | None) -> bool:
+        return app == "1password"
+
+    vault = WindowRect("1password", "Vault", 100, 100, 200, 100)
+    chat = WindowRect("xterm", "chat", 150, 50, 100, 100)  # in front, over its top
+    parts = visible_parts([vault, chat], denied)
+    area = sum((r - x) * (b - y) for x, y, r, b in parts)
+    assert area == 200 * 100 - 100 * 50
+    assert visible_parts([chat, vault], denied) == [(100, 100, 300, 200)]  # vault on top
+    # on a monitor whose corner is at (-50, 80): painted where it lies, clipped to it
+    px = bytearray(b"\xff" * (400 * 300 * 4))
+    assert paint(px, 400, 300, (-50, 80), parts) == len(parts)
+    pixel = lambda x, y: px[((y - 80) * 400 + (x + 50)) * 4]  # noqa: E731
+    assert pixel(120, 190) == 0 and pixel(290, 110) == 0  # the vault, visible
+    assert pixel(200, 120) == 0xFF  # under the chat: left as it was
+    assert pixel(20, 90) == 0xFF  # outside both
+
+
+def test_no_frame_while_focus_is_unidentified_or_the_window_list_unknown_fake_desktop(
+    rig,
+) -> None:
+    """Fakes the desktop: the recorder is told what the X adapter would tell it."""
+    from capture_agent.platform import WindowRect
+
+    rec, clock, screen = rig
+    rec.on_focus(WindowInfo("xterm", "notes", 1))
+    rec.on_focus(WindowInfo(None, None, None))  # a transition: no window has focus
+    screen.state += 1
+    clock.step(5)
+    rec.on_click(100, 100, "left", True)
+    rec.on_click(100, 100, "left", False)
+    assert rec.session is not None
+    assert rec.session.frame_changes["frames_dropped_unidentified_focus"] >= 1
+    stale = [False]
+    rec.windows_guarded, rec.windows_stale = True, lambda: stale[0]
+    rec.on_focus(WindowInfo("xterm", "notes", 1))
+    rec.on_windows(None)  # the list could not be read
+    for why in ("window_list", "window_change"):
+        if why == "window_change":
+            rec.on_windows([WindowRect("xterm", "notes", 0, 0, 800, 600)])
+            stale[0] = True  # an X event not read yet
+        screen.state += 1
+        clock.step(5)
+        rec.on_click(100, 100, "left", True)
+        rec.on_click(100, 100, "left", False)
+        assert rec.session.frame_changes[f"frames_dropped_{why}"] >= 1

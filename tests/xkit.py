@@ -68,13 +68,16 @@ class Desk:
         geometry: str = "100x30+50+50",
         app: str = "xterm",
         showing: Path | None = None,
+        background: str | None = None,
     ) -> str:
         """An xterm running `cat` (typed text executes nothing), with `app` as its
         WM_CLASS instance (what the agent reports as the app), first showing the text of
         `showing` if given; returns its window id."""
         command = ["sh", "-c", f"cat '{showing}'; exec cat"] if showing else ["cat"]
+        colors = ["-bg", background] if background else []
+        args = ["-name", app, "-title", title, "-geometry", geometry, *colors, "-e", *command]
         p = subprocess.Popen(
-            ["xterm", "-name", app, "-title", title, "-geometry", geometry, "-e", *command],
+            ["xterm", *args],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -110,3 +113,12 @@ class Desk:
             p.terminate()
         for p in self.procs:
             p.wait(5)
+
+    def geometry(self, wid: str) -> tuple[int, int, int, int]:
+        """A client window's x, y, width and height on the screen."""
+        out = dict(
+            line.split("=", 1)
+            for line in self.xdo("getwindowgeometry", "--shell", wid).splitlines()
+            if "=" in line
+        )
+        return int(out["X"]), int(out["Y"]), int(out["WIDTH"]), int(out["HEIGHT"])

@@ -24,8 +24,36 @@ class WindowInfo:
     pid: int | None
 
 
+@dataclass(frozen=True)
+class WindowRect:
+    """A visible top-level window (its frame, decorations included) in virtual-desktop
+    pixels."""
+
+    app: str | None
+    title: str | None
+    x: int
+    y: int
+    width: int
+    height: int
+
+
 class Desktop(Protocol):
     def active_window(self) -> WindowInfo: ...
+
+    def visible_windows(self) -> list[WindowRect] | None:
+        """The mapped top-level windows, bottom to top, or None when the list cannot be
+        read (then no frame may be taken: the agent cannot tell what it would show)."""
+        ...
+
+    def windows_changed(self) -> bool:
+        """Whether the window list may have changed since `visible_windows()` (read on
+        the thread that owns the connection)."""
+        ...
+
+    def windows_stale(self) -> bool:
+        """Safe from any thread: True while a change may be on its way (the server has
+        sent something not read yet, or the list is being read again)."""
+        ...
 
     def wait_for_change(self, timeout: float) -> bool:
         """Block up to `timeout` seconds; True when the focused window or its title may

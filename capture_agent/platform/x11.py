@@ -1,10 +1,12 @@
 """X11: the active window from EWMH (`_NET_ACTIVE_WINDOW`), as openbox, GNOME, KDE and
-most window managers publish it.
+most window managers publish it, and the visible windows in stacking order
+(`_NET_CLIENT_LIST_STACKING`) with their frames' geometry, for masking frames.
 
 Changes arrive as X events rather than by polling: the root window reports a new active
-window, and the active window reports a new title (PropertyNotify). The agent's loop
+window or stacking order (PropertyNotify) and its children being mapped, moved, raised
+or closed (SubstructureNotify), and client windows report new titles. The agent's loop
 blocks on the connection between them, which costs nothing while nothing changes and
-sees a change at once.
+sees a change at once. The window list is read again only after such an event.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import select
 from collections.abc import Callable
 from typing import Any
 
-from capture_agent.platform import NoDisplayError, WindowInfo
+from capture_agent.platform import NoDisplayError, WindowInfo, WindowRect
 
 
 class X11Desktop:
@@ -39,8 +41,15 @@ class X11Desktop:
         from Xlib import Xatom
 
         self._title_atoms = {self._atoms["_NET_WM_NAME"], Xatom.WM_NAME, Xatom.WM_CLASS}
-        self._root.change_attributes(event_mask=X.PropertyChangeMask)
+        self._stacking_atoms = {
+            self._d.intern_atom("_NET_CLIENT_LIST_STACKING"),
+            self._d.intern_atom("_NET_CLIENT_LIST"),
+        }
+        self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
         self._watched: int | None = None  # the window whose title changes we hear of
+        self._clients: set[int] = set()  # windows whose title changes we hear of
+        self._windows_dirty = True
+        self._reading = False
 
     def _prop(self, win: Any, atom: str) -> Any:
         p = win.get_full_property(self._atoms[atom], self._X.AnyPropertyType)
@@ -84,15 +93,111 @@ class X11Desktop:
         if not d.pending_events():
             select.select([d], [], [], max(0.0, timeout))
         changed = False
+        self._reading = True  # until the window list is read again, frames wait
+        X = self._X
         for _ in range(d.pending_events()):
             ev = d.next_event()
-            if ev.type != self._X.PropertyNotify:
+            if ev.type in (
+                X.ConfigureNotify,
+                X.MapNotify,
+                X.UnmapNotify,
+                X.DestroyNotify,
+                X.ReparentNotify,
+                X.CreateNotify,
+            ):
+                self._windows_dirty = True
+                continue
+            if ev.type != X.PropertyNotify:
                 continue
             if ev.window.id == self._root.id:
                 changed |= ev.atom == self._atoms["_NET_ACTIVE_WINDOW"]
-            elif ev.window.id == self._watched:
-                changed |= ev.atom in self._title_atoms
+                self._windows_dirty |= ev.atom in self._stacking_atoms
+            else:
+                if ev.window.id == self._watched:
+                    changed |= ev.atom in self._title_atoms
+                if ev.window.id in self._clients and ev.atom in self._title_atoms:
+                    self._windows_dirty = True
+        if not self._windows_dirty:
+            self._reading = False
         return changed
+
+    def windows_changed(self) -> bool:
+        return self._windows_dirty
+
+    def windows_stale(self) -> bool:
+        if self._reading or self._windows_dirty:
+            return True
+        try:  # bytes from the server not read yet: an event may be among them
+            return bool(select.select([self._d], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
+
+    def visible_windows(self) -> list[WindowRect] | None:
+        """Mapped client windows, bottom to top, each as its frame (the root's child that
+        holds it). None when anything about the list cannot be read."""
+        from Xlib.error import BadWindow, XError
+
+        self._reading = True
+        try:
+            stacking = self._root.get_full_property(
+                self._d.intern_atom("_NET_CLIENT_LIST_STACKING"), self._X.AnyPropertyType
+            )
+            if stacking is None:
+                return None
+            out = []
+            for wid in stacking.value:
+                win = self._d.create_resource_object("window", wid)
+                try:
+                    if win.get_attributes().map_state != self._X.IsViewable:
+                        continue
+                    frame = self._frame_of(win)
+                    geo = frame.get_geometry()  # the frame is a child of the root
+                    if wid not in self._clients:
+                        from Xlib.error import CatchError
+
+                        win.change_attributes(
+                            event_mask=self._X.PropertyChangeMask, onerror=CatchError()
+                        )
+                        self._clients.add(wid)
+                    info = self._describe(win)
+                except BadWindow:
+                    continue  # closed while we looked: it shows nothing any more
+                border = geo.border_width
+                out.append(
+                    WindowRect(
+                        info.app,
+                        info.title,
+                        geo.x,
+                        geo.y,
+                        geo.width + 2 * border,
+                        geo.height + 2 * border,
+                    )
+                )
+            self._windows_dirty = False
+            return out
+        except XError:
+            return None
+        finally:
+            self._reading = False
+
+    def _frame_of(self, win: Any) -> Any:
+        while True:
+            tree = win.query_tree()
+            if tree.parent.id == self._root.id or tree.parent.id == 0:
+                return win
+            win = tree.parent
+
+    def _describe(self, win: Any) -> WindowInfo:
+        title = self._prop(win, "_NET_WM_NAME")
+        if isinstance(title, bytes):
+            title = title.decode("utf-8", "replace")
+        if not title:
+            title = win.get_wm_name()
+            if isinstance(title, bytes):
+                title = title.decode("latin-1")
+        cls = win.get_wm_class()
+        app = cls[0].lower() if cls else None
+        return WindowInfo(app, title or None, None)
 
     def pointer_reader(self) -> Callable[[], tuple[int, int]]:
         """XQueryPointer on a connection of its own (connections are not thread-safe),

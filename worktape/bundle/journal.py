@@ -13,7 +13,9 @@ The work dir, `<bundle>.tar.work/`:
                             out; `BundleWriter` writes `events-NNNNN.parquet` instead
     screenshots/<id>.<fmt>  the encoded frames
     frames.jsonl            one line per stored frame: its screenshots.parquet row
-    close.json              {"ended_at": ...}: the bundle is complete, seal it
+    close.json              {"ended_at": ..., "changed": {...}}: the bundle is complete,
+                            seal it; `changed` counts what privacy did to frames (masked
+                            windows, frames dropped), for the manifest's redaction
 
 Every file is written to a temporary name and renamed, so each one is whole or absent;
 `frames.jsonl` is appended, and a reader skips a last line cut short.
@@ -149,10 +151,24 @@ def close_time(work_dir: Path) -> datetime | None:
         return None
 
 
-def mark_closed(work_dir: Path, ended_at: datetime | None) -> None:
-    """Ask for this work dir to be sealed; `None`: it ends at its last event."""
-    body = {"ended_at": to_iso(ended_at) if ended_at else None}
+def mark_closed(
+    work_dir: Path, ended_at: datetime | None, changed: Mapping[str, int] | None = None
+) -> None:
+    """Ask for this work dir to be sealed; `None`: it ends at its last event. `changed`:
+    counts for the manifest's `redaction.changed` that the events cannot tell."""
+    body: dict[str, Any] = {"ended_at": to_iso(ended_at) if ended_at else None}
+    if changed:
+        body["changed"] = dict(changed)
     atomic_write(work_dir / CLOSE, json.dumps(body).encode())
+
+
+def close_changes(work_dir: Path) -> dict[str, int]:
+    """The counts the agent left at close (none after a crash)."""
+    try:
+        changed = json.loads((work_dir / CLOSE).read_text()).get("changed") or {}
+        return {str(k): int(v) for k, v in changed.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def is_closed(work_dir: Path) -> bool:
@@ -276,10 +292,10 @@ class BundleJournal:
         self.bytes += store_frame(self.work_dir, row, data, self.meta.frame_format)
         self.n_frames += 1
 
-    def close(self, ended_at: datetime) -> Path:
+    def close(self, ended_at: datetime, changed: Mapping[str, int] | None = None) -> Path:
         """The bundle is complete: write what is buffered and ask for a seal."""
         if ended_at < self.started_at:
             raise ValueError("ended_at is before started_at")
         self.checkpoint()
-        mark_closed(self.work_dir, ended_at)
+        mark_closed(self.work_dir, ended_at, changed)
         return self.work_dir

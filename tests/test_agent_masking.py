@@ -1,0 +1,109 @@
+"""Pixels count as much as text: on a real X session (Xvfb + openbox), a denylisted
+window never reaches a stored frame, neither as focus moves into it nor while it stays
+visible behind another window. The windows are xterms; the denylisted one has a magenta
+background, so every stored frame can be checked pixel by pixel."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.agentkit import RunningAgent, configure
+from tests.xkit import Desk, missing_tools, virtual_desktop
+from worktape.bundle import read_bundle
+from worktape.storage import LocalStorage
+
+pytestmark = pytest.mark.skipif(
+    bool(missing_tools()), reason=f"needs {missing_tools()} (make test installs them)"
+)
+MAGENTA = "#ff00ff"
+
+
+@pytest.fixture(scope="module")
+def desk() -> Iterator[Desk]:
+    with virtual_desktop() as disp:
+        d = Desk(disp)
+        yield d
+        d.close()
+
+
+def stored_frames(bucket: Path, tmp: Path) -> list[tuple[dict, object]]:
+    from PIL import Image
+
+    storage = LocalStorage(bucket)
+    out = []
+    for info in storage.list("raw/"):
+        b = read_bundle(storage.root / info.key, frames="extract", extract_to=tmp / info.key)
+        assert b.frames_dir is not None
+        for row in b.screenshots.to_pylist():
+            fmt = b.manifest["frame_format"]
+            path = b.frames_dir / "screenshots" / f"{row['screenshot_id']}.{fmt}"
+            out.append((b.manifest, Image.open(io.BytesIO(path.read_bytes())).convert("RGB")))
+    return out
+
+
+def magenta_pixels(img) -> int:
+    from PIL import ImageChops
+
+    r, g, b = img.split()
+    strong_r = r.point(lambda v: 255 if v > 180 else 0)
+    strong_b = b.point(lambda v: 255 if v > 180 else 0)
+    weak_g = g.point(lambda v: 255 if v < 80 else 0)
+    mask = ImageChops.multiply(ImageChops.multiply(strong_r, strong_b), weak_g)
+    return mask.histogram()[255]
+
+
+def _pixels(img) -> list[int]:
+    return list(img.convert("L").tobytes())
+
+
+def test_a_denylisted_window_never_reaches_a_frame(desk: Desk, tmp_path: Path) -> None:
+    env = {**configure(tmp_path, storage_url=str(tmp_path / "bucket")), "DISPLAY": desk.display}
+    chat = desk.terminal("wt-chat", "70x16+40+40")
+    desk.focus(chat)
+    agent = RunningAgent(env)
+    desk.xdo("type", "--delay", "40", "hello from the chat")
+    time.sleep(1.5)
+    # the password manager opens, raised and focused, overlapping the chat
+    vault = desk.terminal("1Password - Vault", "60x14+300+200", background=MAGENTA)
+    desk.focus(vault)
+    desk.xdo("type", "--delay", "40", "hunter2-secret")
+    time.sleep(1.0)
+    # back to the chat: the vault stays visible behind it
+    desk.focus(chat)
+    for word in ("one", "two", "three"):
+        desk.xdo("mousemove", "--sync", "120", "120", "click", "1")
+        desk.xdo("type", "--delay", "40", f" typing {word} ")
+        time.sleep(1.2)
+    agent.stop()
+
+    frames = stored_frames(tmp_path / "bucket", tmp_path / "x")
+    assert len(frames) >= 4, "the scripted activity stores frames"
+    for _, img in frames:
+        assert magenta_pixels(img) == 0  # no pixel of the denylisted window, anywhere
+    # the vault's visible part is solid in the frames after it opened, and the chat in
+    # front of it is intact (its white background and text)
+    vx, vy, vw, vh = desk.geometry(vault)
+    cx, cy, cw, ch = desk.geometry(chat)
+    last = frames[-1][1]
+    scale = last.width / 1920
+    visible = (
+        int((cx + cw + 20) * scale),
+        int((vy + 20) * scale),
+        int((vx + vw - 10) * scale),
+        int((vy + vh - 10) * scale),
+    )
+    assert max(_pixels(last.crop(visible))) < 40, "the vault's visible part is not solid"
+    front = last.crop(
+        (int(cx * scale), int(cy * scale), int((cx + cw) * scale), int((cy + ch) * scale))
+    )
+    light = sum(1 for v in _pixels(front) if v > 200)
+    assert light > 0.5 * front.width * front.height, "the chat in front was painted over"
+    changed = {}
+    for manifest, _ in frames:
+        changed.update(manifest["redaction"]["changed"])
+    assert changed.get("frames_masked_windows", 0) >= 1
