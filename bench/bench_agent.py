@@ -136,7 +136,8 @@ def seal_an_hour(tmp: Path, env: dict[str, str], bundle: Path, seconds: float) -
             e["ts"] += shift
             if sid := e.get("screenshot_id"):
                 f = frames[sid]
-                new = e["screenshot_id"] = f"{sid}-{k}"
+                # ids scoped to the new bundle (a contract rule): bhour-<copy>_<frame>
+                new = e["screenshot_id"] = f"bhour-{k}_{sid.rsplit('-', 1)[-1]}"
                 data = (tmp / "frames" / "screenshots" / f"{sid}.webp").read_bytes()
                 j.add_frame(
                     screenshot_id=new,
