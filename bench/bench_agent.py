@@ -226,6 +226,16 @@ def main() -> None:
             f"  bundles           {len(tars)}, {total / 1e6:.2f} MB for {active:.0f} s "
             f"-> {total / 1e6 * 3600 / active:.1f} MB per active hour (target <= 25 MB)"
         )
+        from worktape.bundle import read_bundle
+
+        shown = [read_bundle(t, frames="skip") for t in tars]
+        frames = sum(b.screenshots.num_rows for b in shown)
+        privacy: dict[str, int] = {}
+        for b in shown:
+            for k, v in b.manifest["redaction"]["changed"].items():
+                if k.startswith("frames_"):
+                    privacy[k] = privacy.get(k, 0) + v
+        print(f"  frames            {frames} stored; masked or dropped: {privacy or 'none'}")
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ class Agent:
             )
 
         rec = Recorder(
-            cfg, new_session=new_session, grabber=Grabber, windows_stale=desktop.windows_stale
+            cfg, new_session=new_session, grabber=Grabber, window_guard=desktop.window_guard()
         )
         from capture_agent.inputs import InputListeners
 
@@ -176,7 +176,7 @@ class Agent:
                 if duration is not None and now_m - started >= duration:
                     break
                 if desktop.windows_changed():
-                    rec.on_windows(desktop.visible_windows())
+                    desktop.visible_windows()  # what the recorder's window guard sees
                 if focus_changed or now_m - last_focus >= FOCUS_RECHECK_S:
                     rec.on_focus(desktop.active_window())
                     last_focus = now_m

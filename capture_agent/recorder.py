@@ -27,7 +27,7 @@ from typing import Any
 from capture_agent import frames as F
 from capture_agent import masking as M
 from capture_agent.config import AgentConfig
-from capture_agent.platform import WindowInfo, WindowRect
+from capture_agent.platform import WindowGuard, WindowInfo, WindowRect
 from capture_agent.redact import redact_run, scrub
 from capture_agent.session import BundleSession
 
@@ -58,14 +58,12 @@ class Recorder:
         new_session: Callable[[datetime], BundleSession],
         grabber: Callable[[], F.Grabber] | None = None,
         clock: Callable[[], datetime] = utcnow,
-        windows_stale: Callable[[], bool] | None = None,
+        window_guard: WindowGuard | None = None,
     ) -> None:
         self.cfg = cfg
         # with a desktop that lists windows, every frame is masked with that list, and
         # none is taken while the list is unknown or changing (privacy fails closed)
-        self.windows_guarded = windows_stale is not None
-        self.windows_stale: Callable[[], bool] = windows_stale or (lambda: False)
-        self.windows: list[WindowRect] | None = None
+        self.window_guard = window_guard
         self.clock = clock
         self._new_session = new_session
         self._grabber_factory = grabber
@@ -169,17 +167,24 @@ class Recorder:
             < self.cfg.capture.min_frame_interval_seconds
         ):
             return None  # a frame from a moment ago still shows the state before the action
-        if (why := self._unsafe_to_grab()) is not None:
-            self._sess(now).frame_changes[f"frames_dropped_{why}"] += 1
-            return None
+        if self.focus.app is None and self.focus.title is None:
+            # a transition: no identifiable window has focus, the screen may show anything
+            return self._drop(now, "unidentified_focus")
+        before = self.window_guard.settled() if self.window_guard is not None else (0, [])
+        if before is None:
+            return self._drop(now, "window_change")
+        version, windows = before
+        if windows is None:
+            return self._drop(now, "window_list")
         grab = g.grab(self._monitor())
         masked = 0
-        if self.windows_guarded:
-            # a change that arrived while grabbing: the list may not be what the frame shows
-            if self.windows_stale():
-                self._sess(now).frame_changes["frames_dropped_window_change"] += 1
-                return None
-            masked = self._mask(g, grab)
+        if self.window_guard is not None:
+            # a change to the windows while grabbing: the list may not be what it shows
+            # (a window manager restacks on every click, often to the same order)
+            after = self.window_guard.settled()
+            if after is None or (after[0] != version and after[1] != windows):
+                return self._drop(now, "window_change")
+            masked = self._mask(g, grab, windows)
         if self.last_pixels.get(grab.monitor) == grab.bgra:
             return None  # the screen has not changed since the last stored frame
         sess = self._sess(now)
@@ -352,26 +357,13 @@ class Recorder:
             if self.pause_reason is None:
                 self._state(now, "focus_change")
 
-    def on_windows(self, windows: list[WindowRect] | None) -> None:
-        """The visible windows, bottom to top, as the desktop last read them (None: it
-        could not): frames are masked with them, or not taken at all."""
-        with self.lock:
-            self.windows = windows
+    def _drop(self, now: datetime, why: str) -> None:
+        """No frame now: privacy fails closed, and the bundle counts why."""
+        self._sess(now).frame_changes[f"frames_dropped_{why}"] += 1
 
-    def _unsafe_to_grab(self) -> str | None:
-        """Why no frame may be taken now (privacy fails closed), or None."""
-        if self.focus.app is None and self.focus.title is None:
-            return "unidentified_focus"  # a transition: the screen may show anything
-        if self.windows_guarded:
-            if self.windows is None:
-                return "window_list"
-            if self.windows_stale():
-                return "window_change"
-        return None
-
-    def _mask(self, g: F.Grabber, grab: F.Grab) -> int:
+    def _mask(self, g: F.Grabber, grab: F.Grab, windows: list[WindowRect]) -> int:
         """Paint the denylisted windows visible on the grabbed monitor."""
-        rects = M.visible_parts(self.windows or [], self.cfg.privacy.denies)
+        rects = M.visible_parts(windows, self.cfg.privacy.denies)
         if not rects:
             return 0
         m = g.monitors[grab.monitor - 1]

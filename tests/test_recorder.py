@@ -262,14 +262,21 @@ def test_no_frame_while_focus_is_unidentified_or_the_window_list_unknown_fake_de
     rec.on_click(100, 100, "left", False)
     assert rec.session is not None
     assert rec.session.frame_changes["frames_dropped_unidentified_focus"] >= 1
-    stale = [False]
-    rec.windows_guarded, rec.windows_stale = True, lambda: stale[0]
+
+    class Guard:  # what the X adapter answers, set by hand
+        answer: tuple[int, list[WindowRect] | None] | None = (1, None)
+
+        def settled(self, timeout: float = 0.05) -> tuple[int, list | None] | None:
+            return self.answer
+
+    guard = Guard()
+    rec.window_guard = guard
     rec.on_focus(WindowInfo("xterm", "notes", 1))
-    rec.on_windows(None)  # the list could not be read
-    for why in ("window_list", "window_change"):
-        if why == "window_change":
-            rec.on_windows([WindowRect("xterm", "notes", 0, 0, 800, 600)])
-            stale[0] = True  # an X event not read yet
+    for why, answer in (
+        ("window_list", (1, None)),  # the list could not be read
+        ("window_change", None),  # an X event not read yet, or the list being read
+    ):
+        guard.answer = answer
         screen.state += 1
         clock.step(5)
         rec.on_click(100, 100, "left", True)

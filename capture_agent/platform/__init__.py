@@ -37,6 +37,14 @@ class WindowRect:
     height: int
 
 
+class WindowGuard(Protocol):
+    def settled(self, timeout: float = 0.05) -> tuple[int, list[WindowRect] | None] | None:
+        """Safe from any thread. Once no change to the windows is on its way (waiting up
+        to `timeout`), the list's version and the list (None: it could not be read);
+        None when it did not settle. Equal versions: the same windows."""
+        ...
+
+
 class Desktop(Protocol):
     def active_window(self) -> WindowInfo: ...
 
@@ -50,9 +58,9 @@ class Desktop(Protocol):
         the thread that owns the connection)."""
         ...
 
-    def windows_stale(self) -> bool:
-        """Safe from any thread: True while a change may be on its way (the server has
-        sent something not read yet, or the list is being read again)."""
+    def window_guard(self) -> WindowGuard | None:
+        """What the recorder asks before and after each grab, or None when this desktop
+        cannot list windows (frames are then taken with the focus rules only)."""
         ...
 
     def wait_for_change(self, timeout: float) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import select
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,8 @@ class X11Desktop:
         self._clients: set[int] = set()  # windows whose title changes we hear of
         self._windows_dirty = True
         self._reading = False
+        self._version = 0  # counts changes to the window list
+        self._snapshot: tuple[int, list[WindowRect] | None] = (0, None)
 
     def _prop(self, win: Any, atom: str) -> Any:
         p = win.get_full_property(self._atoms[atom], self._X.AnyPropertyType)
@@ -105,32 +108,49 @@ class X11Desktop:
                 X.ReparentNotify,
                 X.CreateNotify,
             ):
-                self._windows_dirty = True
+                self._list_changed()
                 continue
             if ev.type != X.PropertyNotify:
                 continue
             if ev.window.id == self._root.id:
                 changed |= ev.atom == self._atoms["_NET_ACTIVE_WINDOW"]
-                self._windows_dirty |= ev.atom in self._stacking_atoms
+                if ev.atom in self._stacking_atoms:
+                    self._list_changed()
             else:
                 if ev.window.id == self._watched:
                     changed |= ev.atom in self._title_atoms
+                # a title, not the user-time stamp a client sets on every keypress
                 if ev.window.id in self._clients and ev.atom in self._title_atoms:
-                    self._windows_dirty = True
+                    self._list_changed()
         if not self._windows_dirty:
             self._reading = False
         return changed
 
+    def _list_changed(self) -> None:
+        self._windows_dirty = True
+        self._version += 1
+
     def windows_changed(self) -> bool:
         return self._windows_dirty
 
-    def windows_stale(self) -> bool:
-        if self._reading or self._windows_dirty:
-            return True
-        try:  # bytes from the server not read yet: an event may be among them
-            return bool(select.select([self._d], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True
+    def window_guard(self) -> X11Desktop:
+        return self
+
+    def settled(self, timeout: float = 0.05) -> tuple[int, list[WindowRect] | None] | None:
+        """Called from the input thread: waits for this (main) thread to read what the
+        server sent and, after a change, the window list again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not (self._reading or self._windows_dirty):
+                try:  # bytes from the server not read yet: an event may be among them
+                    pending = bool(select.select([self._d], [], [], 0)[0])
+                except (OSError, ValueError):
+                    return None
+                if not pending:
+                    return self._snapshot
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.001)
 
     def visible_windows(self) -> list[WindowRect] | None:
         """Mapped client windows, bottom to top, each as its frame (the root's child that
@@ -143,6 +163,8 @@ class X11Desktop:
                 self._d.intern_atom("_NET_CLIENT_LIST_STACKING"), self._X.AnyPropertyType
             )
             if stacking is None:
+                self._snapshot = (self._version, None)
+                self._windows_dirty = False
                 return None
             out = []
             for wid in stacking.value:
@@ -173,9 +195,11 @@ class X11Desktop:
                         geo.height + 2 * border,
                     )
                 )
+            self._snapshot = (self._version, out)
             self._windows_dirty = False
             return out
         except XError:
+            self._snapshot = (self._version, None)
             return None
         finally:
             self._reading = False
