@@ -7,6 +7,8 @@ functions, so a bundle the loader accepts cannot fail the gate on the same text.
 
 from __future__ import annotations
 
+from functools import cache
+
 from capture_agent.config import Privacy
 from capture_agent.redact import secret_spans
 
@@ -36,6 +38,11 @@ def mask(text: str) -> str:
     return "".join(out)[:120]
 
 
+@cache
+def _default_privacy() -> Privacy:
+    return Privacy()
+
+
 def denylisted(app: str | None, title: str | None, privacy: Privacy | None = None) -> bool:
     """Whether a window is one the agent's default denylist covers."""
-    return (privacy or Privacy()).denies(app, title)
+    return (privacy or _default_privacy()).denies(app, title)

@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, BinaryIO
 
 import duckdb
@@ -75,6 +76,8 @@ class _Fetched:
     error: BundleError | None = None
     missing: bool = False
     profile: dict[str, Any] | None = None
+    #: what the privacy rules found in its titles and apps (measured on the verify thread)
+    privacy: BundleError | None = None
 
 
 def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _Fetched:
@@ -104,7 +107,9 @@ def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _
                 f"checksum stored at upload {meta_sha[:12]}…",
             ),
         )
-    return _Fetched(key, bundle=b, sha256=b.sha256 or meta_sha, profile=profile(b))
+    return _Fetched(
+        key, bundle=b, sha256=b.sha256 or meta_sha, profile=profile(b), privacy=_privacy_error(b)
+    )
 
 
 @contextmanager
@@ -275,26 +280,48 @@ def _privacy_error(b: Bundle) -> BundleError | None:
     """A window title or app that the agent should have redacted or never recorded: the
     same rules the privacy gate applies to what is published, per bundle, so that one
     laptop that did not redact is refused alone instead of blocking the night."""
-    from worktape.privacy import denylisted, finding
-
     for column in ("window_title", "app"):
-        values = pc.unique(pc.cast(b.events[column], pa.string())).drop_null().to_pylist()
-        for value in values:
-            rule = finding(value)
+        for value in sorted(_distinct(b.events[column])):
+            rule = _text_rule(column, value)
+            if rule == "denylist":
+                return BundleError(
+                    Reason.DENYLISTED_WINDOW,
+                    f"events carry a window the denylist covers (in {column})",
+                    member=S.EVENTS,
+                )
             if rule:
                 return BundleError(
                     Reason.UNREDACTED_SECRET,
                     f"a {column} holds an unredacted {rule}",
                     member=S.EVENTS,
                 )
-            app, title = (value, None) if column == "app" else (None, value)
-            if denylisted(app, title):
-                return BundleError(
-                    Reason.DENYLISTED_WINDOW,
-                    f"events carry a window the denylist covers (in {column})",
-                    member=S.EVENTS,
-                )
     return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _text_rule(column: str, value: str) -> str | None:
+    """The privacy rule a title or app breaks ("denylist" for a denylisted window), or
+    None. Cached: a device shows the same few titles hour after hour."""
+    from worktape.privacy import denylisted, finding
+
+    if rule := finding(value):
+        return rule
+    app, title = (value, None) if column == "app" else (None, value)
+    return "denylist" if denylisted(app, title) else None
+
+
+def _distinct(col: pa.ChunkedArray) -> set[str]:
+    """A string column's distinct values; of a dictionary column, the entries its rows
+    use, without decoding the rows."""
+    out: set[str] = set()
+    for chunk in col.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            used = pc.unique(chunk.indices.drop_null())
+            out.update(chunk.dictionary.take(used).to_pylist())
+        else:
+            out.update(pc.unique(chunk).drop_null().to_pylist())
+    out.discard(None)  # type: ignore[arg-type]  # a dictionary may hold a null entry
+    return out
 
 
 def _refuse_erased(
@@ -389,7 +416,7 @@ def load_bundles(
                     f"sha256 {seen_sha[:12]}…, this one is {(f.sha256 or '?')[:12]}…",
                 )
             else:
-                err = _key_matches(f.key, b) or _window_error(b) or _privacy_error(b)
+                err = _key_matches(f.key, b) or _window_error(b) or f.privacy
         if err is not None:
             summary.quarantined[err.reason.value] += 1
             quarantine(
