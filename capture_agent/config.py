@@ -96,6 +96,12 @@ class Privacy:
     deny_titles: list[str] = field(default_factory=lambda: list(DEFAULT_DENY_TITLES))
     excluded: list[str] = field(default_factory=list)  # added with `worktape agent exclude`
     pause_hotkey: str = "<ctrl>+<alt>+p"
+    # denylisted windows are painted out of every frame; turning that off takes this
+    # explicit setting, and every bundle it touches says so (manifest and dataset card)
+    mask_windows: bool = True
+    # fixed screen rectangles painted out of every frame: [left, top, width, height] in
+    # virtual-desktop pixels (a second monitor's chat, a notification corner)
+    mask_regions: list[list[int]] = field(default_factory=list)
 
     def denies(self, app: str | None, title: str | None) -> bool:
         """Whether a window is off limits (the agent records a gap; the pipeline's privacy

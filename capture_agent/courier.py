@@ -85,7 +85,9 @@ def seal_work_dir(work: Path, spool: Path) -> Path | None:
     )
     # what privacy did to frames: windows masked, frames dropped (the recorder's counts)
     changed = dict(sorted({**changed, **J.close_changes(work)}.items()))
-    writer.set_redaction([*RULES, "denylist", "denylist_windows"], changed)
+    # frames stored with window masking off (privacy.mask_windows = false) say so
+    pixels = "pixel_masking_off" if changed.get("frames_unmasked") else "denylist_windows"
+    writer.set_redaction([*RULES, "denylist", pixels], changed)
     return to_outbox(spool, writer.seal(ended_at))
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from capture_agent import frames as F
 from capture_agent import masking as M
 from capture_agent.config import AgentConfig
-from capture_agent.platform import WindowGuard, WindowInfo, WindowRect
+from capture_agent.platform import WindowGuard, WindowInfo
 from capture_agent.redact import redact_run, scrub
 from capture_agent.session import BundleSession
 
@@ -170,26 +170,33 @@ class Recorder:
         if self.focus.app is None and self.focus.title is None:
             # a transition: no identifiable window has focus, the screen may show anything
             return self._drop(now, "unidentified_focus")
-        before = self.window_guard.settled() if self.window_guard is not None else (0, [])
+        guard = self.window_guard if self.cfg.privacy.mask_windows else None
+        before = guard.settled() if guard is not None else (0, [])
         if before is None:
             return self._drop(now, "window_change")
         version, windows = before
         if windows is None:
             return self._drop(now, "window_list")
         grab = g.grab(self._monitor())
+        regions = [(x, y, x + w, y + h) for x, y, w, h in self.cfg.privacy.mask_regions]
+        in_regions = self._paint(g, grab, regions)
         masked = 0
-        if self.window_guard is not None:
+        if guard is not None:
             # a change to the windows while grabbing: the list may not be what it shows
             # (a window manager restacks on every click, often to the same order)
-            after = self.window_guard.settled()
+            after = guard.settled()
             if after is None or (after[0] != version and after[1] != windows):
                 return self._drop(now, "window_change")
-            masked = self._mask(g, grab, windows)
+            masked = self._paint(g, grab, M.visible_parts(windows, self.cfg.privacy.denies))
         if self.last_pixels.get(grab.monitor) == grab.bgra:
             return None  # the screen has not changed since the last stored frame
         sess = self._sess(now)
         if masked:
             sess.frame_changes["frames_masked_windows"] += masked
+        if in_regions:
+            sess.frame_changes["frames_masked_regions"] += in_regions
+        if not self.cfg.privacy.mask_windows:
+            sess.frame_changes["frames_unmasked"] += 1  # stored with window masking off
         sid = sess.frame(grab, trigger, now)
         self.last_pixels[grab.monitor] = grab.bgra
         self.last_frame_at = now
@@ -361,9 +368,9 @@ class Recorder:
         """No frame now: privacy fails closed, and the bundle counts why."""
         self._sess(now).frame_changes[f"frames_dropped_{why}"] += 1
 
-    def _mask(self, g: F.Grabber, grab: F.Grab, windows: list[WindowRect]) -> int:
-        """Paint the denylisted windows visible on the grabbed monitor."""
-        rects = M.visible_parts(windows, self.cfg.privacy.denies)
+    def _paint(self, g: F.Grabber, grab: F.Grab, rects: list[M.Rect]) -> int:
+        """Paint rectangles (virtual-desktop pixels) on the grabbed monitor's raw pixels;
+        returns how many touched it."""
         if not rects:
             return 0
         m = g.monitors[grab.monitor - 1]

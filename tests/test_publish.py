@@ -105,6 +105,9 @@ def test_a_clean_night_publishes_a_complete_version(state: Path) -> None:
     card = json.loads((version / "card.json").read_text())
     assert card["counts"]["episodes"] == episodes and card["consent_policy_versions"]
     assert all(q["passed"] == q["expectations"] for q in card["quality"].values())
+    # simulated bundles say nothing of pixel masking, and the card says so
+    assert card["pixel_masking"]["not_recorded"] > 0 and card["pixel_masking"]["masking_off"] == 0
+    assert "do not say" in (version / "CARD.md").read_text()
 
 
 def test_event_logs_read_back(state: Path) -> None:

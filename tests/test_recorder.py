@@ -282,3 +282,25 @@ def test_no_frame_while_focus_is_unidentified_or_the_window_list_unknown_fake_de
         rec.on_click(100, 100, "left", True)
         rec.on_click(100, 100, "left", False)
         assert rec.session.frame_changes[f"frames_dropped_{why}"] >= 1
+
+
+def test_fixed_regions_are_painted_and_masking_off_is_written_into_the_manifest(rig) -> None:
+    rec, clock, screen = rig
+    rec.cfg.privacy.mask_regions = [[0, 0, 4, 3]]  # the fake monitor's top-left corner
+    rec.cfg.privacy.mask_windows = False  # the explicit setting
+
+    class Guard:  # never asked while window masking is off
+        def settled(self, timeout: float = 0.05) -> None:
+            raise AssertionError("the window guard was asked")
+
+    rec.window_guard = Guard()
+    rec.on_focus(WindowInfo("xterm", "notes", 1))
+    screen.state += 1
+    clock.step(5)
+    rec.on_click(10, 10, "left", True)
+    rec.on_click(10, 10, "left", False)
+    b = sealed_events(rec, clock)
+    changed = b.manifest["redaction"]["changed"]
+    assert changed["frames_masked_regions"] >= 1 and changed["frames_unmasked"] >= 1
+    assert "pixel_masking_off" in b.manifest["redaction"]["rules"]
+    assert "denylist_windows" not in b.manifest["redaction"]["rules"]

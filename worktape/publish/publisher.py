@@ -222,12 +222,14 @@ def build_card(
         for t in TABLES
     }
     quality = {name: {"passed": p, "expectations": n} for name, (p, n) in gate.per_suite.items()}
+    pixels = pixel_masking(con)
     card = {
         "name": "worktape dataset",
         "work_dates": [str(span[0]), str(span[1])],
         "contributors": people,
         "counts": counts,
         "consent_policy_versions": policies,
+        "pixel_masking": pixels,
         "quality": quality,
         "schema": schema,
     }
@@ -259,8 +261,49 @@ def build_card(
         "Typed secrets, e-mail addresses, card and phone numbers and tokens were redacted on",
         "the contributors' laptops, and the privacy suite found none in any text here.",
         "",
+        *pixel_masking_lines(pixels),
     ]
     (out / "CARD.md").write_text("\n".join(lines))
+
+
+def pixel_masking(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How the bundles' frames were masked on the laptops, from their manifests: windows
+    masked (rule denylist_windows), masking turned off by an explicit setting
+    (pixel_masking_off), or neither (agents before window masking, and the simulator)."""
+    row = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE list_contains(r, 'denylist_windows')),
+               count(*) FILTER (WHERE list_contains(r, 'pixel_masking_off')),
+               count(*) FILTER (WHERE NOT list_contains(r, 'denylist_windows')
+                                  AND NOT list_contains(r, 'pixel_masking_off'))
+        FROM (SELECT coalesce(CAST(redaction -> '$.rules' AS VARCHAR[]), []) AS r
+              FROM raw.bundles)
+        """
+    ).fetchone()
+    return {"windows_masked": row[0], "masking_off": row[1], "not_recorded": row[2]}
+
+
+def pixel_masking_lines(pixels: dict[str, int]) -> list[str]:
+    lines = [
+        "Frames: on the laptops, windows the denylist covers were painted out of every frame",
+        f"of {pixels['windows_masked']:,} bundle(s).",
+    ]
+    if pixels["masking_off"]:
+        lines += [
+            f"**{pixels['masking_off']:,} bundle(s) were captured with window masking turned "
+            "off** (`privacy.mask_windows = false`): their frames may show denylisted "
+            "windows.",
+        ]
+    if pixels["not_recorded"]:
+        lines += [
+            f"{pixels['not_recorded']:,} bundle(s) do not say (an agent from before window "
+            "masking, or the simulator).",
+        ]
+    lines += [
+        "Text visible in frames (an e-mail address in a document) is not masked yet.",
+        "",
+    ]
+    return lines
 
 
 def _manifest(root: Path) -> dict[str, dict[str, Any]]:
