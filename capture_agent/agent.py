@@ -36,6 +36,7 @@ from capture_agent.platform import NoDisplayError, open_desktop
 from capture_agent.recorder import Recorder
 from capture_agent.session import BundleSession, FrameEncoder
 from capture_agent.spool import pending, spool_bytes
+from capture_agent.textmask import TextMasker
 from worktape.bundle import journal as J
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,8 @@ class Agent:
         )
         courier.kick()  # what a previous run left: seal it, upload what waits
 
-        encoder = FrameEncoder("webp", cfg.capture.frame_scale)
+        masker = TextMasker(cfg.privacy.mask_patterns) if cfg.privacy.mask_text else None
+        encoder = FrameEncoder("webp", cfg.capture.frame_scale, masker)
         encoder.start()
         offset = int((datetime.now().astimezone().utcoffset() or timedelta()).total_seconds() // 60)
         consent = {

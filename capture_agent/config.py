@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import secrets
 import sys
 import tomllib
@@ -102,6 +103,20 @@ class Privacy:
     # fixed screen rectangles painted out of every frame: [left, top, width, height] in
     # virtual-desktop pixels (a second monitor's chat, a notification corner)
     mask_regions: list[list[int]] = field(default_factory=list)
+    # text on screen is read (OCR) and e-mails, card numbers, phone numbers, tokens and
+    # these patterns (Python regular expressions) are painted out of every frame;
+    # turning it off takes this explicit setting, which every bundle and the card report
+    mask_text: bool = True
+    mask_patterns: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for p in self.mask_patterns:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(
+                    f"privacy.mask_patterns: {p!r} is not a regular expression ({e})"
+                ) from None
 
     def denies(self, app: str | None, title: str | None) -> bool:
         """Whether a window is off limits (the agent records a gap; the pipeline's privacy

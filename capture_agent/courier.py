@@ -87,7 +87,9 @@ def seal_work_dir(work: Path, spool: Path) -> Path | None:
     changed = dict(sorted({**changed, **J.close_changes(work)}.items()))
     # frames stored with window masking off (privacy.mask_windows = false) say so
     pixels = "pixel_masking_off" if changed.get("frames_unmasked") else "denylist_windows"
-    writer.set_redaction([*RULES, "denylist", pixels], changed)
+    # and text on screen: read and masked, unless privacy.mask_text = false
+    text = "text_masking_off" if changed.get("frames_text_unmasked") else "screen_text"
+    writer.set_redaction([*RULES, "denylist", pixels, text], changed)
     return to_outbox(spool, writer.seal(ended_at))
 
 

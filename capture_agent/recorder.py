@@ -191,13 +191,17 @@ class Recorder:
         if self.last_pixels.get(grab.monitor) == grab.bgra:
             return None  # the screen has not changed since the last stored frame
         sess = self._sess(now)
-        if masked:
-            sess.frame_changes["frames_masked_windows"] += masked
-        if in_regions:
-            sess.frame_changes["frames_masked_regions"] += in_regions
-        if not self.cfg.privacy.mask_windows:
-            sess.frame_changes["frames_unmasked"] += 1  # stored with window masking off
         sid = sess.frame(grab, trigger, now)
+        if sid is None:
+            return None  # dropped: the text masking is too far behind (counted)
+        if masked:
+            sess.count("frames_masked_windows", masked)
+        if in_regions:
+            sess.count("frames_masked_regions", in_regions)
+        if not self.cfg.privacy.mask_windows:
+            sess.count("frames_unmasked")  # stored with window masking off
+        if not self.cfg.privacy.mask_text:
+            sess.count("frames_text_unmasked")  # stored with text masking off
         self.last_pixels[grab.monitor] = grab.bgra
         self.last_frame_at = now
         self._emit(now, "screenshot", screenshot_id=sid, monitor=grab.monitor)
@@ -366,7 +370,7 @@ class Recorder:
 
     def _drop(self, now: datetime, why: str) -> None:
         """No frame now: privacy fails closed, and the bundle counts why."""
-        self._sess(now).frame_changes[f"frames_dropped_{why}"] += 1
+        self._sess(now).count(f"frames_dropped_{why}")
 
     def _paint(self, g: F.Grabber, grab: F.Grab, rects: list[M.Rect]) -> int:
         """Paint rectangles (virtual-desktop pixels) on the grabbed monitor's raw pixels;

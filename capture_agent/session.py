@@ -1,8 +1,12 @@
 """One open bundle on the laptop: events and frames go into its journal
 (`worktape.bundle.journal`) in `<spool>/open/`; `close()` hands it to the courier.
 
-Frames are encoded on a worker thread; the `screenshot` event is written at grab time
-with an id reserved then, and the frame follows. Closing waits for this bundle's frames,
+Frames are finished on a worker thread at low priority: secrets on screen are masked
+(`capture_agent.textmask`, on the full-resolution pixels), then the frame is shrunk and
+encoded. The `screenshot` event is written at grab time with an id reserved then, and
+the frame follows; a frame the worker cannot finish, or one that finds the worker too
+far behind, is dropped and counted (its event goes at sealing). Closing waits for this
+bundle's frames,
 then marks the journal closed; the courier process (`capture_agent/courier.py`) seals it
 into `<spool>/outbox/` and uploads it. Nothing here loads pyarrow or boto3.
 """
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from capture_agent import frames as F
+from capture_agent.textmask import RedactionIncomplete, TextMasker, lower_priority
 from worktape import __version__
 from worktape.bundle.journal import BundleJournal
 
@@ -41,23 +46,41 @@ def store_frame(
 
 
 class FrameEncoder(threading.Thread):
-    """Encodes frames in order and hands them to their journal."""
+    """Masks text, shrinks and encodes frames in order, and hands them to their bundle."""
 
-    def __init__(self, fmt: str, scale: float) -> None:
+    def __init__(self, fmt: str, scale: float, masker: TextMasker | None = None) -> None:
         super().__init__(name="frame-encoder", daemon=True)
-        self.fmt, self.scale = fmt, scale
-        # a short queue bounds memory (the input thread waits when it is full)
+        self.fmt, self.scale, self.masker = fmt, scale, masker
+        # a short queue bounds memory; when it is full a frame is dropped, never waited
+        # for (the input thread must not block)
         self.jobs: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=4)
 
     def run(self) -> None:
+        lower_priority()
         while (job := self.jobs.get()) is not None:
-            journal, sid, monitor, img, trigger, ts, done = job
+            sess, sid, monitor, grab, trigger, ts = job
             try:
-                store_frame(journal, sid, monitor, F.encode(img, fmt=self.fmt), trigger, ts)
+                img = grab
+                if self.masker is not None:
+                    try:
+                        found = self.masker.mask(grab.monitor, grab.bgra, grab.width, grab.height)
+                    except RedactionIncomplete:
+                        sess.count("frames_dropped_text_deadline")
+                        continue
+                    except Exception:
+                        log.exception("could not read the text of frame %s: dropped", sid)
+                        sess.count("frames_dropped_text_error")
+                        continue
+                    for rule, n in found.items():
+                        sess.count(f"pixels_{rule}", n)
+                    if found:
+                        sess.count("frames_masked_text")
+                    img = F.prepare(grab, self.scale)
+                store_frame(sess.journal, sid, monitor, F.encode(img, fmt=self.fmt), trigger, ts)
             except Exception:  # a frame lost is logged; capture goes on
                 log.exception("could not encode frame %s", sid)
             finally:
-                done.release()
+                sess.frame_done()
                 self.jobs.task_done()
 
     def stop(self) -> None:
@@ -99,21 +122,40 @@ class BundleSession:
         self.started_at = started_at
         # what privacy did to this bundle's frames: windows masked, frames dropped
         self.frame_changes: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Add to the bundle's privacy counts (from the input or the frame thread)."""
+        with self._count_lock:
+            self.frame_changes[what] += n
+
+    def frame_done(self) -> None:
+        self._pending_frames.release()
 
     def emit(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             self.journal.add_event(**row)
 
-    def frame(self, grab: F.Grab, trigger: str, ts: datetime) -> str:
-        """Reserve a screenshot id now; the encoded frame follows on the encoder."""
+    def frame(self, grab: F.Grab, trigger: str, ts: datetime) -> str | None:
+        """Reserve a screenshot id now; the finished frame follows on the encoder.
+        None: the frame was dropped (the encoder is too far behind to mask it)."""
         sid = f"{self.bundle_id}-{self._next_frame:06d}"
         if self.encoder is None:
             store_frame(self.journal, sid, grab.monitor, F.encode(grab), trigger, ts)
         else:
-            img = F.prepare(grab, self.encoder.scale)
-            self.encoder.jobs.put(
-                (self.journal, sid, grab.monitor, img, trigger, ts, self._pending_frames)
-            )
+            if self.encoder.masker is not None:
+                # the worker paints in place: it gets its own full-resolution copy
+                job: Any = F.Grab(grab.monitor, grab.width, grab.height, bytearray(grab.bgra))
+            else:
+                job = F.prepare(grab, self.encoder.scale)  # frees the raw pixels at once
+            try:
+                self.encoder.jobs.put_nowait((self, sid, grab.monitor, job, trigger, ts))
+            except queue.Full:
+                if self.encoder.masker is None:  # no privacy step: waiting is safe
+                    self.encoder.jobs.put((self, sid, grab.monitor, job, trigger, ts))
+                else:
+                    self.count("frames_dropped_text_backlog")
+                    return None
             self._n_pending += 1  # counted once queued: close() waits for exactly these
         self._next_frame += 1
         return sid

@@ -107,3 +107,62 @@ def test_a_denylisted_window_never_reaches_a_frame(desk: Desk, tmp_path: Path) -
     for manifest, _ in frames:
         changed.update(manifest["redaction"]["changed"])
     assert changed.get("frames_masked_windows", 0) >= 1
+
+
+def read_text(img) -> list[str]:
+    """The text lines the agent's own OCR reads in a stored frame."""
+    import numpy as np
+
+    from capture_agent.textmask import _Engine
+
+    bgr = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+    eng = _Engine()
+    boxes = eng.detect(bgr)
+    return [line.text for line in eng.recognise(eng.crops(bgr, boxes))] if boxes else []
+
+
+def test_secrets_shown_on_screen_are_masked_in_stored_frames(desk: Desk, tmp_path: Path) -> None:
+    """A program prints a customer record; nobody types it. The stored frames (kept at
+    full size here, so that their text is readable) show the harmless words and none of
+    the e-mail address, card number or phone number."""
+    from capture_agent.redact import luhn_ok
+    from capture_agent.textmask import pixel_spans
+
+    card = "4539 5787 6362 1485"
+    assert not luhn_ok(card.replace(" ", ""))
+    card = card[:-1] + next(d for d in "0123456789" if luhn_ok(card.replace(" ", "")[:-1] + d))
+    record = tmp_path / "record.txt"
+    record.write_text(
+        "Customer record 4471   Status: active\n"
+        "Email: dana.whitfield@northwind-example.com   Tier: gold\n"
+        f"Card on file: {card}   Renewal: spring\n"
+        "Phone: +1 415 555 0199   Notes: prefers morning calls\n"
+    )
+    env = {
+        **configure(tmp_path, storage_url=str(tmp_path / "bucket"), frame_scale=1.0),
+        "DISPLAY": desk.display,
+    }
+    crm = desk.terminal("CRM - Customer record", "80x10+60+500", showing=record)
+    desk.focus(crm)
+    agent = RunningAgent(env)
+    for x in (200, 400, 600):
+        desk.xdo("mousemove", "--sync", str(x), "560", "click", "1")
+        time.sleep(2.0)
+    agent.stop()
+
+    frames = stored_frames(tmp_path / "bucket", tmp_path / "x")
+    assert frames, "the clicks store frames"
+    seen = [line for _, img in frames for line in read_text(img)]
+    joined = " ".join(seen)
+    for harmless in ("Status", "gold", "spring", "morning"):
+        assert harmless in joined, f"{harmless!r} should still be readable: {seen}"
+    leaks = [(line, span) for line in seen for span in pixel_spans(line)]
+    assert not leaks, f"secrets readable in stored frames: {leaks}"
+    assert "dana.whitfield" not in joined and "0199" not in joined
+    changed: dict[str, int] = {}
+    for manifest, _ in frames:
+        assert "screen_text" in manifest["redaction"]["rules"]
+        for k, v in manifest["redaction"]["changed"].items():
+            changed[k] = changed.get(k, 0) + v
+    assert changed.get("pixels_email", 0) >= 1 and changed.get("pixels_card", 0) >= 1
+    assert changed.get("pixels_phone", 0) >= 1 and changed.get("frames_masked_text", 0) >= 1
