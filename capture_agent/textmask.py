@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from capture_agent.masking import Rect
-from capture_agent.redact import CARD_RE, EMAIL_RE, PHONE_RE, TOKEN_RE, _digits, luhn_ok
+from capture_agent.redact import CARD_RE, TOKEN_RE, _digits, luhn_ok
 
 PIXEL_RULES = ("email", "card", "phone", "token", "pattern")
 PAD = 24  # rows read above and below a changed band: a whole line up to this tall
@@ -64,6 +64,18 @@ _MISREAD_EMAIL = re.compile(
 )
 
 
+# anything@host: the recogniser sometimes sets the "@" or a dot apart with a space, or
+# drops the dot before the top-level domain
+_READ_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+ ?@ ?[A-Za-z0-9-]{2,}(?: ?\. ?[A-Za-z0-9-]+)*")
+# a phone number as read: separators doubled ("446 -2959"), letters glued on
+_READ_PHONE = re.compile(
+    r"(?<![\d+])(?:\+\d{1,3}\s?[ .-]?)?(?:\(\d{2,4}\)\s?[ .-]?)?"
+    r"\d{2,4}(?:\s?[ .-]?\d{2,4}){2,4}(?!\d)"
+)
+# a key's letters read as look-alikes (l for I) still make a key
+_READ_AWS_KEY = re.compile(r"AKIA[0-9A-Za-z|]{16}")
+
+
 def _normal(text: str) -> str:
     """Full-width and look-alike characters folded, one character for one, so that
     indices still point into the recognised text."""
@@ -84,19 +96,47 @@ def pixel_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tup
     text = _normal(text)
     nums = _numbers_view(text)
     found: list[tuple[int, int, str]] = []
-    found += [(m.start(), m.end(), "email") for m in EMAIL_RE.finditer(text)]
+    found += [(m.start(), m.end(), "email") for m in _READ_EMAIL.finditer(text)]
     found += [(m.start(), m.end(), "email") for m in _MISREAD_EMAIL.finditer(text)]
-    found += [(m.start(), m.end(), "token") for m in TOKEN_RE.finditer(text)]
-    for m in CARD_RE.finditer(nums):
-        d = _digits(m.group())
-        if 13 <= len(d) <= 19 and luhn_ok(d):
-            found.append((m.start(), m.end(), "card"))
-    for m in PHONE_RE.finditer(nums):
-        if 9 <= len(_digits(m.group())) <= 15:
-            found.append((m.start(), m.end(), "phone"))
+    # tokens are one word: also matched with the spaces the recogniser put inside them
+    # taken out
+    keep = [i for i, ch in enumerate(text) if not ch.isspace()]
+    solid = "".join(text[i] for i in keep)
+    for rx in (TOKEN_RE, _READ_AWS_KEY):
+        found += [(keep[m.start()], keep[m.end() - 1] + 1, "token") for m in rx.finditer(solid)]
+    for view in (text, nums):  # look-alike letters swapped back, or left as read
+        for m in CARD_RE.finditer(view):
+            found += [(a, b, "card") for a, b in _card_windows(view, m.start(), m.end())]
+        for m in _READ_PHONE.finditer(view):
+            if 9 <= len(_digits(m.group())) <= 15:
+                found.append((m.start(), m.end(), "phone"))
     for p in patterns:
         found += [(m.start(), m.end(), "pattern") for m in p.finditer(text) if m.end() > m.start()]
-    return sorted(found)
+    # overlapping matches are one thing on screen: merged, named by the rule that
+    # found the earliest, longest of them
+    merged: list[tuple[int, int, str]] = []
+    for start, end, rule in sorted(found, key=lambda f: (f[0], -f[1])):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]), merged[-1][2])
+        else:
+            merged.append((start, end, rule))
+    return merged
+
+
+def _card_windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Card numbers inside a run of digit groups: the longest run of whole groups that
+    passes Luhn (a stray digit read next to a card makes the whole run fail)."""
+    groups = [(m.start() + start, m.end() + start) for m in re.finditer(r"\d+", text[start:end])]
+    best: tuple[int, int] | None = None
+    for i in range(len(groups)):
+        for j in range(len(groups) - 1, i - 1, -1):
+            digits = "".join(text[a:b] for a, b in groups[i : j + 1])
+            if 13 <= len(digits) <= 19 and luhn_ok(digits):
+                span = (groups[i][0], groups[j][1])
+                if best is None or span[1] - span[0] > best[1] - best[0]:
+                    best = span
+                break
+    return [best] if best else []
 
 
 @dataclass(frozen=True)
@@ -205,11 +245,13 @@ class TextMasker:
         prev = self._prev.get(monitor)
         old = self._hits.get(monitor, [])
         if prev is None or prev.shape != cur.shape:
+            changed = np.ones(height, dtype=bool)
             bands = [(0, height)]
         else:
-            rows = np.flatnonzero((cur != prev).any(axis=1))
-            bands = _bands(rows, height, old)
-        kept = [h for h in old if not any(_overlaps(h.rect, b) for b in bands)]
+            changed = (cur != prev).any(axis=1)
+            bands = _bands(np.flatnonzero(changed), height, old)
+        # a box whose rows did not change shows what it showed: painted again unread
+        kept = [h for h in old if not changed[max(0, h.rect[1]) : h.rect[3]].any()]
         new: list[Hit] = []
         bgr = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 4)
         for top, bottom in bands:
@@ -218,7 +260,7 @@ class TextMasker:
             crop = np.ascontiguousarray(bgr[top:bottom, :, :3])
             new += [
                 Hit((r[0], r[1] + top, r[2], r[3] + top), rule)
-                for r, rule in self._read(crop, started)
+                for r, rule, _ in self._read(crop, started, changed[top:bottom])
             ]
         self._prev[monitor] = cur.copy()  # before painting: what the screen showed
         hits = kept + new
@@ -228,9 +270,24 @@ class TextMasker:
         self.stats["rows_read"] += sum(b - t for t, b in bands)
         return Counter(h.rule for h in hits)
 
-    def _read(self, img: np.ndarray, started: float) -> list[tuple[Rect, str]]:
+    def scan(self, bgr: np.ndarray) -> list[tuple[str, str]]:
+        """Every secret readable in a whole image (BGR): (rule, the text read). For
+        re-checking frames that were already masked; keeps no state between images."""
+        return [(rule, text) for _, rule, text in self._read(np.ascontiguousarray(bgr), None)]
+
+    def _read(
+        self, img: np.ndarray, started: float | None, changed: np.ndarray | None = None
+    ) -> list[tuple[Rect, str, str]]:
+        """Detect the text lines of `img`, recognise those on rows that `changed` (all
+        without it), and return the secrets among them."""
         eng = self.engine
         boxes = eng.detect(img)
+        if changed is not None:
+            boxes = [
+                b
+                for b in boxes
+                if changed[max(0, int(b[:, 1].min())) : int(b[:, 1].max()) + 1].any()
+            ]
         if not boxes:
             return []
         crops = eng.crops(img, boxes)
@@ -242,7 +299,7 @@ class TextMasker:
         self.stats["lines_cached"] += len(keys) - len(missing)
         self.stats["lines_read"] += len(missing)
         if missing:
-            if time.monotonic() - started > self.deadline:
+            if started is not None and time.monotonic() - started > self.deadline:
                 raise RedactionIncomplete("deadline")
             for i, line in zip(missing, eng.recognise([crops[i] for i in missing]), strict=True):
                 self._cache[keys[i]] = line
@@ -256,10 +313,10 @@ class TextMasker:
             self._cache.popitem(last=False)
         return self._secrets(lines)
 
-    def _secrets(self, boxes: list[_Box]) -> list[tuple[Rect, str]]:
+    def _secrets(self, boxes: list[_Box]) -> list[tuple[Rect, str, str]]:
         """Join the boxes of each text line, match the rules on its text, and return the
         rectangles of the matching characters."""
-        out: list[tuple[Rect, str]] = []
+        out: list[tuple[Rect, str, str]] = []
         for row in _rows(boxes):
             text, where = "", []  # where[i]: the box of text[i], None for a joining space
             for b in row:
@@ -269,13 +326,13 @@ class TextMasker:
                 text += b.line.text
                 where += [(b, i) for i in range(len(b.line.text))]
             for start, end, rule in pixel_spans(text, self.patterns):
-                out += _span_rects(where[start:end], rule)
+                out += [(r, rule, text[start:end]) for r in _span_rects(where[start:end])]
         return out
 
 
-def _span_rects(where: list[tuple[_Box, int] | None], rule: str) -> list[tuple[Rect, str]]:
+def _span_rects(where: list[tuple[_Box, int] | None]) -> list[Rect]:
     """One rectangle per box that a matched span touches, from its characters' cells,
-    widened by half a character each side."""
+    widened by a character each side."""
     per_box: dict[int, tuple[_Box, list[int]]] = {}
     for w in where:
         if w is not None:
@@ -288,11 +345,12 @@ def _span_rects(where: list[tuple[_Box, int] | None], rule: str) -> list[tuple[R
         else:  # no cell per character: spread the characters evenly over the box
             n = max(1, len(line.text))
             cells = [(width * i // n, width * (i + 1) // n) for i in idx]
-        half = max(2, (cells[-1][1] - cells[0][0]) // max(1, 2 * len(cells)))
-        left = box.left + cells[0][0] - half if idx[0] > 0 else box.left
-        right = box.left + cells[-1][1] + half if idx[-1] < len(line.text) - 1 else box.right
+        # a character's cell is where the recogniser saw it, not its full advance
+        pad = max(3, (cells[-1][1] - cells[0][0]) // max(1, len(cells)))
+        left = box.left + cells[0][0] - pad if idx[0] > 0 else box.left
+        right = box.left + cells[-1][1] + pad if idx[-1] < len(line.text) - 1 else box.right
         # the detector's boxes already reach past the glyphs (it widens what it finds)
-        rects.append(((max(0, left), box.top, right, box.bottom), rule))
+        rects.append((max(0, left), box.top, right, box.bottom))
     return rects
 
 
@@ -349,10 +407,6 @@ def _bands(rows: np.ndarray, height: int, old: list[Hit]) -> list[tuple[int, int
         else:
             out.append((top, bottom))
     return out
-
-
-def _overlaps(rect: Rect, band: tuple[int, int]) -> bool:
-    return rect[1] < band[1] and rect[3] > band[0]
 
 
 def _paint(bgrx: np.ndarray, hits: list[Hit]) -> None:

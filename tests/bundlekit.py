@@ -31,7 +31,11 @@ def write_small(
     start: datetime = T0,
     app: str = "xterm",
     title: str = "bash",
+    images: list[bytes] | None = None,
+    image_size: tuple[int, int] = (4, 3),
 ) -> SealedBundle:
+    """A valid bundle: a focus change, then per frame a click. Frames are a few bytes
+    each unless `images` (encoded images of `image_size`) are given."""
     with BundleWriter(
         path,
         bundle_id=bundle_id,
@@ -48,10 +52,10 @@ def write_small(
             sid = w.add_frame(
                 ts=t,
                 monitor=1,
-                width=4,
-                height=3,
+                width=image_size[0],
+                height=image_size[1],
                 trigger="action",
-                data=f"frame-{i}".encode() * 10,
+                data=images[i] if images else f"frame-{i}".encode() * 10,
                 phash="00ff00ff00ff00ff",
             )
             w.add_event(t, "screenshot", screenshot_id=sid, monitor=1)

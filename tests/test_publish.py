@@ -15,7 +15,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -230,6 +230,58 @@ def test_a_future_frame_blocks_publishing(state: Path, airflow_home: dict[str, s
     assert latest(state).name == before
 
 
+def _text_frames(lines: list[str]) -> list[bytes]:
+    """Lossless WebP frames showing `lines` at a normal size, as the agent stores them."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("DejaVuSans.ttf", 20)
+    out = []
+    for line in lines:
+        img = Image.new("RGB", (640, 120), "white")
+        ImageDraw.Draw(img).text((20, 40), line, font=font, fill="black")
+        buf = io.BytesIO()
+        img.save(buf, format="WEBP", lossless=True)
+        out.append(buf.getvalue())
+    return out
+
+
+def test_a_frame_showing_an_email_blocks_publishing(
+    state: Path, airflow_home: dict[str, str], tmp_path: Path
+) -> None:
+    """A bundle whose frame shows an e-mail address (as an agent without text masking
+    would store it) arrives the next day: the gate reads the frame, names it, and the
+    night publishes nothing."""
+    from tests.bundlekit import write_small
+    from worktape.layout import raw_key
+    from worktape.pipeline.runner import run_night
+    from worktape.storage import LocalStorage
+
+    day = DAY + timedelta(days=2)
+    start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+    images = _text_frames(
+        ["Quarterly report: review pending", "Customer contact: jane.doe@example.com"]
+    )
+    sealed = write_small(
+        tmp_path / "leak.tar",
+        bundle_id="bleak0001",
+        device_id="dleak",
+        start=start,
+        n_frames=2,
+        images=images,
+        image_size=(640, 120),
+    )
+    LocalStorage(state / "bucket").put(raw_key("dleak", start, "bleak0001"), sealed.path)
+    before = latest(state).name
+    results = run_night(day, airflow_home)
+    assert not all(r.ok for r in results)
+    message = _gate_message(state)
+    assert "gate_frames" in message and "bleak0001-000001" in message
+    assert "email" in message and "jane.doe" not in message
+    assert latest(state).name == before
+
+
 def test_the_analyst_file_stays_open_while_a_night_runs(
     state: Path, airflow_home: dict[str, str]
 ) -> None:
@@ -413,7 +465,7 @@ def test_the_report_runs_while_a_load_holds_the_writer_lock(state: Path) -> None
     open_storage(state / "bucket").put(raw_key("dlock", late.started_at, "block0001"), late.path)
     code = (
         "import sys\n"
-        "from datetime import datetime, timedelta, UTC\n"
+        "from datetime import UTC, datetime, timedelta, UTC\n"
         "import worktape.loader.load as L\n"
         "from worktape.pipeline.tasks import discover_new, load_keys\n"
         "commit = L._commit_ledger\n"

@@ -27,7 +27,7 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from worktape.layout import PUBLISHED
 from worktape.publish import frames as F
 from worktape.publish.eventlogs import CHUNK_STEPS, episode_chunks, write_ocel, write_xes
+from worktape.publish.frame_check import FrameSample, read_sample
 from worktape.publish.stage import TABLES, stage_gate, stage_tables
 from worktape.sqltime import iso_utc
 from worktape.storage import Storage
@@ -200,7 +201,11 @@ def build_eventlogs(con: duckdb.DuckDBPyConnection, out: Path) -> int:
 
 
 def build_card(
-    con: duckdb.DuckDBPyConnection, out: Path, counts: dict[str, int], gate: Any
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    counts: dict[str, int],
+    gate: Any,
+    frames_read: FrameSample | None = None,
 ) -> None:
     policies = [
         r[0]
@@ -230,6 +235,7 @@ def build_card(
         "counts": counts,
         "consent_policy_versions": policies,
         "pixel_masking": pixels,
+        "frame_recheck": asdict(frames_read) if frames_read else None,
         "quality": quality,
         "schema": schema,
     }
@@ -261,7 +267,7 @@ def build_card(
         "Typed secrets, e-mail addresses, card and phone numbers and tokens were redacted on",
         "the contributors' laptops, and the privacy suite found none in any text here.",
         "",
-        *pixel_masking_lines(pixels),
+        *pixel_masking_lines(pixels, frames_read),
     ]
     (out / "CARD.md").write_text("\n".join(lines))
 
@@ -269,21 +275,35 @@ def build_card(
 def pixel_masking(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """How the bundles' frames were masked on the laptops, from their manifests: windows
     masked (rule denylist_windows), masking turned off by an explicit setting
-    (pixel_masking_off), or neither (agents before window masking, and the simulator)."""
+    (pixel_masking_off), or neither (agents before window masking, and the simulator);
+    and the same for text on screen (screen_text, text_masking_off)."""
     row = con.execute(
         """
         SELECT count(*) FILTER (WHERE list_contains(r, 'denylist_windows')),
                count(*) FILTER (WHERE list_contains(r, 'pixel_masking_off')),
                count(*) FILTER (WHERE NOT list_contains(r, 'denylist_windows')
-                                  AND NOT list_contains(r, 'pixel_masking_off'))
+                                  AND NOT list_contains(r, 'pixel_masking_off')),
+               count(*) FILTER (WHERE list_contains(r, 'screen_text')),
+               count(*) FILTER (WHERE list_contains(r, 'text_masking_off')),
+               count(*) FILTER (WHERE NOT list_contains(r, 'screen_text')
+                                  AND NOT list_contains(r, 'text_masking_off'))
         FROM (SELECT coalesce(CAST(redaction -> '$.rules' AS VARCHAR[]), []) AS r
               FROM raw.bundles)
         """
     ).fetchone()
-    return {"windows_masked": row[0], "masking_off": row[1], "not_recorded": row[2]}
+    return {
+        "windows_masked": row[0],
+        "masking_off": row[1],
+        "not_recorded": row[2],
+        "text_masked": row[3],
+        "text_masking_off": row[4],
+        "text_not_recorded": row[5],
+    }
 
 
-def pixel_masking_lines(pixels: dict[str, int]) -> list[str]:
+def pixel_masking_lines(
+    pixels: dict[str, int], frames_read: FrameSample | None = None
+) -> list[str]:
     lines = [
         "Frames: on the laptops, windows the denylist covers were painted out of every frame",
         f"of {pixels['windows_masked']:,} bundle(s).",
@@ -300,7 +320,29 @@ def pixel_masking_lines(pixels: dict[str, int]) -> list[str]:
             "masking, or the simulator).",
         ]
     lines += [
-        "Text visible in frames (an e-mail address in a document) is not masked yet.",
+        "",
+        "Text on screen: the laptops read the text of every stored frame (OCR, at full "
+        "resolution) and painted out e-mail addresses, card numbers, phone numbers, tokens "
+        f"and configured patterns in the frames of {pixels['text_masked']:,} bundle(s).",
+    ]
+    if pixels["text_masking_off"]:
+        lines += [
+            f"**{pixels['text_masking_off']:,} bundle(s) were captured with text masking "
+            "turned off** (`privacy.mask_text = false`): their frames may show such text.",
+        ]
+    if pixels["text_not_recorded"]:
+        lines += [
+            f"{pixels['text_not_recorded']:,} bundle(s) do not say (an agent from before text "
+            "masking, or the simulator).",
+        ]
+    if frames_read is not None:
+        lines += [
+            "The privacy gate read the text of the frames this version publishes for the "
+            f"first time and found no secret: {frames_read.sentence()}.",
+        ]
+    lines += [
+        "What can still leak: text too small or too stylised to read, handwriting, and "
+        "faces or other images of people.",
         "",
     ]
     return lines
@@ -355,7 +397,8 @@ def publish(
         counts = stage_tables(con, version_dir / "tables")
         lap("tables")
         erased = read_tombstones(storage).contributor_ids
-        stage_gate(con, work_dir / "gate", days, erased)
+        previous = previous_index(storage)
+        stage_gate(con, work_dir / "gate", days, erased, storage, previous)
         lap("stage")
         gate = run_gate(work_dir / "gate", docs_dir)
         lap("gate")
@@ -372,12 +415,12 @@ def publish(
         )
         if not gate.success:
             raise GateFailed(gate)
-        index, shards = F.publish_frames(con, storage, previous_index(storage))
+        index, shards = F.publish_frames(con, storage, previous)
         F.write_index(index, version_dir / F.INDEX)
         lap("frames")
         build_dataset(con, version_dir / "dataset", index)
         build_eventlogs(con, version_dir / "eventlogs")
-        build_card(con, version_dir, counts, gate)
+        build_card(con, version_dir, counts, gate, read_sample(work_dir / "gate"))
         newest = con.execute("SELECT max(work_date) FROM marts.episodes").fetchone()[0]
         lap("dataset")
     finally:

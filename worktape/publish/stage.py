@@ -26,7 +26,10 @@ import pyarrow.parquet as pq
 
 from capture_agent.config import Privacy
 from worktape.privacy import finding, mask
+from worktape.publish.frame_check import SCHEMA as FRAMES_SCHEMA
+from worktape.publish.frame_check import stage_frames
 from worktape.sqltime import in_utc_days, seconds_between
+from worktape.storage import Storage
 
 # published table -> the order its rows are written in (its key)
 TABLES: dict[str, str] = {
@@ -96,9 +99,13 @@ def stage_gate(
     out: Path,
     days: Sequence[date] | None,
     erased: Sequence[str] = (),
+    storage: Storage | None = None,
+    previous_frames: pa.Table | None = None,
 ) -> dict[str, int]:
     """The files the suites read: out/<suite>.parquet. `erased`: the contributors whose
-    tombstones forbid publishing any row of theirs."""
+    tombstones forbid publishing any row of theirs. With `storage`, the text of a sample
+    of the frames not in `previous_frames` (the last version's index) is read
+    (`frame_check`); without it, no frame is read and the card says so."""
     con.execute("SET preserve_insertion_order = true")
     n = {}
     # the loader measured each bundle (worktape/loader/profile.py); across a device's
@@ -166,6 +173,10 @@ def stage_gate(
     n["gate_texts"] = _write(scan_texts(con), out / "gate_texts.parquet")
     n["gate_windows"] = _write(scan_windows(con), out / "gate_windows.parquet")
     n["gate_erased"] = _write(scan_erased(con, erased), out / "gate_erased.parquet")
+    if storage is not None:
+        n["gate_frames"] = stage_frames(con, storage, out, previous_frames).read
+    else:
+        n["gate_frames"] = _write(FRAMES_SCHEMA.empty_table(), out / "gate_frames.parquet")
     return n
 
 

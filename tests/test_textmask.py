@@ -1,0 +1,132 @@
+"""Secrets shown on screen are found by the agent's OCR and painted out; a frame that
+cannot be read is dropped, never stored unmasked. The recogniser is the real one
+(RapidOCR); the screens are rendered with Pillow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from capture_agent import frames as F
+from capture_agent.textmask import RedactionIncomplete, TextMasker, pixel_spans
+
+FONT = "DejaVuSansMono.ttf"
+
+
+def screen(lines: list[str], size: tuple[int, int] = (900, 300)) -> Image.Image:
+    img = Image.new("RGB", size, "white")
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 16)
+    for i, line in enumerate(lines):
+        d.text((12, 12 + 26 * i), line, font=font, fill="black")
+    return img
+
+
+def bgrx(img: Image.Image) -> bytearray:
+    return bytearray(img.convert("RGBA").tobytes("raw", "BGRA"))
+
+
+def read(pixels: bytearray, size: tuple[int, int]) -> str:
+    """All the text the recogniser reads in a BGRX screen."""
+    from capture_agent.textmask import _Engine
+
+    img = Image.frombuffer("RGBA", size, bytes(pixels), "raw", "BGRA", 0, 1).convert("RGB")
+    bgr = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+    eng = _Engine()
+    boxes = eng.detect(bgr)
+    return " ".join(line.text for line in eng.recognise(eng.crops(bgr, boxes))) if boxes else ""
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("Email: dana.whitfieldenorthwind-example.com Tier", "email"),  # "@" read as "e"
+        ("Schedule: hana.lena @example.com today", "email"),  # a space before "@"
+        ("Ticket:5 5153914726746692 0rder:", "card"),  # a stray digit before the card
+        ("Account:(322) 440-3742Order:", "phone"),  # a word glued on
+        ("Contract: (426) 446 -2959 Summary", "phone"),  # separators doubled
+        ("Key: ghp_WJAs SxvPuOkzA3LIhm7YaCU8wK81 ok", "token"),  # a space inside
+    ],
+)
+def test_secrets_are_found_in_text_as_the_recogniser_reads_it(text: str, rule: str) -> None:
+    assert [r for _, _, r in pixel_spans(text)] == [rule]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see mail.google.com/mail/u/0 for the thread",
+        "Year 2024 total 1200 units, 37 open",
+        "tarfile.TarFile.open(name) returns a report.final.pdf",
+        "@property def name(self): return self._name",
+    ],
+)
+def test_ordinary_screen_text_is_left_alone(text: str) -> None:
+    assert pixel_spans(text) == []
+
+
+def test_an_email_on_screen_is_painted_and_the_words_around_it_stay() -> None:
+    img = screen(["Quarterly review pending", "Contact: dana.whitfield@example.com today"])
+    px = bgrx(img)
+    found = TextMasker().mask(1, px, img.width, img.height)
+    assert found == {"email": 1}
+    text = read(px, img.size)
+    assert "whitfield" not in text and "Quarterly" in text and "today" in text
+
+
+def test_only_changed_rows_are_read_again_and_earlier_boxes_are_repainted() -> None:
+    masker = TextMasker(["EMP-[0-9]{6}"])
+    lines = ["Employee EMP-204417 on leave", "Status: approved", "Notes: none"]
+    img = screen(lines)
+    masker.mask(1, bgrx(img), img.width, img.height)
+    first = masker.stats["lines_read"]
+    lines[2] = "Notes: call back on Monday"
+    img = screen(lines)
+    px = bgrx(img)
+    found = masker.mask(1, px, img.width, img.height)
+    assert found == {"pattern": 1}  # the unchanged line's box, painted again unread
+    assert masker.stats["lines_read"] - first == 1  # only the changed line
+    text = read(px, img.size)
+    assert "204417" not in text and "Monday" in text
+
+
+def test_a_frame_not_read_in_time_raises() -> None:
+    img = screen(["Contact: dana.whitfield@example.com"])
+    with pytest.raises(RedactionIncomplete):
+        TextMasker(deadline_seconds=-1).mask(1, bgrx(img), img.width, img.height)
+
+
+class _FailingMaskerFake(TextMasker):
+    def mask(self, monitor: int, pixels: bytearray, width: int, height: int):  # type: ignore[override]
+        raise RuntimeError("onnxruntime could not run")
+
+
+def test_a_frame_whose_reading_fails_is_dropped_and_counted_fake_masker(tmp_path: Path) -> None:
+    """The encoder drops a frame the masker fails on; sealing drops its event."""
+    from capture_agent.session import BundleSession, FrameEncoder
+
+    enc = FrameEncoder("webp", 0.5, _FailingMaskerFake())
+    enc.start()
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    sess = BundleSession(
+        spool=tmp_path,
+        device_id="d1",
+        contributor_id="c1",
+        started_at=now,
+        screens=[{"monitor": 1, "left": 0, "top": 0, "width": 64, "height": 32}],
+        consent={"policy_version": "2026-11", "granted_at": "2026-11-01T00:00:00.000000Z"},
+        utc_offset_minutes=0,
+        encoder=enc,
+    )
+    grab = F.Grab(1, 64, 32, bytearray(64 * 32 * 4))
+    sid = sess.frame(grab, "action", now)
+    assert sid is not None
+    work = sess.close(now)
+    enc.stop()
+    enc.join(5)
+    assert sess.frame_changes["frames_dropped_text_error"] == 1
+    assert not list(work.rglob("*.webp"))  # nothing stored unmasked
