@@ -82,6 +82,7 @@ class Agent:
         self.config_path = config_path or C.config_path()
         self.cfg = C.load(self.config_path)
         self._stop = threading.Event()
+        self.masker: TextMasker | None = None
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
@@ -129,7 +130,9 @@ class Agent:
         )
         courier.kick()  # what a previous run left: seal it, upload what waits
 
-        masker = TextMasker(cfg.privacy.mask_patterns) if cfg.privacy.mask_text else None
+        masker = self.masker = (
+            TextMasker(cfg.privacy.mask_patterns) if cfg.privacy.mask_text else None
+        )
         encoder = FrameEncoder("webp", cfg.capture.frame_scale, masker)
         encoder.start()
         offset = int((datetime.now().astimezone().utcoffset() or timedelta()).total_seconds() // 60)
@@ -264,6 +267,8 @@ class Agent:
             "spool_bytes": self._spool_bytes(rec),
             "spool_bundles": len(pending(spool)),
             "frames_taken": rec.frames_taken,
+            # what reading text on screen cost: frames, lines read and cached, CPU ms
+            "text_masking": dict(self.masker.stats) if self.masker else None,
             **courier.status(),
         }
         path = status_path(self.cfg)

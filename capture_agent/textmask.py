@@ -43,6 +43,9 @@ PAD = 24  # rows read above and below a changed band: a whole line up to this ta
 JOIN_GAP = 2.5  # boxes on one line closer than this many line heights are read as one
 CACHE_LINES = 4096
 MIN_DET_HEIGHT = 128
+CHUNK = 320  # rows detected at once
+OVERLAP = 64  # rows two chunks share: a line up to 32 px tall lies whole in one
+PIECE = 48  # line-heights of text recognised at once
 
 
 class RedactionIncomplete(Exception):
@@ -143,6 +146,26 @@ def _card_windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
 class Hit:
     rect: Rect
     rule: str
+    rows: tuple[int, int]  # the line's core rows: a change there means it is read again
+    piece: bool = False  # found in a piece of a long line: read again only where it changed
+
+
+# what a read found: its rectangle, rule, text, core rows, and whether a piece found it
+_Found = tuple[Rect, str, str, tuple[int, int], bool]
+
+
+def _unchanged(h: Hit, diff: np.ndarray) -> bool:
+    """Whether a box found earlier shows the same pixels: its line's rows, or for a piece
+    of a long line only its own columns of them."""
+    rows = diff[max(0, h.rows[0]) : h.rows[1]]
+    return not (rows[:, h.rect[0] : h.rect[2]] if h.piece else rows).any()
+
+
+def _core(top: int, bottom: int) -> tuple[int, int]:
+    """The middle half of a detected box's rows: the detector widens boxes past the
+    glyphs, into the neighbouring lines, and a change there is not a change here."""
+    q = (bottom - top) // 4
+    return top + q, max(top + q + 1, bottom - q)
 
 
 @dataclass
@@ -161,6 +184,7 @@ class _Box:
     right: int
     bottom: int
     line: _Line
+    group: int | None = None  # pieces of one long line share it and are never joined
 
 
 class _Engine:
@@ -224,7 +248,12 @@ class TextMasker:
         self._prev: dict[int, np.ndarray] = {}
         self._hits: dict[int, list[Hit]] = {}
         self._cache: OrderedDict[bytes, _Line] = OrderedDict()
-        self.stats: Counter[str] = Counter()
+        # every key set here: the status writer copies it from another thread
+        self.stats: Counter[str] = Counter(
+            dict.fromkeys(
+                ("frames", "bands", "rows_read", "lines_read", "lines_cached", "cpu_ms"), 0
+            )
+        )
 
     @property
     def engine(self) -> _Engine:
@@ -240,60 +269,78 @@ class TextMasker:
     def mask(self, monitor: int, pixels: bytearray, width: int, height: int) -> Counter[str]:
         """Find and paint secrets on a monitor's BGRX pixels (full resolution), in place.
         Returns the masked boxes per rule; raises if the frame was not fully read."""
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.thread_time()
         cur = np.frombuffer(pixels, dtype=np.uint32).reshape(height, width)
         prev = self._prev.get(monitor)
         old = self._hits.get(monitor, [])
         if prev is None or prev.shape != cur.shape:
-            changed = np.ones(height, dtype=bool)
+            diff = np.ones((height, width), dtype=bool)
             bands = [(0, height)]
         else:
-            changed = (cur != prev).any(axis=1)
-            bands = _bands(np.flatnonzero(changed), height, old)
-        # a box whose rows did not change shows what it showed: painted again unread
-        kept = [h for h in old if not changed[max(0, h.rect[1]) : h.rect[3]].any()]
+            diff = cur != prev
+            bands = _bands(np.flatnonzero(diff.any(axis=1)), height, old)
+        # a box whose pixels did not change shows what it showed: painted again unread
+        kept = [h for h in old if _unchanged(h, diff)]
         new: list[Hit] = []
         bgr = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 4)
-        for top, bottom in bands:
+        for top, bottom, own in _chunks(bands):
             if time.monotonic() - started > self.deadline:
                 raise RedactionIncomplete("deadline")
             crop = np.ascontiguousarray(bgr[top:bottom, :, :3])
-            new += [
-                Hit((r[0], r[1] + top, r[2], r[3] + top), rule)
-                for r, rule, _ in self._read(crop, started, changed[top:bottom])
-            ]
+            owned = (own[0] - top, own[1] - top)
+            for r, rule, _, core, piece in self._read(crop, started, diff[top:bottom], owned):
+                rect = (r[0], r[1] + top, r[2], r[3] + top)
+                new.append(Hit(rect, rule, (core[0] + top, core[1] + top), piece))
         self._prev[monitor] = cur.copy()  # before painting: what the screen showed
         hits = kept + new
         self._hits[monitor] = hits
         _paint(bgr, hits)
+        self.stats["frames"] += 1
         self.stats["bands"] += len(bands)
         self.stats["rows_read"] += sum(b - t for t, b in bands)
+        self.stats["cpu_ms"] += int(1000 * (time.thread_time() - cpu))
         return Counter(h.rule for h in hits)
 
     def scan(self, bgr: np.ndarray) -> list[tuple[str, str]]:
         """Every secret readable in a whole image (BGR): (rule, the text read). For
         re-checking frames that were already masked; keeps no state between images."""
-        return [(rule, text) for _, rule, text in self._read(np.ascontiguousarray(bgr), None)]
+        return [(f[1], f[2]) for f in self._read(np.ascontiguousarray(bgr), None)]
 
     def _read(
-        self, img: np.ndarray, started: float | None, changed: np.ndarray | None = None
-    ) -> list[tuple[Rect, str, str]]:
-        """Detect the text lines of `img`, recognise those on rows that `changed` (all
-        without it), and return the secrets among them."""
+        self,
+        img: np.ndarray,
+        started: float | None,
+        diff: np.ndarray | None = None,
+        own: tuple[int, int] | None = None,
+    ) -> list[_Found]:
+        """Detect the text lines of `img` and recognise those whose middle row is in
+        `own` and whose rows show a change in `diff` (all lines without them); of a long
+        line cut into pieces, only the pieces over changed columns. Returns the secrets."""
         eng = self.engine
         boxes = eng.detect(img)
-        if changed is not None:
-            boxes = [
-                b
-                for b in boxes
-                if changed[max(0, int(b[:, 1].min())) : int(b[:, 1].max()) + 1].any()
-            ]
+        if diff is not None and own is not None:
+            changed_rows = diff.any(axis=1)
+
+            def wanted(b: np.ndarray) -> bool:
+                top, bottom = _core(max(0, int(b[:, 1].min())), int(b[:, 1].max()) + 1)
+                mid = (top + bottom) // 2
+                return own[0] <= mid < own[1] and bool(changed_rows[top:bottom].any())
+
+            boxes = [b for b in boxes if wanted(b)]
         if not boxes:
             return []
-        crops = eng.crops(img, boxes)
+        pieces = _pieces(boxes, eng.crops(img, boxes))
+        if diff is not None:
+            # a piece over unchanged columns shows what it showed (its secrets are kept)
+            pieces = [
+                p
+                for p in pieces
+                if p[4] is None
+                or diff[_core(p[1], p[3])[0] : _core(p[1], p[3])[1], p[0] : p[2]].any()
+            ]
         keys = [
             hashlib.blake2b(c.tobytes() + repr(c.shape).encode(), digest_size=16).digest()
-            for c in crops
+            for *_, c in pieces
         ]
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         self.stats["lines_cached"] += len(keys) - len(missing)
@@ -301,22 +348,21 @@ class TextMasker:
         if missing:
             if started is not None and time.monotonic() - started > self.deadline:
                 raise RedactionIncomplete("deadline")
-            for i, line in zip(missing, eng.recognise([crops[i] for i in missing]), strict=True):
+            got = eng.recognise([pieces[i][-1] for i in missing])
+            for i, line in zip(missing, got, strict=True):
                 self._cache[keys[i]] = line
         lines = []
-        for k, b in zip(keys, boxes, strict=True):
+        for k, (left, top, right, bottom, group, _) in zip(keys, pieces, strict=True):
             self._cache.move_to_end(k)
-            xs, ys = b[:, 0], b[:, 1]
-            lines.append(_Box(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()),
-                              self._cache[k]))  # fmt: skip
+            lines.append(_Box(left, top, right, bottom, self._cache[k], group))
         while len(self._cache) > CACHE_LINES:
             self._cache.popitem(last=False)
         return self._secrets(lines)
 
-    def _secrets(self, boxes: list[_Box]) -> list[tuple[Rect, str, str]]:
+    def _secrets(self, boxes: list[_Box]) -> list[_Found]:
         """Join the boxes of each text line, match the rules on its text, and return the
         rectangles of the matching characters."""
-        out: list[tuple[Rect, str, str]] = []
+        out: list[_Found] = []
         for row in _rows(boxes):
             text, where = "", []  # where[i]: the box of text[i], None for a joining space
             for b in row:
@@ -326,11 +372,12 @@ class TextMasker:
                 text += b.line.text
                 where += [(b, i) for i in range(len(b.line.text))]
             for start, end, rule in pixel_spans(text, self.patterns):
-                out += [(r, rule, text[start:end]) for r in _span_rects(where[start:end])]
+                for r, piece in _span_rects(where[start:end]):
+                    out.append((r, rule, text[start:end], _core(r[1], r[3]), piece))
         return out
 
 
-def _span_rects(where: list[tuple[_Box, int] | None]) -> list[Rect]:
+def _span_rects(where: list[tuple[_Box, int] | None]) -> list[tuple[Rect, bool]]:
     """One rectangle per box that a matched span touches, from its characters' cells,
     widened by a character each side."""
     per_box: dict[int, tuple[_Box, list[int]]] = {}
@@ -350,7 +397,7 @@ def _span_rects(where: list[tuple[_Box, int] | None]) -> list[Rect]:
         left = box.left + cells[0][0] - pad if idx[0] > 0 else box.left
         right = box.left + cells[-1][1] + pad if idx[-1] < len(line.text) - 1 else box.right
         # the detector's boxes already reach past the glyphs (it widens what it finds)
-        rects.append((max(0, left), box.top, right, box.bottom))
+        rects.append(((max(0, left), box.top, right, box.bottom), box.group is not None))
     return rects
 
 
@@ -373,7 +420,8 @@ def _rows(boxes: list[_Box]) -> list[list[_Box]]:
         row.sort(key=lambda b: b.left)
         run = [row[0]]
         for b in row[1:]:
-            if b.left - run[-1].right <= JOIN_GAP * max(1, b.bottom - b.top):
+            same = b.group is not None and b.group == run[-1].group
+            if not same and b.left - run[-1].right <= JOIN_GAP * max(1, b.bottom - b.top):
                 run.append(b)
             else:
                 out.append(run)
@@ -406,6 +454,51 @@ def _bands(rows: np.ndarray, height: int, old: list[Hit]) -> list[tuple[int, int
             out[-1] = (out[-1][0], max(out[-1][1], bottom))
         else:
             out.append((top, bottom))
+    return out
+
+
+def _pieces(
+    boxes: list[np.ndarray], crops: list[np.ndarray]
+) -> list[tuple[int, int, int, int, int | None, np.ndarray]]:
+    """Each detected line as (left, top, right, bottom, group, crop); a line longer than
+    PIECE line-heights is cut into pieces of that length overlapping by half of it, so
+    that any secret up to half a piece long lies whole in one (the recogniser's cost and
+    memory grow faster than the width it reads)."""
+    out: list[tuple[int, int, int, int, int | None, np.ndarray]] = []
+    for n, (b, crop) in enumerate(zip(boxes, crops, strict=True)):
+        left, top = int(b[:, 0].min()), int(b[:, 1].min())
+        right, bottom = int(b[:, 0].max()), int(b[:, 1].max())
+        h, w = crop.shape[:2]
+        size = PIECE * max(1, h)
+        if w <= size:
+            out.append((left, top, right, bottom, None, crop))
+            continue
+        x = 0
+        while True:
+            x1 = min(w, x + size)
+            out.append((left + x, top, left + x1, bottom, n, crop[:, x:x1]))
+            if x1 == w:
+                break
+            x += size // 2
+    return out
+
+
+def _chunks(bands: list[tuple[int, int]]) -> list[tuple[int, int, tuple[int, int]]]:
+    """Bands cut into chunks of at most CHUNK rows, overlapping by OVERLAP, each with
+    the rows it owns: a line is read by the chunk owning its middle row, where it lies
+    whole (the detector's memory grows with the image: a whole screen at once takes
+    hundreds of MB)."""
+    out = []
+    for top, bottom in bands:
+        start = top
+        while True:
+            stop = min(bottom, start + CHUNK)
+            own_top = top if start == top else start + OVERLAP // 2
+            own_bottom = bottom if stop == bottom else stop - OVERLAP // 2
+            out.append((start, stop, (own_top, own_bottom)))
+            if stop == bottom:
+                break
+            start = stop - OVERLAP
     return out
 
 
