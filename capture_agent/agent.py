@@ -36,7 +36,6 @@ from capture_agent.platform import NoDisplayError, open_desktop
 from capture_agent.recorder import Recorder
 from capture_agent.session import BundleSession, FrameEncoder
 from capture_agent.spool import pending, spool_bytes
-from capture_agent.textmask import TextMasker
 from worktape.bundle import journal as J
 
 log = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ class Agent:
         self.config_path = config_path or C.config_path()
         self.cfg = C.load(self.config_path)
         self._stop = threading.Event()
-        self.masker: TextMasker | None = None
+        self.masker: Any = None  # the text masking reader, when it is on
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
@@ -130,9 +129,11 @@ class Agent:
         )
         courier.kick()  # what a previous run left: seal it, upload what waits
 
-        masker = self.masker = (
-            TextMasker(cfg.privacy.mask_patterns) if cfg.privacy.mask_text else None
-        )
+        masker = None
+        if cfg.privacy.mask_text:
+            from capture_agent.textmask import TextMasker  # numpy, onnxruntime: only then
+
+            masker = self.masker = TextMasker(cfg.privacy.mask_patterns)
         encoder = FrameEncoder("webp", cfg.capture.frame_scale, masker)
         encoder.start()
         offset = int((datetime.now().astimezone().utcoffset() or timedelta()).total_seconds() // 60)

@@ -20,12 +20,14 @@ import uuid
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capture_agent import frames as F
-from capture_agent.textmask import RedactionIncomplete, TextMasker, lower_priority
 from worktape import __version__
 from worktape.bundle.journal import BundleJournal
+
+if TYPE_CHECKING:  # the reader loads numpy and onnxruntime: only when text masking is on
+    from capture_agent.textmask import TextMasker
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class FrameEncoder(threading.Thread):
         self.jobs: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=4)
 
     def run(self) -> None:
+        from capture_agent.textmask import RedactionIncomplete, lower_priority
+
         lower_priority()
         while (job := self.jobs.get()) is not None:
             sess, sid, monitor, grab, trigger, ts = job

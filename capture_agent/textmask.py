@@ -75,6 +75,10 @@ _READ_PHONE = re.compile(
     r"(?<![\d+])(?:\+\d{1,3}\s?[ .-]?)?(?:\(\d{2,4}\)\s?[ .-]?)?"
     r"\d{2,4}(?:\s?[ .-]?\d{2,4}){2,4}(?!\d)"
 )
+_PREFIXED_TOKEN = re.compile(
+    r"gh[pousr]_[A-Za-z0-9]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}"
+    r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
+)
 # a key's letters read as look-alikes (l for I) still make a key
 _READ_AWS_KEY = re.compile(r"AKIA[0-9A-Za-z|]{16}")
 
@@ -99,13 +103,15 @@ def pixel_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tup
     text = _normal(text)
     nums = _numbers_view(text)
     found: list[tuple[int, int, str]] = []
-    found += [(m.start(), m.end(), "email") for m in _READ_EMAIL.finditer(text)]
-    found += [(m.start(), m.end(), "email") for m in _MISREAD_EMAIL.finditer(text)]
-    # tokens are one word: also matched with the spaces the recogniser put inside them
-    # taken out
+    # an address is one word: all of it goes, where the recogniser read a "." as ","
+    for rx in (_READ_EMAIL, _MISREAD_EMAIL):
+        found += [(*_word(text, m.start(), m.end()), "email") for m in rx.finditer(text)]
+    # a token is one word; keys with a known prefix are also matched with the spaces
+    # the recogniser put inside them taken out (not any long run: that glues words)
+    found += [(m.start(), m.end(), "token") for m in TOKEN_RE.finditer(text)]
     keep = [i for i, ch in enumerate(text) if not ch.isspace()]
     solid = "".join(text[i] for i in keep)
-    for rx in (TOKEN_RE, _READ_AWS_KEY):
+    for rx in (_PREFIXED_TOKEN, _READ_AWS_KEY):
         found += [(keep[m.start()], keep[m.end() - 1] + 1, "token") for m in rx.finditer(solid)]
     for view in (text, nums):  # look-alike letters swapped back, or left as read
         for m in CARD_RE.finditer(view):
@@ -124,6 +130,15 @@ def pixel_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tup
         else:
             merged.append((start, end, rule))
     return merged
+
+
+def _word(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span widened to the whitespace around it."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return start, end
 
 
 def _card_windows(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -210,8 +210,14 @@ def render(
         docs = gate.get("data_docs")
         link = f'<a id="data-docs" href="{Path(docs).as_uri()}">Data Docs</a>' if docs else ""
         detail = "" if gate["success"] else f"<pre>{html.escape(gate['message'])}</pre>"
+        frames = ""
+        if recheck := gate.get("frame_recheck"):
+            from worktape.publish.frame_check import FrameSample
+
+            frames = f"<p>Text in frames: {html.escape(FrameSample(**recheck).sentence())}.</p>"
         quality = (
-            f'<p class="gate">Quality gate {status}. {link}</p><table>{suites}</table>{detail}'
+            f'<p class="gate">Quality gate {status}. {link}</p><table>{suites}</table>'
+            f"{frames}{detail}"
         )
     q_rows = "".join(f"<tr><td>{html.escape(r)}</td><td>{n}</td></tr>" for r, n in quarantine)
     quarantined = (
