@@ -99,9 +99,10 @@ def test_nights_build_the_marts_incrementally(
         assert run_dag("worktape_build", night, airflow_home, conf={"days": [night.isoformat()]}).ok
     assert snapshot(db) == rebuilt
 
-    # the marts score above a floor against the simulator's truth (targets: 0.9 on a
-    # simulated week, in the closing notes; this sample is a few hours of two people)
+    # the marts score above a floor against the simulator's truth (its tasks follow each
+    # other within seconds, mostly; targets: 0.9 on a simulated week, `make evaluate`;
+    # this sample is a few hours of two people)
     scores, clusters = evaluate(db, open_storage(str(bucket)))
     print(f"episode boundary F1 {scores.f1:.3f}, workflow ARI {clusters.ari:.3f}")
-    assert scores.true > 40 and scores.f1 >= 0.85
-    assert clusters.ari >= 0.8
+    assert scores.true > 40 and scores.f1 >= 0.9
+    assert clusters.ari >= 0.85

@@ -71,11 +71,15 @@ class Desk:
         background: str | None = None,
     ) -> str:
         """An xterm running `cat` (typed text executes nothing), with `app` as its
-        WM_CLASS instance (what the agent reports as the app), first showing the text of
-        `showing` if given; returns its window id."""
+        WM_CLASS instance and class (the class is what the agent reports as the app),
+        first showing the text of `showing` if given; returns its window id."""
         command = ["sh", "-c", f"cat '{showing}'; exec cat"] if showing else ["cat"]
         colors = ["-bg", background] if background else []
-        args = ["-name", app, "-title", title, "-geometry", geometry, *colors, "-e", *command]
+        args = [
+            *("-name", app, "-class", app, "-title", title, "-geometry", geometry),
+            *colors,
+            *("-e", *command),
+        ]
         p = subprocess.Popen(
             ["xterm", *args],
             env=self.env,

@@ -160,14 +160,17 @@ def _storage_url() -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from worktape.evaluate import evaluate, report
+    from worktape.evaluate import by_workflow, evaluate, load_truth, report, report_by_workflow
     from worktape.storage import open_storage
     from worktape.warehouse import WarehouseSettings
 
     warehouse = Path(args.warehouse) if args.warehouse else WarehouseSettings().path
     if not warehouse.exists():
         raise RuntimeError(f"no warehouse at {warehouse}: run a night first")
-    print(report(*evaluate(warehouse, open_storage(args.truth), args.tolerance)))
+    storage = open_storage(args.truth)
+    print(f"source: {storage.url}")
+    print(report(*evaluate(warehouse, storage, args.tolerance)))
+    print(report_by_workflow(by_workflow(warehouse, load_truth(storage), args.tolerance)))
     return 0
 
 

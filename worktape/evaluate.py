@@ -141,6 +141,104 @@ def report(scores: Scores, clusters: ClusterScores | None = None) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class WorkflowScore:
+    """One true workflow: its boundaries, its instances, and where its episodes went."""
+
+    workflow: str
+    true_instances: int
+    found_instances: int  # predicted episodes most of whose actions are this workflow's
+    precision: float  # of those, the share that start where a true episode starts
+    recall: float  # of its true episodes, the share a predicted episode starts with
+    predicted_as: str  # the predicted workflow most of its episodes got
+    predicted_share: float  # ... and the share of its episodes it got
+    shared_with: list[str]  # other true workflows most of whose episodes got it too
+
+
+def by_workflow(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -> list[WorkflowScore]:
+    """Scores per true workflow (distractions included): boundary precision, recall and
+    F1 over the episodes labelled with it, instance counts, and the confusion."""
+    tol = int(tolerance_s * 1e6)
+    con = connect(WarehouseSettings(path=warehouse), read_only=True)
+    try:
+        con.register("truth", truth.select(["device_id", "workflow", "started_at", "ended_at"]))
+        # each true episode's first action (as boundary_scores finds it)
+        true_first = con.execute(
+            f"""
+            SELECT t.workflow, min_by(a.action_id, (a.started_at, a.action_id)) AS action_id
+            FROM truth AS t
+            JOIN marts.actions AS a
+              ON a.device_id = t.device_id AND a.started_at >= t.started_at
+             AND a.started_at <= t.ended_at + to_microseconds({tol})
+            GROUP BY t.device_id, t.workflow, t.started_at
+            """
+        ).fetchall()
+        # each predicted episode's true workflow: the one most of its steps belong to
+        predicted = con.execute(
+            f"""
+            WITH labelled AS (
+                SELECT a.episode_id, arg_max(t.workflow, t.started_at) AS workflow
+                FROM marts.steps AS a
+                JOIN truth AS t
+                  ON a.device_id = t.device_id AND a.started_at >= t.started_at
+                 AND a.started_at <= t.ended_at + to_microseconds({tol})
+                GROUP BY a.step_id, a.episode_id
+            )
+            SELECT l.episode_id, mode(l.workflow), any_value(coalesce(w.workflow_name, '(none)'))
+            FROM labelled AS l
+            LEFT JOIN marts.workflow_instances AS i USING (episode_id)
+            LEFT JOIN marts.workflows AS w USING (workflow_id)
+            GROUP BY l.episode_id
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    true_by: dict[str, set[str]] = defaultdict(set)
+    for workflow, action_id in true_first:
+        true_by[workflow].add(action_id)
+    all_true = set().union(*true_by.values()) if true_by else set()
+    all_pred = {e for e, _, _ in predicted}
+    pred_by: dict[str, set[str]] = defaultdict(set)
+    names_by: dict[str, list[str]] = defaultdict(list)
+    for episode_id, workflow, name in predicted:
+        pred_by[workflow].add(episode_id)
+        names_by[workflow].append(name)
+    top = {w: max(set(names), key=lambda n: (names.count(n), n)) for w, names in names_by.items()}
+    out = []
+    for w in sorted(true_by):
+        pred = pred_by.get(w, set())
+        names = names_by.get(w, [])
+        got = top.get(w, "(none)")
+        out.append(
+            WorkflowScore(
+                workflow=w,
+                true_instances=len(true_by[w]),
+                found_instances=len(pred),
+                precision=len(pred & all_true) / len(pred) if pred else 0.0,
+                recall=len(true_by[w] & all_pred) / len(true_by[w]),
+                predicted_as=got,
+                predicted_share=names.count(got) / len(names) if names else 0.0,
+                shared_with=sorted(o for o, n in top.items() if n == got and o != w),
+            )
+        )
+    return out
+
+
+def report_by_workflow(rows: list[WorkflowScore]) -> str:
+    head = f"{'workflow':26} {'true':>5} {'found':>5} {'P':>6} {'R':>6} {'F1':>6}  predicted as"
+    lines = ["per workflow (boundaries over the episodes labelled with it):", head]
+    for r in rows:
+        p, rc = r.precision, r.recall
+        f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
+        shared = f"; shared with {', '.join(r.shared_with)}" if r.shared_with else ""
+        lines.append(
+            f"{r.workflow[:26]:26} {r.true_instances:5d} {r.found_instances:5d} "
+            f"{p:6.3f} {rc:6.3f} {f1:6.3f}  "
+            f"{r.predicted_as[:50]} ({r.predicted_share:.0%}){shared}"
+        )
+    return "\n".join(lines)
+
+
 def evaluate(
     warehouse: Path, storage: Storage, tolerance_s: float = 3.0
 ) -> tuple[Scores, ClusterScores]:

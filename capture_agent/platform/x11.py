@@ -20,6 +20,17 @@ from typing import Any
 from capture_agent.platform import NoDisplayError, WindowInfo, WindowRect
 
 
+def app_name(wm_class: tuple[str, str] | None) -> str | None:
+    """The app a window belongs to: its WM_CLASS class, normalised (lowercase, spaces as
+    dashes). The class names the program ("Google-chrome", "firefox", "XTerm"); the
+    instance is often a role or a launcher's choice (Firefox's "Navigator", any name an
+    xterm is started with), which is what ActivityWatch avoids too."""
+    if not wm_class:
+        return None
+    name = (wm_class[1] if len(wm_class) > 1 and wm_class[1] else wm_class[0]).strip()
+    return "-".join(name.lower().split()) or None
+
+
 class X11Desktop:
     def __init__(self) -> None:
         if not os.environ.get("DISPLAY"):
@@ -74,8 +85,7 @@ class X11Desktop:
                 title = win.get_wm_name()  # xterm and older clients set only WM_NAME
                 if isinstance(title, bytes):
                     title = title.decode("latin-1")
-            cls = win.get_wm_class()
-            app = cls[0].lower() if cls else None
+            app = app_name(win.get_wm_class())
             pid_v = self._prop(win, "_NET_WM_PID")
             pid = int(pid_v[0]) if pid_v is not None and len(pid_v) else None
             return WindowInfo(app, title or None, pid)
@@ -219,8 +229,7 @@ class X11Desktop:
             title = win.get_wm_name()
             if isinstance(title, bytes):
                 title = title.decode("latin-1")
-        cls = win.get_wm_class()
-        app = cls[0].lower() if cls else None
+        app = app_name(win.get_wm_class())
         return WindowInfo(app, title or None, None)
 
     def pointer_reader(self) -> Callable[[], tuple[int, int]]:

@@ -375,8 +375,15 @@ class _Day:
         parent: Truth | None = None,
         interrupt_p: float = 0.0,
         next_id: Iterator[str] | None = None,
+        abandon_p: float = 0.0,
     ) -> Truth:
         vars_ = tpl.make_vars(self.rng)
+        # a task given up half way (a missing receipt, a question for someone else)
+        stop_at = (
+            self.rng.randrange(3, len(tpl.steps) - 1)
+            if abandon_p and len(tpl.steps) > 4 and self.rng.random() < abandon_p
+            else None
+        )
         skipped = {s.group for s in tpl.steps if s.group and self.rng.random() < s.optional}
         truth = Truth(
             ep_id,
@@ -396,6 +403,8 @@ class _Day:
             truth.started_at = ts[n0]
         variant = []
         for i, step in enumerate(tpl.steps):
+            if i == stop_at:
+                break
             if step.group in skipped or (not step.group and self.rng.random() < step.optional):
                 continue
             variant.append(str(i))
@@ -471,8 +480,10 @@ def simulate_day(
             d.episode(rng.choice(DISTRACTIONS), next(counter))
         else:
             tpl = BY_NAME[rng.choices(names, w)[0]]
-            d.episode(tpl, next(counter), interrupt_p=0.06, next_id=counter)
-        gap = rng.expovariate(1 / 25) + 3
+            d.episode(tpl, next(counter), interrupt_p=0.06, next_id=counter, abandon_p=0.04)
+        # people mostly go on to the next task within seconds; sometimes they read,
+        # think or talk first
+        gap = rng.uniform(0.5, 5) if rng.random() < 0.7 else rng.expovariate(1 / 25) + 3
         if rng.random() < 0.05:
             gap += rng.uniform(2, 12) * 60  # a coffee, a colleague, a meeting
         d.wait(gap)

@@ -36,7 +36,7 @@ starts as (
         is_session_start
             or (not is_dialog and not is_same_instant and is_cut and not is_inner)
             or (not is_dialog and not is_same_instant and is_anchor)
-            or task_app is distinct from prev_task_app as is_segment_start
+            or task_context is distinct from prev_task_context as is_segment_start
     from actions
 ),
 
@@ -56,8 +56,10 @@ segments as (
         segment_no,
         any_value(session_no) as session_no,
         arg_min(action_id, (started_at, action_id)) as segment_id,
-        arg_min(task_app, (started_at, action_id)) as first_app,
-        arg_max(task_app, (started_at, action_id)) as last_app,
+        arg_min(task_context, (started_at, action_id)) as first_app,
+        arg_max(task_context, (started_at, action_id)) as last_app,
+        arg_min(title_shape, (started_at, action_id)) as first_shape,
+        arg_max(title_shape, (started_at, action_id)) as last_shape,
         bool_or(is_anchor and is_segment_start) as is_opened_by_anchor,
         bool_or(is_opening and is_segment_start) as is_opening,
         arg_min(gap_s, (started_at, action_id)) as first_gap_s,
@@ -70,8 +72,8 @@ segments as (
 ),
 
 -- segment k resumes segment k-2 when k-1 was a short excursion to another app, entered
--- and left without a pause, and k comes back to the app k-2 was left in, in the same
--- session, without opening a task
+-- and left without a pause, and k comes back to the app and window k-2 was left in, in
+-- the same session, without opening a task
 resumes as (
     select
         *,
@@ -87,6 +89,10 @@ resumes as (
             -- between two pauses is a task of its own, not an interruption
             and coalesce(lag(first_gap_s, 1) over w, 0) < {{ var('episode_gap_s') }}
             and coalesce(first_gap_s, 0) < {{ var('episode_gap_s') }}
+            -- and it comes back to the window it was left in: a return to another page
+            -- of the site (its list, its start page) begins a new task there
+            and (not {{ var('resume_same_window') }}
+                 or lag(last_shape, 2) over w is not distinct from first_shape)
             and not is_opened_by_anchor,
             false
         ) as is_resume

@@ -1,6 +1,7 @@
 -- Each action of the work dates being rebuilt, in order per device and work date, with
 -- what the segmentation looks at: the gap before it, a pause in between, the task app
--- (a dialog counts as the window it came from), and the first-pass cuts.
+-- and context (a browser's site counts as an app; a dialog counts as the window it came
+-- from), the shape of its window title, and the first-pass cuts.
 with pauses as (
     select b.device_id, e.event_at as paused_at
     from {{ ref('stg_worktape__events') }} as e
@@ -12,6 +13,8 @@ actions as (
     select
         action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
         action_type, x_norm, y_norm, app, window_title,
+        {{ site_of('window_title') }} as site,
+        {{ title_shape('window_title') }} as title_shape,
         lag(ended_at) over w as prev_ended_at,
         lag(app) over w as prev_app,
         lead(app) over w as next_app
@@ -32,22 +35,83 @@ tasks as (
     from actions
 ),
 
+-- a dialog takes the site and title shape of the window it came from
+task_contexts as (
+    select
+        * replace (
+            case when is_dialog then lag(site) over w else site end as site,
+            case when is_dialog then lag(title_shape) over w else title_shape end
+                as title_shape
+        )
+    from tasks
+    window w as (partition by device_id, work_date order by started_at, action_id)
+),
+
+in_context as (
+    select
+        *,
+        task_app
+        || case when {{ var('segment_by_site') }} then coalesce(' / ' || site, '') else '' end
+            as task_context
+    from task_contexts
+),
+
 contexts as (
     select
         t.*,
         {{ seconds_between('t.prev_ended_at', 't.started_at') }} as gap_s,
         lag(t.task_app) over w as prev_task_app,
-        list(t.task_app) over (partition by t.device_id, t.work_date
-                               order by t.started_at, t.action_id
-                               rows between {{ var('recent_actions') }} preceding
-                                        and 1 preceding) as recent_apps,
+        lag(t.task_context) over w as prev_task_context,
+        lag(t.title_shape) over w as prev_title_shape,
+        list(t.task_context) over (partition by t.device_id, t.work_date
+                                   order by t.started_at, t.action_id
+                                   rows between {{ var('recent_actions') }} preceding
+                                            and 1 preceding) as recent_contexts,
         exists (
             select 1 from pauses as p
             where p.device_id = t.device_id
               and p.paused_at between t.prev_ended_at and t.started_at
         ) as is_after_pause
-    from tasks as t
+    from in_context as t
     window w as (partition by t.device_id, t.work_date order by t.started_at, t.action_id)
+),
+
+first_pass as (
+    select
+        *,
+        prev_ended_at is null
+            or gap_s >= {{ var('session_gap_s') }}
+            or is_after_pause as is_session_start,
+        not is_dialog and (
+            gap_s >= {{ var('episode_gap_s') }}
+            or (task_context is distinct from prev_task_context
+                and (gap_s >= {{ var('episode_app_gap_s') }}
+                     or not coalesce(list_contains(recent_contexts, task_context), false)))
+        ) as is_context_cut
+    from contexts
+),
+
+-- a run: the actions from one first-pass cut to the next. Work that returns to the
+-- window a run began in (the list of expenses, the ticket queue, a site's home page)
+-- after other windows of the same context starts over: the next instance of a task
+runs as (
+    select
+        *,
+        sum((is_session_start or is_context_cut)::int) over w as run_no
+    from first_pass
+    window w as (partition by device_id, work_date order by started_at, action_id)
+),
+
+returns as (
+    select
+        *,
+        first_value(title_shape) over (
+            partition by device_id, work_date, run_no order by started_at, action_id
+        ) as run_first_shape,
+        row_number() over (
+            partition by device_id, work_date, run_no order by started_at, action_id
+        ) as run_position
+    from runs
 )
 
 -- only what the second pass reads: a wide table (the recent apps are a list a row) costs
@@ -55,18 +119,17 @@ contexts as (
 select
     action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
     action_type, app, task_app, window_title, gap_s, is_after_pause, is_dialog,
-    prev_task_app,
-    prev_ended_at is null
-        or gap_s >= {{ var('session_gap_s') }}
-        or is_after_pause as is_session_start,
-    not is_dialog and (
-        gap_s >= {{ var('episode_gap_s') }}
-        or (task_app is distinct from prev_task_app
-            and (gap_s >= {{ var('episode_app_gap_s') }}
-                 or not coalesce(list_contains(recent_apps, task_app), false)))
-    ) as is_cut,
+    prev_task_app, task_context, prev_task_context, site, title_shape,
+    is_session_start,
+    is_context_cut
+        or ({{ var('segment_on_return') }}
+            and not is_dialog
+            and run_position > 1
+            and title_shape = run_first_shape
+            and title_shape is distinct from prev_title_shape
+            and task_context = prev_task_context) as is_cut,
     -- what an action is, wherever it happens: the same button in the same kind of window
-    concat_ws('|', task_app, regexp_replace(lower(window_title), '[0-9]+', '#', 'g'),
+    concat_ws('|', task_app, {{ title_shape('window_title') }},
               action_type, cast(floor(x_norm * 20) as integer),
               cast(floor(y_norm * 20) as integer)) as action_signature
-from contexts
+from returns

@@ -99,6 +99,7 @@ select
     scroll_dy,
     app,
     window_title,
+    {{ site_of('window_title') }} as site,
     frame_before_id,
     frame_after_id,
     case action_type

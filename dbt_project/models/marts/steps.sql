@@ -22,6 +22,7 @@ select
     a.frame_after_id,
     a.app,
     a.window_title,
+    a.site,
     a.is_redacted
 from {{ ref('actions') }} as a
 inner join {{ ref('int_action_boundaries') }} as b using (action_id)
