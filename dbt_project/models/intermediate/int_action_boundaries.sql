@@ -58,8 +58,8 @@ segments as (
         arg_min(action_id, (started_at, action_id)) as segment_id,
         arg_min(task_context, (started_at, action_id)) as first_app,
         arg_max(task_context, (started_at, action_id)) as last_app,
-        arg_min(title_shape, (started_at, action_id)) as first_shape,
-        arg_max(title_shape, (started_at, action_id)) as last_shape,
+        arg_min(task_title, (started_at, action_id)) as first_title,
+        arg_max(task_title, (started_at, action_id)) as last_title,
         bool_or(is_anchor and is_segment_start) as is_opened_by_anchor,
         bool_or(is_opening and is_segment_start) as is_opening,
         arg_min(gap_s, (started_at, action_id)) as first_gap_s,
@@ -92,7 +92,7 @@ resumes as (
             -- and it comes back to the window it was left in: a return to another page
             -- of the site (its list, its start page) begins a new task there
             and (not {{ var('resume_same_window') }}
-                 or lag(last_shape, 2) over w is not distinct from first_shape)
+                 or lag(last_title, 2) over w is not distinct from first_title)
             and not is_opened_by_anchor,
             false
         ) as is_resume

@@ -42,7 +42,8 @@ task_contexts as (
             case when is_dialog then lag(site) over w else site end as site,
             case when is_dialog then lag(title_shape) over w else title_shape end
                 as title_shape
-        )
+        ),
+        case when is_dialog then lag(window_title) over w else window_title end as task_title
     from tasks
     window w as (partition by device_id, work_date order by started_at, action_id)
 ),
@@ -63,6 +64,11 @@ contexts as (
         lag(t.task_app) over w as prev_task_app,
         lag(t.task_context) over w as prev_task_context,
         lag(t.title_shape) over w as prev_title_shape,
+        -- the title this context showed when it was last worked in
+        lag(t.task_title) over (
+            partition by t.device_id, t.work_date, t.task_context
+            order by t.started_at, t.action_id
+        ) as context_last_title,
         list(t.task_context) over (partition by t.device_id, t.work_date
                                    order by t.started_at, t.action_id
                                    rows between {{ var('recent_actions') }} preceding
@@ -86,7 +92,12 @@ first_pass as (
             gap_s >= {{ var('episode_gap_s') }}
             or (task_context is distinct from prev_task_context
                 and (gap_s >= {{ var('episode_app_gap_s') }}
-                     or not coalesce(list_contains(recent_contexts, task_context), false)))
+                     or not coalesce(list_contains(recent_contexts, task_context), false)
+                     -- back in a context, on another page than it was left on: a
+                     -- window switched to mid-task (a reference, a chat) is come back
+                     -- to as it was left
+                     or ({{ var('segment_on_new_page') }}
+                         and task_title is distinct from context_last_title)))
         ) as is_context_cut
     from contexts
 ),
@@ -119,7 +130,7 @@ returns as (
 select
     action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
     action_type, app, task_app, window_title, gap_s, is_after_pause, is_dialog,
-    prev_task_app, task_context, prev_task_context, site, title_shape,
+    prev_task_app, task_context, prev_task_context, site, task_title,
     is_session_start,
     is_context_cut
         or ({{ var('segment_on_return') }}
