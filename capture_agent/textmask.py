@@ -67,9 +67,13 @@ _MISREAD_EMAIL = re.compile(
 )
 
 
-# anything@host: the recogniser sometimes sets the "@" or a dot apart with a space, or
-# drops the dot before the top-level domain
-_READ_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+ ?@ ?[A-Za-z0-9-]{2,}(?: ?\. ?[A-Za-z0-9-]+)*")
+# an address as read: the recogniser sometimes sets the "@" or a dot apart with a space,
+# or drops the dot before a common top-level domain ("northwindio"); a bare user@host (a
+# shell prompt) is not an address
+_READ_EMAIL = re.compile(
+    r"[A-Za-z0-9._%+-]+ ?@ ?[A-Za-z0-9-]+(?: ?\. ?[A-Za-z0-9-]+)*"
+    r"(?: ?\. ?[A-Za-z]{2,}|(?<=[a-z])(?:com|org|net|io|co|uk|de|fr|eu))\b"
+)
 # a phone number as read: separators doubled ("446 -2959"), letters glued on
 _READ_PHONE = re.compile(
     r"(?<![\d+])(?:\+\d{1,3}\s?[ .-]?)?(?:\(\d{2,4}\)\s?[ .-]?)?"
@@ -117,7 +121,8 @@ def pixel_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tup
         for m in CARD_RE.finditer(view):
             found += [(a, b, "card") for a, b in _card_windows(view, m.start(), m.end())]
         for m in _READ_PHONE.finditer(view):
-            if 9 <= len(_digits(m.group())) <= 15:
+            digits = _digits(m.group())
+            if 9 <= len(digits) <= 15 and len(set(digits)) > 1:
                 found.append((m.start(), m.end(), "phone"))
     for p in patterns:
         found += [(m.start(), m.end(), "pattern") for m in p.finditer(text) if m.end() > m.start()]
@@ -149,7 +154,9 @@ def _card_windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
     for i in range(len(groups)):
         for j in range(len(groups) - 1, i - 1, -1):
             digits = "".join(text[a:b] for a, b in groups[i : j + 1])
-            if 13 <= len(digits) <= 19 and luhn_ok(digits):
+            # one digit over and over passes Luhn and is no card: a row of redaction
+            # blocks or placeholder zeros read as digits
+            if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_ok(digits):
                 span = (groups[i][0], groups[j][1])
                 if best is None or span[1] - span[0] > best[1] - best[0]:
                     best = span

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections import Counter
@@ -26,6 +27,9 @@ from worktape.storage import open_storage
 
 def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
     home = state_dir()
+    # every run starts over: a bucket another version simulated holds other bytes under
+    # the same keys, which the simulator rightly refuses to overwrite
+    shutil.rmtree(home / "demo", ignore_errors=True)
     bucket = home / "demo" / "bucket"
     # the demo keeps to its own bucket and warehouse, whatever else is configured
     os.environ["WORKTAPE_STORAGE_URL"] = str(bucket)

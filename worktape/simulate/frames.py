@@ -9,6 +9,7 @@ are cached by screen state: the same screen encodes once.
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from functools import lru_cache
 
@@ -17,6 +18,7 @@ from PIL import Image, ImageDraw
 from capture_agent.frames import dhash
 
 SIZES = {"real": (384, 216), "tiny": (32, 18)}
+MASKED = "\u2588"  # a character of content the agent painted out: drawn as a solid box
 
 
 def _color(text: str) -> tuple[int, int, int]:
@@ -48,7 +50,7 @@ def render(
     if mode == "real":
         d.text((x0 + 4, y0 + 1), title[:70], fill=(255, 255, 255))
         for i, line in enumerate(content[-8:]):
-            d.text((x0 + 8, y0 + bar + 6 + i * 14), line[:60], fill=(30, 30, 30))
+            _line(d, x0 + 8, y0 + bar + 6 + i * 14, line[:60])
     else:
         # tiny frames: one stripe per content line keeps states distinguishable
         for i, line in enumerate(content[-6:]):
@@ -56,3 +58,14 @@ def render(
     buf = io.BytesIO()
     img.save(buf, format="WEBP", lossless=True, method=0)
     return buf.getvalue(), w, h, dhash(img)
+
+
+def _line(d: ImageDraw.ImageDraw, x: float, y: int, line: str) -> None:
+    """A line of text, with masked characters as the agent paints them: solid black."""
+    for run in re.findall(f"{MASKED}+|[^{MASKED}]+", line):
+        width = d.textlength("x" * len(run))
+        if run[0] == MASKED:
+            d.rectangle((x, y - 1, x + width, y + 11), fill=(0, 0, 0))
+        else:
+            d.text((x, y), run, fill=(30, 30, 30))
+        x += width

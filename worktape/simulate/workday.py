@@ -298,8 +298,8 @@ class _Day:
 
     def type_text(self, text: str) -> None:
         hidden = redact_run(text)
-        # the screen shows a masked field, as a secret field would: no secret in frames
-        shown = "".join("•" if i in hidden else ch for i, ch in enumerate(text))
+        # the frame shows what the agent would store: the secret painted out
+        shown = "".join(F.MASKED if i in hidden else ch for i, ch in enumerate(text))
         for i, ch in enumerate(text):
             rule = hidden.get(i)
             mods = "shift" if ch.isupper() and rule is None else None
