@@ -15,7 +15,7 @@ export WORKTAPE_HOME ?= $(CURDIR)/state
 SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium postgresql
 SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium
 
-.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-dbt bench-night evaluate lock clean
+.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-textmask bench-dbt bench-night evaluate lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench: install
 	$(BIN)/python -m bench.bench_ingest $(BENCH_FLAGS)
 	$(BIN)/python -m bench.bench_dbt $(BENCH_FLAGS)
 	$(MAKE) bench-agent
+
+# recall of the agent's on-screen text masking on 300 generated frames (about 6 minutes)
+bench-textmask: install
+	$(BIN)/python -m bench.bench_textmask
 
 # dbt build for 10 and 100 contributor-days and an incremental night over 100;
 # BENCH_FLAGS=--full: 10, 100, 1,000 and a night of 100 contributors over 1,000

@@ -38,7 +38,6 @@ import numpy as np
 from capture_agent.masking import Rect
 from capture_agent.redact import CARD_RE, TOKEN_RE, _digits, luhn_ok
 
-PIXEL_RULES = ("email", "card", "phone", "token", "pattern")
 PAD = 24  # rows read above and below a changed band: a whole line up to this tall
 JOIN_GAP = 2.5  # boxes on one line closer than this many line heights are read as one
 CACHE_LINES = 4096

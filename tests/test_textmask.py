@@ -130,3 +130,16 @@ def test_a_frame_whose_reading_fails_is_dropped_and_counted_fake_masker(tmp_path
     enc.join(5)
     assert sess.frame_changes["frames_dropped_text_error"] == 1
     assert not list(work.rglob("*.webp"))  # nothing stored unmasked
+
+
+def test_an_invalid_mask_pattern_stops_the_agent_with_one_line(tmp_path: Path) -> None:
+    from tests.agentkit import cli
+
+    config = tmp_path / "agent.toml"
+    config.write_text('[privacy]\nmask_patterns = ["EMP-[0-9"]\n')
+    r = cli("start", env={"WORKTAPE_AGENT_CONFIG": str(config)})
+    assert r.returncode != 0
+    assert r.stderr.strip() == (
+        "worktape: error: privacy.mask_patterns: 'EMP-[0-9' is not a regular expression "
+        "(unterminated character set at position 4)"
+    )
