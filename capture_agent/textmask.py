@@ -327,6 +327,12 @@ class TextMasker:
         re-checking frames that were already masked; keeps no state between images."""
         return [(f[1], f[2]) for f in self._read(np.ascontiguousarray(bgr), None)]
 
+    def lines(self, bgr: np.ndarray) -> list[str]:
+        """The text of every line readable in a whole image (BGR), secret or not."""
+        img = np.ascontiguousarray(bgr)
+        boxes = self.engine.detect(img)
+        return [ln.text for ln in self.engine.recognise(self.engine.crops(img, boxes))]
+
     def _read(
         self,
         img: np.ndarray,

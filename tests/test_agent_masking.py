@@ -113,12 +113,9 @@ def read_text(img) -> list[str]:
     """The text lines the agent's own OCR reads in a stored frame."""
     import numpy as np
 
-    from capture_agent.textmask import _Engine
+    from capture_agent.textmask import TextMasker
 
-    bgr = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
-    eng = _Engine()
-    boxes = eng.detect(bgr)
-    return [line.text for line in eng.recognise(eng.crops(bgr, boxes))] if boxes else []
+    return TextMasker().lines(np.asarray(img)[:, :, ::-1])
 
 
 def test_secrets_shown_on_screen_are_masked_in_stored_frames(desk: Desk, tmp_path: Path) -> None:

@@ -32,13 +32,8 @@ def bgrx(img: Image.Image) -> bytearray:
 
 def read(pixels: bytearray, size: tuple[int, int]) -> str:
     """All the text the recogniser reads in a BGRX screen."""
-    from capture_agent.textmask import _Engine
-
     img = Image.frombuffer("RGBA", size, bytes(pixels), "raw", "BGRA", 0, 1).convert("RGB")
-    bgr = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
-    eng = _Engine()
-    boxes = eng.detect(bgr)
-    return " ".join(line.text for line in eng.recognise(eng.crops(bgr, boxes))) if boxes else ""
+    return " ".join(TextMasker().lines(np.asarray(img)[:, :, ::-1]))
 
 
 @pytest.mark.parametrize(
