@@ -1,0 +1,198 @@
+"""`make corpus`: record the corpus (what is not cached yet), run a night on it and score
+the episodes and workflows against the drivers' ground truth.
+
+    python -m bench.corpus [all|record|night|evaluate] [--dir DIR] [--minutes M]
+        [--contributors ana,ben,chloe] [--seed N]
+
+The recordings stay under DIR (default $WORKTAPE_HOME/corpus): the bucket the agents
+uploaded to, with the truth next to the bundles, one `recorded.json` per contributor,
+and the night's warehouse. A contributor is recorded again only when the corpus scripts
+or the requested length changed."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+
+from bench.corpus import record as R
+
+SOURCES = Path(__file__).parent
+
+
+def sources_digest(minutes: float, seed: int) -> str:
+    h = hashlib.sha256(f"{minutes}:{seed}".encode())
+    for path in sorted(SOURCES.rglob("*")):
+        if path.suffix in (".py", ".js", ".html") and path.name != "__main__.py":
+            h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _paths(root: Path) -> tuple[Path, Path]:
+    return root / "bucket", root / "warehouse" / "worktape.duckdb"
+
+
+def cmd_record(args: argparse.Namespace) -> list[R.Recording]:
+    root: Path = args.dir
+    bucket, _ = _paths(root)
+    names = args.contributors.split(",")
+    recs: dict[str, R.Recording] = {}
+    todo = []
+    for i, name in enumerate(names):
+        digest = sources_digest(args.minutes, args.seed + i)
+        rec = R.load(root / name / "recorded.json")
+        if rec and rec.digest == digest:
+            recs[name] = rec
+        else:
+            todo.append((name, args.seed + i, digest))
+    if todo:
+        print(f"recording {', '.join(n for n, _, _ in todo)} for {args.minutes:g} min each")
+        if (todo and len(todo) < len(names)) or any(
+            R.load(root / n / "recorded.json") for n in names
+        ):
+            _forget(bucket, [n for n, _, _ in todo], root)
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.corpus",
+                    "record-one",
+                    *("--dir", str(root), "--minutes", str(args.minutes)),
+                    *("--contributors", name, "--seed", str(seed), "--digest", digest),
+                ]
+            )
+            for name, seed, digest in todo
+        ]
+        failed = [name for (name, _, _), p in zip(todo, procs, strict=True) if p.wait() != 0]
+        if failed:
+            raise SystemExit(f"corpus: recording failed for {', '.join(failed)}")
+        for name, _, _ in todo:
+            rec = R.load(root / name / "recorded.json")
+            assert rec is not None
+            recs[name] = rec
+    else:
+        print("corpus: every contributor is recorded and cached")
+    for name in names:
+        r = recs[name]
+        print(
+            f"  {name}: {r.active_minutes:.1f} active min of {r.minutes:.1f}, {r.tasks} tasks, "
+            f"{r.episodes} episodes of truth ({r.started} to {r.ended})"
+        )
+    total = sum(r.active_minutes for r in recs.values())
+    print(f"  in all: {total:.1f} min of recorded activity")
+    return [recs[n] for n in names]
+
+
+def _forget(bucket: Path, names: list[str], root: Path) -> None:
+    """Drops what earlier recordings of these contributors left in the bucket."""
+    from worktape.storage import open_storage
+
+    storage = open_storage(bucket)
+    for name in names:
+        rec = R.load(root / name / "recorded.json")
+        if rec:
+            for info in list(storage.list("")):
+                if f"device={rec.device_id}/" in info.key:
+                    storage.delete(info.key)
+
+
+def cmd_record_one(args: argparse.Namespace) -> None:
+    root: Path = args.dir
+    bucket, _ = _paths(root)
+    bucket.mkdir(parents=True, exist_ok=True)
+    name = args.contributors
+    rec = R.record(name, args.minutes, root / name, str(bucket), args.seed, args.digest)
+    R.save(rec, root / name / "recorded.json")
+
+
+def _env(root: Path) -> dict[str, str]:
+    bucket, warehouse = _paths(root)
+    return {
+        **os.environ,
+        "WORKTAPE_STORAGE_URL": str(bucket),
+        "WORKTAPE_WAREHOUSE": str(warehouse),
+        "WORKTAPE_HOME": str(root / "home"),
+        "WORKTAPE_ANALYST_DB": str(root / "home" / "published.duckdb"),
+    }
+
+
+def _worktape() -> str:
+    return str(Path(sys.executable).with_name("worktape"))
+
+
+def cmd_night(args: argparse.Namespace) -> None:
+    root: Path = args.dir
+    recs = [R.load(root / n / "recorded.json") for n in args.contributors.split(",")]
+    if not all(recs):
+        raise SystemExit("corpus: not recorded yet: run `make corpus` (or this with `record`)")
+    days = sorted({d for r in recs if r for d in R.recorded_days(r)})
+    _, warehouse = _paths(root)
+    for stale in warehouse.parent.glob("worktape.duckdb*"):
+        stale.unlink()
+    first, last = days[0], days[-1]
+    print(f"night over {first} to {last}")
+    done = subprocess.run(
+        [_worktape(), "pipeline", "run", "--date", str(first), "--to", str(last)],
+        env=_env(root),
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
+        raise SystemExit("corpus: the night failed")
+    assert last - first < timedelta(days=3)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    bucket, warehouse = _paths(args.dir)
+    done = subprocess.run(
+        [_worktape(), "evaluate", "--truth", str(bucket), "--warehouse", str(warehouse)],
+        env=_env(args.dir),
+    )
+    if done.returncode != 0:
+        raise SystemExit("corpus: evaluate failed")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.corpus", description=__doc__.split("\n")[0])
+    p.add_argument(
+        "command",
+        nargs="?",
+        default="all",
+        choices=["all", "record", "night", "evaluate", "record-one"],
+    )
+    home = Path(os.environ.get("WORKTAPE_HOME", "state"))
+    p.add_argument("--dir", type=Path, default=home / "corpus")
+    p.add_argument("--minutes", type=float, default=22.0, help="per contributor")
+    p.add_argument("--contributors", default=",".join(R.CONTRIBUTORS))
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--digest", default="", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.dir = args.dir.resolve()
+    t0 = time.monotonic()
+    if args.command == "record-one":
+        cmd_record_one(args)
+        return
+    if args.command in ("all", "record"):
+        recs = cmd_record(args)
+        print(
+            f"recorded in {time.monotonic() - t0:.0f} s: {[asdict(r)['contributor'] for r in recs]}"
+        )
+    if args.command in ("all", "night"):
+        t1 = time.monotonic()
+        cmd_night(args)
+        print(f"night in {time.monotonic() - t1:.0f} s")
+    if args.command in ("all", "evaluate"):
+        cmd_evaluate(args)
+    print(f"make corpus: {time.monotonic() - t0:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()
