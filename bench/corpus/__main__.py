@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         "command",
         nargs="?",
         default="all",
-        choices=["all", "record", "night", "evaluate", "record-one"],
+        choices=["all", "record", "night", "evaluate", "score", "record-one"],
     )
     home = Path(os.environ.get("WORKTAPE_HOME", "state"))
     p.add_argument("--dir", type=Path, default=home / "corpus")
@@ -180,16 +180,23 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "record-one":
         cmd_record_one(args)
         return
+    if args.command == "score":  # make evaluate: the corpus's scores if it is recorded
+        if not all(R.load(args.dir / n / "recorded.json") for n in args.contributors.split(",")):
+            print(f"corpus: not recorded under {args.dir}; `make corpus` records it (~25 min)")
+            return
+        args.command = "night+evaluate"
+    if args.command == "night+evaluate":
+        print(f"source: recorded corpus ({args.dir})")
     if args.command in ("all", "record"):
         recs = cmd_record(args)
         print(
             f"recorded in {time.monotonic() - t0:.0f} s: {[asdict(r)['contributor'] for r in recs]}"
         )
-    if args.command in ("all", "night"):
+    if args.command in ("all", "night", "night+evaluate"):
         t1 = time.monotonic()
         cmd_night(args)
         print(f"night in {time.monotonic() - t1:.0f} s")
-    if args.command in ("all", "evaluate"):
+    if args.command in ("all", "evaluate", "night+evaluate"):
         cmd_evaluate(args)
     print(f"make corpus: {time.monotonic() - t0:.0f} s in all")
 

@@ -109,7 +109,8 @@ class User:
         """Types as a person: bursts of words at the contributor's speed, some
         characters wrong and fixed with backspace."""
         delay = max(20, int(1000 / self.habits.cps))
-        for word in text.split(" "):
+        words = text.split(" ")
+        for i, word in enumerate(words):
             chunk = ""
             for ch in word:
                 wrong = _NEIGHBOURS.get(ch.lower())
@@ -119,8 +120,7 @@ class User:
                     time.sleep(self.rng.uniform(0.2, 0.6))  # noticing
                     self.desk.xdo("key", "BackSpace")
                 chunk += ch
-            self._type_raw(chunk + " ", delay)
-        self.desk.xdo("key", "BackSpace")  # the last word's space
+            self._type_raw(chunk + (" " if i + 1 < len(words) else ""), delay)
         self._counted()
 
     def _type_raw(self, text: str, delay: int) -> None:
