@@ -12,10 +12,10 @@ export WORKTAPE_HOME ?= $(CURDIR)/state
 # and xdotool; the report test renders in headless Chromium; Airflow's test metadata DB
 # and the DuckLake catalog are private PostgreSQL clusters (Debian packages; apt only
 # runs when one is missing)
-SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium postgresql
-SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium
+SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium mousepad postgresql
+SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium mousepad
 
-.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-textmask bench-dbt bench-night evaluate lock clean
+.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-textmask bench-dbt bench-night evaluate corpus lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,8 +73,9 @@ bench-dbt: install
 bench-night: install
 	$(BIN)/python -m bench.bench_night $(NIGHT_FLAGS)
 
-# the episode and workflow scores on a simulated week of 10 contributors (seed 11):
-# simulate, run every night through the DAGs, score against the ground truth (~4 min)
+# the episode and workflow scores on both sources: a simulated week of 10 contributors
+# (seed 11: simulate, run every night through the DAGs, score against the ground truth,
+# ~4 min), then the recorded corpus if `make corpus` has recorded it (night and scores)
 EVAL := $(WORKTAPE_HOME)/evaluate
 evaluate: install
 	WORKTAPE_STORAGE_URL=$(EVAL)/bucket WORKTAPE_WAREHOUSE=$(EVAL)/warehouse/worktape.duckdb \
@@ -82,6 +83,14 @@ evaluate: install
 		--out $(EVAL)/bucket -q && \
 	$(BIN)/worktape pipeline run --date 2026-11-02 --to 2026-11-07 >/dev/null && \
 	$(BIN)/worktape evaluate --truth $(EVAL)/bucket'
+	$(BIN)/python -m bench.corpus score
+
+# the recorded-work corpus (docs/corpus.md): three scripted contributors work in Chromium
+# (the repo's web apps) and Mousepad on virtual screens, 22 minutes each at once, recorded
+# by the real agent; then a night over it and the scores against their ground truth.
+# Recordings are cached under $(WORKTAPE_HOME)/corpus: a rerun only rebuilds and scores
+corpus: install sysdeps
+	$(BIN)/python -m bench.corpus
 
 # the capture agent for 60 s under scripted activity on a 1920x1080 virtual screen
 bench-agent: install sysdeps

@@ -1,10 +1,12 @@
-"""`worktape evaluate`: score the episode marts against the simulator's ground truth.
+"""`worktape evaluate`: score the episode marts against ground truth: the simulator's, or
+the recorded corpus's (its scripted users write it in the same schema).
 
 Episode boundaries are compared as actions: a true episode (workflow or distraction)
 begins at the first action at or after its start, on its device; a predicted episode
 begins at its first action. Precision, recall and F1 count the episodes whose first
 action is the same (within `tolerance_s` when the true start has no action of its own
-nearby). Truth outside the time the warehouse covers is left out.
+nearby). Truth outside the time the warehouse covers is left out, and so are predicted
+episodes outside the time the truth covers on their device.
 
 Workflow clusters are scored with the adjusted Rand index over predicted episodes: each
 one's true workflow is the one most of its actions belong to (an action belongs to the
@@ -63,9 +65,23 @@ def load_truth(storage: Storage) -> pa.Table:
 def boundary_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -> Scores:
     con = connect(WarehouseSettings(path=warehouse), read_only=True)
     try:
+        # only episodes the truth covers: a device's recording may start before its
+        # first labelled task and go on after its last one
+        con.register("truth", truth.select(["device_id", "started_at", "ended_at"]))
         starts = {
             (d, a)
-            for d, a in con.execute("SELECT device_id, episode_id FROM marts.episodes").fetchall()
+            for d, a in con.execute(
+                f"""
+                WITH covered AS (
+                    SELECT device_id, min(started_at) AS first_at, max(ended_at) AS last_at
+                    FROM truth GROUP BY device_id
+                )
+                SELECT e.device_id, e.episode_id
+                FROM marts.episodes AS e JOIN covered AS c USING (device_id)
+                WHERE e.started_at BETWEEN c.first_at - to_microseconds({int(tolerance_s * 1e6)})
+                                       AND c.last_at + to_microseconds({int(tolerance_s * 1e6)})
+                """
+            ).fetchall()
         }
         rows = con.execute(
             "SELECT device_id, started_at, action_id FROM marts.actions ORDER BY 1, 2, 3"

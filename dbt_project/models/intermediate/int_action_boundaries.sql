@@ -15,7 +15,15 @@ with signed as (
                 partition by g.device_id, g.work_date order by g.started_at, g.action_id
             ),
             false
-        ) as is_same_instant
+        ) as is_same_instant,
+        -- the action after a tab or window switch does not open a task of its own: the
+        -- switch opened it (the anchor it may be is the task's first step)
+        coalesce(
+            lag(g.is_switch) over (
+                partition by g.device_id, g.work_date order by g.started_at, g.action_id
+            ),
+            false
+        ) as is_after_switch
     from {{ ref('int_action_gaps') }} as g
     left join {{ ref('int_start_signatures') }} as s
         using (device_id, work_date, action_signature)
@@ -31,11 +39,12 @@ starts as (
         *,
         is_session_start
             or (not is_dialog and not is_same_instant and is_cut and not is_inner)
-            or (not is_dialog and not is_same_instant and is_anchor) as is_opening,
+            or (not is_dialog and not is_same_instant and is_anchor and not is_after_switch)
+            as is_opening,
         -- a segment is a run of actions in one task app, cut where an episode may open
         is_session_start
             or (not is_dialog and not is_same_instant and is_cut and not is_inner)
-            or (not is_dialog and not is_same_instant and is_anchor)
+            or (not is_dialog and not is_same_instant and is_anchor and not is_after_switch)
             or task_context is distinct from prev_task_context as is_segment_start
     from actions
 ),

@@ -9,17 +9,48 @@ with pauses as (
     where e.event_kind = 'pause'
 ),
 
+-- a key that switches tabs or windows (Ctrl+2, Ctrl+Tab, Alt+Tab) is pressed in the
+-- window it leaves, but it is the first step of what follows: it takes the app and title
+-- of the next action, when that comes within a few seconds
+switches as (
+    select
+        action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
+        action_type, x_norm, y_norm,
+        {{ var('switch_keys_lead') }}
+            and action_type = 'hotkey'
+            and regexp_full_match(
+                coalesce(keys, ''),
+                '(ctrl\+(shift\+)?([1-9]|tab|page_up|page_down))|(alt\+(shift\+)?tab)|(cmd\+[1-9])'
+            )
+            and {{ seconds_between('started_at', 'lead(started_at) over w') }} < 10
+            as is_switch,
+        app, window_title,
+        lead(app) over w as next_app,
+        lead(window_title) over w as next_title
+    from {{ ref('actions') }}
+    where {{ in_work_dates('work_date') }}
+    window w as (partition by device_id, work_date order by started_at, action_id)
+),
+
+switched as (
+    select
+        * replace (
+            case when is_switch then next_app else app end as app,
+            case when is_switch then next_title else window_title end as window_title
+        )
+    from switches
+),
+
 actions as (
     select
         action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
-        action_type, x_norm, y_norm, app, window_title,
+        action_type, x_norm, y_norm, app, window_title, is_switch,
         {{ site_of('window_title') }} as site,
         {{ title_shape('window_title') }} as title_shape,
         lag(ended_at) over w as prev_ended_at,
         lag(app) over w as prev_app,
         lead(app) over w as next_app
-    from {{ ref('actions') }}
-    where {{ in_work_dates('work_date') }}
+    from switched
     window w as (partition by device_id, work_date order by started_at, action_id)
 ),
 
@@ -129,7 +160,7 @@ returns as (
 -- more to write than to compute
 select
     action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
-    action_type, app, task_app, window_title, gap_s, is_after_pause, is_dialog,
+    action_type, app, task_app, window_title, gap_s, is_after_pause, is_dialog, is_switch,
     prev_task_app, task_context, prev_task_context, site, task_title,
     is_session_start,
     is_context_cut

@@ -1,0 +1,53 @@
+"""A slice of the recorded-work corpus, end to end: two scripted contributors with
+different habits work at once, each on a virtual screen, in Chromium (the corpus web
+apps) and Mousepad, with human timing (tasks back to back within seconds, typos,
+interruptions, an abandoned task, idle). The real agent records them through its CLI;
+a night runs over the bundles; the episodes and workflows are scored against the truth
+the drivers wrote. At least 5 minutes of activity; `make corpus` records the full hour."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from bench.corpus import __main__ as corpus
+from bench.corpus.desk import missing_apps
+from tests.xkit import missing_tools
+from worktape.evaluate import boundary_scores, by_workflow, cluster_scores, load_truth
+from worktape.storage import open_storage
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(missing_tools() + missing_apps()), reason=f"needs {missing_tools() + missing_apps()}"
+    ),
+]
+F1_FLOOR = 0.85
+ARI_FLOOR = 0.85
+
+
+def test_a_recorded_slice_of_the_corpus_scores_above_its_floor(tmp_path: Path) -> None:
+    args = argparse.Namespace(
+        dir=tmp_path / "corpus", minutes=4.5, contributors="ana,chloe", seed=101
+    )
+    recs = corpus.cmd_record(args)
+    assert sum(r.active_minutes for r in recs) >= 5.0, recs
+    corpus.cmd_night(args)
+
+    bucket, warehouse = corpus._paths(args.dir)
+    truth = load_truth(open_storage(bucket))
+    assert set(truth.column("device_id").to_pylist()) == {r.device_id for r in recs}
+    bounds = boundary_scores(warehouse, truth)
+    clusters = cluster_scores(warehouse, truth)
+    rows = by_workflow(warehouse, truth)
+    table = "\n".join(
+        f"{r.workflow}: true {r.true_instances}, found {r.found_instances}, "
+        f"P {r.precision:.2f} R {r.recall:.2f}, as {r.predicted_as}"
+        for r in rows
+    )
+    print(f"F1 {bounds.f1:.3f} ARI {clusters.ari:.3f}\n{table}")
+    assert bounds.true >= 8, bounds
+    assert bounds.f1 >= F1_FLOOR, (bounds, table)
+    assert clusters.ari >= ARI_FLOOR, (clusters, table)
