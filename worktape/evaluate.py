@@ -94,7 +94,9 @@ def boundary_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) 
     true_starts: set[tuple[str, str]] = set()
     for row in truth.select(["device_id", "started_at", "ended_at"]).to_pylist():
         acts = actions.get(row["device_id"])
-        if not acts or not acts[0][0] <= row["started_at"] <= acts[-1][0]:
+        # a true episode counts when it overlaps the recorded actions (the first one of a
+        # recording starts a moment before its first action)
+        if not acts or row["ended_at"] < acts[0][0] or row["started_at"] > acts[-1][0]:
             continue
         i = bisect.bisect_left(acts, (row["started_at"], ""))
         if i < len(acts) and acts[i][0] <= row["ended_at"] + timedelta(seconds=tolerance_s):
