@@ -6,7 +6,9 @@
 with signed as (
     select
         g.*,
-        coalesce(s.is_anchor, false) as is_anchor,
+        -- typing and a bare key (Enter, Backspace, Tab) go on with what is in progress:
+        -- only a click or a shortcut can open a task as an anchor
+        coalesce(s.is_anchor, false) and not g.is_editing as is_anchor,
         coalesce(s.is_inner, false) as is_inner,
         -- input can share one instant (coarse clocks, a burst): nothing opens there, so
         -- no two sessions or episodes of a device ever start at the same instant
@@ -130,30 +132,82 @@ episode_roots as (
         inner join chain as c on p.parent_segment_id = c.segment_id
     )
     select segment_id, root_id from chain
+),
+
+assigned as (
+    select
+        n.*,
+        r.root_id,
+        s.is_resume and n.is_segment_start as is_resume_start,
+        {{ title_shape('n.task_title') }} as shape
+    from numbered as n
+    inner join parents as s using (device_id, work_date, segment_no)
+    inner join episode_roots as r on r.segment_id = s.segment_id
+),
+
+-- within an episode (its interruptions left out), work that comes back to the page the
+-- episode began on in that context, from another page, starts the next task: the list
+-- of expenses, a site's home page, a saved document. This catches the returns that the
+-- first pass cannot see because an interruption came in between.
+returns as (
+    select
+        *,
+        lag(shape) over e as prev_shape,
+        lag(task_context) over e as prev_context,
+        first_value(shape) over (
+            partition by device_id, work_date, root_id, task_context
+            order by started_at, action_id
+        ) as context_first_shape
+    from assigned
+    window e as (partition by device_id, work_date, root_id order by started_at, action_id)
+),
+
+split as (
+    select
+        *,
+        coalesce(
+            {{ var('segment_on_episode_return') }}
+            and not is_dialog
+            and not is_same_instant
+            and action_id != root_id
+            and task_context = prev_context
+            and shape = context_first_shape
+            and shape != prev_shape,
+            false
+        ) as is_return_start
+    from returns
+),
+
+parts as (
+    select
+        *,
+        sum(is_return_start::int) over (
+            partition by device_id, work_date, root_id order by started_at, action_id
+        ) as part_no
+    from split
 )
 
 select
-    n.action_id,
-    n.device_id,
-    n.contributor_id,
-    n.work_date,
-    n.action_date,
-    n.started_at,
-    n.ended_at,
-    n.action_type,
-    n.app,
-    n.task_app,
-    n.window_title,
-    n.gap_s,
-    n.is_after_pause,
-    n.is_dialog,
-    n.is_session_start,
-    n.action_id = r.root_id as is_episode_start,
-    s.is_resume and n.is_segment_start as is_resume,
+    action_id,
+    device_id,
+    contributor_id,
+    work_date,
+    action_date,
+    started_at,
+    ended_at,
+    action_type,
+    app,
+    task_app,
+    window_title,
+    gap_s,
+    is_after_pause,
+    is_dialog,
+    is_session_start,
+    action_id = root_id or is_return_start as is_episode_start,
+    is_resume_start as is_resume,
     -- a session or an episode is named by its first action
-    first_value(n.action_id) over (partition by n.device_id, n.work_date, n.session_no
-                                   order by n.started_at, n.action_id) as session_id,
-    r.root_id as episode_id
-from numbered as n
-inner join parents as s using (device_id, work_date, segment_no)
-inner join episode_roots as r on r.segment_id = s.segment_id
+    first_value(action_id) over (partition by device_id, work_date, session_no
+                                 order by started_at, action_id) as session_id,
+    first_value(action_id) over (partition by device_id, work_date, root_id, part_no
+                                 order by started_at, action_id) as episode_id
+from parts

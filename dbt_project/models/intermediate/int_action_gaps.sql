@@ -24,6 +24,8 @@ switches as (
             )
             and {{ seconds_between('started_at', 'lead(started_at) over w') }} < 10
             as is_switch,
+        action_type = 'type' or (action_type = 'hotkey' and coalesce(keys, '') not like '%+%')
+            as is_editing,
         app, window_title,
         lead(app) over w as next_app,
         lead(window_title) over w as next_title
@@ -44,7 +46,7 @@ switched as (
 actions as (
     select
         action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
-        action_type, x_norm, y_norm, app, window_title, is_switch,
+        action_type, x_norm, y_norm, app, window_title, is_switch, is_editing,
         {{ site_of('window_title') }} as site,
         {{ title_shape('window_title') }} as title_shape,
         lag(ended_at) over w as prev_ended_at,
@@ -161,7 +163,7 @@ returns as (
 select
     action_id, device_id, contributor_id, work_date, action_date, started_at, ended_at,
     action_type, app, task_app, window_title, gap_s, is_after_pause, is_dialog, is_switch,
-    prev_task_app, task_context, prev_task_context, site, task_title,
+    is_editing, prev_task_app, task_context, prev_task_context, site, task_title,
     is_session_start,
     is_context_cut
         or ({{ var('segment_on_return') }}

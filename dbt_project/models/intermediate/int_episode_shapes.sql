@@ -5,15 +5,30 @@
         unique_key='work_date',
     )
 }}
--- What each episode looks like to the workflow clustering: its main app and the distinct
--- words of its window titles (digits dropped: ids and amounts vary between instances;
--- dialogs left out), as a sorted list and a key to group on.
+-- What each episode looks like to the workflow clustering: its main app (with the site,
+-- for a browser) and the distinct words of its window titles (digits dropped: ids and
+-- amounts vary between instances; the browser's name dropped; dialogs left out), as a
+-- sorted list and a key to group on.
 -- depends_on: {{ ref('actions') }}  (in_work_dates reads it only when days are given)
 with words as (
     select distinct a.episode_id, a.device_id, a.work_date, w.word
     from {{ ref('int_action_boundaries') }} as a,
-        unnest(regexp_extract_all(lower(coalesce(a.window_title, '')), '[a-z][a-z]+')) as w(word)
+        unnest(regexp_extract_all(
+            lower(regexp_replace(coalesce(a.window_title, ''), {{ browser_suffix() }}, '')),
+            '[a-z][a-z]+'
+        )) as w(word)
     where not a.is_dialog
+),
+
+-- a browser's workflows are told apart by site first, as its apps are
+contexts as (
+    select
+        a.episode_id, a.device_id, a.work_date,
+        mode(a.task_app || coalesce(' / ' || {{ site_of('a.window_title') }}, ''))
+            as main_context
+    from {{ ref('int_action_boundaries') }} as a
+    where not a.is_dialog
+    group by all
 ),
 
 shapes as (
@@ -26,9 +41,10 @@ select
     e.episode_id,
     e.device_id,
     e.work_date,
-    coalesce(e.main_app, '') as main_app,
+    coalesce(c.main_context, e.main_app, '') as main_app,
     coalesce(s.words, []) as words,
     array_to_string(coalesce(s.words, []), ' ') as words_key
 from {{ ref('episodes') }} as e
 left join shapes as s using (episode_id, device_id, work_date)
+left join contexts as c using (episode_id, device_id, work_date)
 where {{ in_work_dates('e.work_date') }}
