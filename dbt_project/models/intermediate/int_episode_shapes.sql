@@ -41,7 +41,9 @@ select
     e.episode_id,
     e.device_id,
     e.work_date,
-    coalesce(c.main_context, e.main_app, '') as main_app,
+    coalesce(
+        case when {{ var('workflow_by_site') }} then c.main_context end, e.main_app, ''
+    ) as main_app,
     coalesce(s.words, []) as words,
     array_to_string(coalesce(s.words, []), ' ') as words_key
 from {{ ref('episodes') }} as e
