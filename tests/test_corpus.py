@@ -24,8 +24,8 @@ pytestmark = [
         bool(missing_tools() + missing_apps()), reason=f"needs {missing_tools() + missing_apps()}"
     ),
 ]
-F1_FLOOR = 0.85
-ARI_FLOOR = 0.85
+F1_FLOOR = 0.9  # the targets of issue #15; the whole corpus scores 0.989 and 0.986
+ARI_FLOOR = 0.9
 
 
 def test_a_recorded_slice_of_the_corpus_scores_above_its_floor(tmp_path: Path) -> None:

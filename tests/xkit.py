@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -17,27 +18,31 @@ def missing_tools() -> list[str]:
     return [t for t in NEEDED if shutil.which(t) is None]
 
 
-def _free_display() -> int:
-    for n in range(91, 140):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise RuntimeError("no free X display number")
-
-
 @contextmanager
 def virtual_desktop(width: int = 1920, height: int = 1080) -> Iterator[str]:
-    n = _free_display()
-    disp = f":{n}"
+    # Xvfb picks a free display itself and writes its number to a pipe (-displayfd):
+    # desktops started at once (the corpus records contributors in parallel) never race
+    # for one number
+    read_end, write_end = os.pipe()
     xvfb = subprocess.Popen(
-        ["Xvfb", disp, "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+        [
+            *("Xvfb", "-displayfd", str(write_end)),
+            *("-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"),
+        ],
+        pass_fds=(write_end,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    os.close(write_end)
+    got = b""
+    with os.fdopen(read_end, "rb") as pipe:
+        if select.select([pipe], [], [], 30)[0]:
+            got = pipe.readline()
+    if not got.strip().isdigit():
+        xvfb.kill()
+        raise RuntimeError("Xvfb did not start (no display number within 30 s)")
+    disp = f":{int(got)}"
     env = {**os.environ, "DISPLAY": disp}
-    for _ in range(100):
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        time.sleep(0.05)
     wm = subprocess.Popen(
         ["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -57,19 +57,21 @@ def cmd_record(args: argparse.Namespace) -> list[R.Recording]:
             R.load(root / n / "recorded.json") for n in names
         ):
             _forget(bucket, [n for n, _, _ in todo], root)
-        procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.corpus",
-                    "record-one",
-                    *("--dir", str(root), "--minutes", str(args.minutes)),
-                    *("--contributors", name, "--seed", str(seed), "--digest", digest),
-                ]
+        procs = []
+        for name, seed, digest in todo:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.corpus",
+                        "record-one",
+                        *("--dir", str(root), "--minutes", str(args.minutes)),
+                        *("--contributors", name, "--seed", str(seed), "--digest", digest),
+                    ]
+                )
             )
-            for name, seed, digest in todo
-        ]
+            time.sleep(3)  # one browser starting at a time: they are slow to start together
         failed = [name for (name, _, _), p in zip(todo, procs, strict=True) if p.wait() != 0]
         if failed:
             raise SystemExit(f"corpus: recording failed for {', '.join(failed)}")
