@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"night in {time.monotonic() - t1:.0f} s")
     if args.command in ("all", "evaluate", "night+evaluate"):
         cmd_evaluate(args)
-    print(f"make corpus: {time.monotonic() - t0:.0f} s in all")
+    print(f"corpus: {time.monotonic() - t0:.0f} s in all")
 
 
 if __name__ == "__main__":
