@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
-from datetime import timedelta
 from pathlib import Path
 
 from bench.corpus import record as R
@@ -53,10 +52,7 @@ def cmd_record(args: argparse.Namespace) -> list[R.Recording]:
             todo.append((name, args.seed + i, digest))
     if todo:
         print(f"recording {', '.join(n for n, _, _ in todo)} for {args.minutes:g} min each")
-        if (todo and len(todo) < len(names)) or any(
-            R.load(root / n / "recorded.json") for n in names
-        ):
-            _forget(bucket, [n for n, _, _ in todo], root)
+        _forget(bucket, [n for n, _, _ in todo], root)
         procs = []
         for name, seed, digest in todo:
             procs.append(
@@ -149,7 +145,6 @@ def cmd_night(args: argparse.Namespace) -> None:
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
         raise SystemExit("corpus: the night failed")
-    assert last - first < timedelta(days=3)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
