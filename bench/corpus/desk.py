@@ -19,6 +19,14 @@ def missing_apps() -> list[str]:
     return [a for a in NEEDED if shutil.which(a) is None]
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _visible_window(desk: Desk, *how: str, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -71,11 +79,7 @@ class Browser:
         return self.web.layouts.wait(app, view, timeout=timeout, after=after)
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        _stop(self.proc)
 
 
 class Editor:
@@ -107,11 +111,7 @@ class Editor:
         return True
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        _stop(self.proc)
 
 
 def profile_dir() -> Path:
