@@ -109,8 +109,8 @@ def seal_an_hour(tmp: Path, env: dict[str, str], bundle: Path, seconds: float) -
     from datetime import timedelta
 
     from capture_agent import config as C
-    from worktape.bundle import read_bundle
-    from worktape.bundle.journal import BundleJournal
+    from worktape.core.bundle import read_bundle
+    from worktape.core.bundle.journal import BundleJournal
 
     b = read_bundle(bundle, frames="extract", extract_to=tmp / "frames")
     cfg = C.load(Path(env["WORKTAPE_AGENT_CONFIG"]))
@@ -226,7 +226,7 @@ def main() -> None:
             f"  bundles           {len(tars)}, {total / 1e6:.2f} MB for {active:.0f} s "
             f"-> {total / 1e6 * 3600 / active:.1f} MB per active hour (goal <= 20 MB)"
         )
-        from worktape.bundle import read_bundle
+        from worktape.core.bundle import read_bundle
 
         shown = [read_bundle(t, frames="skip") for t in tars]
         frames = sum(b.screenshots.num_rows for b in shown)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from worktape.bundle import BundleWriter, read_bundle
-from worktape.bundle.schema import UTC_US
+from worktape.core.bundle import BundleWriter, read_bundle
+from worktape.core.bundle.schema import UTC_US
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 SCREENS = [{"monitor": 1, "left": 0, "top": 0, "width": 1920, "height": 1080}]

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from bench.measure import Measured, measure
 from worktape.config import state_dir
+from worktape.core.storage import LocalStorage
 from worktape.loader import discover, load_bundles
 from worktape.pipeline.tasks import dbt_build
 from worktape.simulate import DEFAULT_START, simulate, workdays
-from worktape.storage import LocalStorage
 from worktape.warehouse import WarehouseSettings, connect
 
 HISTORY_DAYS = 10

@@ -22,10 +22,10 @@ from pathlib import Path
 import duckdb
 
 from worktape.config import state_dir
-from worktape.layout import RAW
+from worktape.core.layout import RAW
+from worktape.core.storage import LocalStorage
 from worktape.loader import discover, load_bundles
 from worktape.simulate import DEFAULT_START, simulate, workdays
-from worktape.storage import LocalStorage
 from worktape.warehouse import WarehouseSettings, connect
 
 CONTRIBUTORS = 10

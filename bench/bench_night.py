@@ -24,10 +24,10 @@ from bench import bench_dbt
 from bench.bench_dbt import utc_days
 from bench.measure import Measured, measure
 from worktape.config import state_dir
+from worktape.core.storage import LocalStorage
 from worktape.loader import discover, load_bundles
 from worktape.pipeline.tasks import dbt_build
 from worktape.simulate import DEFAULT_START, simulate
-from worktape.storage import LocalStorage
 from worktape.warehouse import WarehouseSettings, connect
 
 SEED = 3
@@ -44,7 +44,7 @@ def team(people: int, days: int) -> Path:
 
 
 def subset(bucket: Path, people: int, days: int) -> Path:
-    from worktape.layout import RAW, TRUTH
+    from worktape.core.layout import RAW, TRUTH
     from worktape.simulate.workday import make_person
 
     root = state_dir() / "bench" / f"night-{people}x{days}-subset"

@@ -1,4 +1,4 @@
-"""Recall of the agent's on-screen text masking (`capture_agent.textmask`).
+"""Recall of the agent's on-screen text masking (`worktape.core.privacy.screen_text`).
 
 Generates frames that show personal data (e-mail addresses, card numbers, phone
 numbers, tokens) among harmless words, in several fonts, sizes, colours and
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from capture_agent.redact import luhn_ok
-from capture_agent.textmask import TextMasker
+from worktape.core.privacy.rules import luhn_ok
+from worktape.core.privacy.screen_text import TextMasker
 
 FONT_DIRS = ("/usr/share/fonts",)
 FONT_NAMES = (

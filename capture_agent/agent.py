@@ -36,7 +36,7 @@ from capture_agent.platform import NoDisplayError, open_desktop
 from capture_agent.recorder import Recorder
 from capture_agent.session import BundleSession, FrameEncoder
 from capture_agent.spool import pending, spool_bytes
-from worktape.bundle import journal as J
+from worktape.core.bundle import journal as J
 
 log = logging.getLogger(__name__)
 # focus changes arrive as X events; the focused window is also re-read this often, in
@@ -131,7 +131,9 @@ class Agent:
 
         masker = None
         if cfg.privacy.mask_text:
-            from capture_agent.textmask import TextMasker  # numpy, onnxruntime: only then
+            from worktape.core.privacy.screen_text import (
+                TextMasker,  # numpy, onnxruntime: only then
+            )
 
             masker = self.masker = TextMasker(cfg.privacy.mask_patterns)
         encoder = FrameEncoder("webp", cfg.capture.frame_scale, masker)

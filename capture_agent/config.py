@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-import re
 import secrets
 import sys
 import tomllib
@@ -20,33 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-POLICY_VERSION = "2026-11"
+from worktape.core.privacy.policy import Privacy
 
-DEFAULT_DENY_APPS = [
-    "1password",
-    "keepassxc",
-    "keepass2",
-    "bitwarden",
-    "lastpass",
-    "dashlane",
-    "enpass",
-    "seahorse",
-    "gnome-keyring",
-    "kwalletmanager",
-    "pinentry",
-]
-DEFAULT_DENY_TITLES = [
-    "private browsing",
-    "incognito",
-    "inprivate",
-    "online banking",
-    "bank",
-    "paypal",
-    "password",
-    "1password",
-    "keepass",
-    "bitwarden",
-]
+POLICY_VERSION = "2026-11"
 
 
 def config_path() -> Path:
@@ -89,44 +64,6 @@ class Capture:
     # an action within this many seconds of the last stored frame reuses it
     min_frame_interval_seconds: float = 1.0
     focus_poll_seconds: float = 0.5
-
-
-@dataclass
-class Privacy:
-    deny_apps: list[str] = field(default_factory=lambda: list(DEFAULT_DENY_APPS))
-    deny_titles: list[str] = field(default_factory=lambda: list(DEFAULT_DENY_TITLES))
-    excluded: list[str] = field(default_factory=list)  # added with `worktape agent exclude`
-    pause_hotkey: str = "<ctrl>+<alt>+p"
-    # denylisted windows are painted out of every frame; turning that off takes this
-    # explicit setting, and every bundle it touches says so (manifest and dataset card)
-    mask_windows: bool = True
-    # fixed screen rectangles painted out of every frame: [left, top, width, height] in
-    # virtual-desktop pixels (a second monitor's chat, a notification corner)
-    mask_regions: list[list[int]] = field(default_factory=list)
-    # text on screen is read (OCR) and e-mails, card numbers, phone numbers, tokens and
-    # these patterns (Python regular expressions) are painted out of every frame;
-    # turning it off takes this explicit setting, which every bundle and the card report
-    mask_text: bool = True
-    mask_patterns: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for p in self.mask_patterns:
-            try:
-                re.compile(p)
-            except re.error as e:
-                raise ValueError(
-                    f"privacy.mask_patterns: {p!r} is not a regular expression ({e})"
-                ) from None
-
-    def denies(self, app: str | None, title: str | None) -> bool:
-        """Whether a window is off limits (the agent records a gap; the pipeline's privacy
-        gate refuses to publish one)."""
-        app_l, title_l = (app or "").lower(), (title or "").lower()
-        if any(a and a.lower() in app_l for a in self.deny_apps):
-            return True
-        if any(t and t.lower() in title_l for t in self.deny_titles):
-            return True
-        return any(x and (x.lower() in app_l or x.lower() in title_l) for x in self.excluded)
 
 
 @dataclass

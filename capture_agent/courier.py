@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from worktape.bundle import journal as J
+from worktape.core.bundle import journal as J
 
 log = logging.getLogger(__name__)
 EXIT_RETRY = 75  # EX_TEMPFAIL
@@ -70,8 +70,8 @@ class Report:
 # -- the child's side -------------------------------------------------------------------
 def seal_work_dir(work: Path, spool: Path) -> Path | None:
     """Seal one work dir into the outbox; returns the sealed tar (None: nothing in it)."""
-    from capture_agent.redact import RULES, count_changes
-    from worktape.bundle import BundleWriter
+    from worktape.core.bundle import BundleWriter
+    from worktape.core.privacy.rules import RULES, count_changes
 
     closed_at = J.close_time(work)
     got = BundleWriter.recover(work)
@@ -96,7 +96,7 @@ def seal_work_dir(work: Path, spool: Path) -> Path | None:
 def to_outbox(spool: Path, sealed: Any) -> Path:
     """Move a sealed bundle into the outbox with a sidecar naming its key and sha256
     (written first: a tar in the outbox always has its sidecar)."""
-    from worktape.layout import raw_key
+    from worktape.core.layout import raw_key
 
     outbox = spool / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
@@ -135,14 +135,14 @@ def run(config_path: Path | None = None) -> int:
     """The courier's whole job, in this process; returns the exit status."""
     from capture_agent import config as C
     from capture_agent.spool import Uploader, pending
-    from worktape.bundle import BundleWriter  # noqa: F401 - imported now, timed as start-up
+    from worktape.core.bundle import BundleWriter  # noqa: F401 - imported now, timed as start-up
 
     cfg = C.load(config_path or C.config_path())
     if cfg.upload.storage_url:
-        from worktape.storage import open_storage  # noqa: F401
+        from worktape.core.storage import open_storage  # noqa: F401
 
         if cfg.upload.storage_url.startswith("s3://"):
-            import worktape.storage.s3  # noqa: F401
+            import worktape.core.storage.s3  # noqa: F401
     startup = _cpu_s()
     spool = cfg.spool_path
     cfg.data_path.mkdir(parents=True, exist_ok=True)

@@ -25,18 +25,9 @@ from typing import Any
 
 from PIL import Image
 
+from worktape.core.framehash import dhash
 
-def dhash(img: Image.Image) -> str:
-    """64-bit difference hash, hex: near-identical screens get near-identical hashes."""
-    if img.width >= 72 and img.height >= 64:
-        img = img.reduce(4)  # a cheap first step down: the hash looks at 9x8 pixels
-    g = img.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
-    px = g.tobytes()
-    bits = 0
-    for row in range(8):
-        for col in range(8):
-            bits = (bits << 1) | (px[row * 9 + col] > px[row * 9 + col + 1])
-    return f"{bits:016x}"
+__all__ = ["Encoded", "Grab", "Grabber", "dhash", "encode", "prepare"]
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from capture_agent.platform import WindowRect
+from worktape.core.privacy.policy import Rect
 
-Rect = tuple[int, int, int, int]  # left, top, right, bottom (exclusive)
 MASK_BGRX = b"\x00\x00\x00\xff"  # solid black
 
 

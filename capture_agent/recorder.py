@@ -28,8 +28,8 @@ from capture_agent import frames as F
 from capture_agent import masking as M
 from capture_agent.config import AgentConfig
 from capture_agent.platform import WindowGuard, WindowInfo
-from capture_agent.redact import redact_run, scrub
 from capture_agent.session import BundleSession
+from worktape.core.privacy.rules import redact_run, scrub
 
 MODIFIERS = ("ctrl", "alt", "shift", "cmd")
 

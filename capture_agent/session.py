@@ -1,8 +1,8 @@
 """One open bundle on the laptop: events and frames go into its journal
-(`worktape.bundle.journal`) in `<spool>/open/`; `close()` hands it to the courier.
+(`worktape.core.bundle.journal`) in `<spool>/open/`; `close()` hands it to the courier.
 
 Frames are finished on a worker thread at low priority: secrets on screen are masked
-(`capture_agent.textmask`, on the full-resolution pixels), then the frame is shrunk and
+(`worktape.core.privacy.screen_text`, on the full-resolution pixels), then the frame is shrunk and
 encoded. The `screenshot` event is written at grab time with an id reserved then, and
 the frame follows; a frame the worker cannot finish, or one that finds the worker too
 far behind, is dropped and counted (its event goes at sealing). Closing waits for this
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from capture_agent import frames as F
 from worktape import __version__
-from worktape.bundle.journal import BundleJournal
+from worktape.core.bundle.journal import BundleJournal
 
 if TYPE_CHECKING:  # the reader loads numpy and onnxruntime: only when text masking is on
-    from capture_agent.textmask import TextMasker
+    from worktape.core.privacy.screen_text import TextMasker
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class FrameEncoder(threading.Thread):
         self.jobs: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=4)
 
     def run(self) -> None:
-        from capture_agent.textmask import RedactionIncomplete, lower_priority
+        from worktape.core.privacy.screen_text import RedactionIncomplete, lower_priority
 
         lower_priority()
         while (job := self.jobs.get()) is not None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from worktape.storage import AccessDenied, ObjectExists, Storage, open_storage
+from worktape.core.storage import AccessDenied, ObjectExists, Storage, open_storage
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from worktape.bundle import BundleWriter, SealedBundle
+from worktape.core.bundle import BundleWriter, SealedBundle
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SCREENS = [{"monitor": 1, "left": 0, "top": 0, "width": 1920, "height": 1080}]

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tests.bundlekit import assemble, edit_table, refresh_files, tarinfo
-from worktape.bundle import Limits, Reason
+from worktape.core.bundle import Limits, Reason
 
 Case = Callable[[dict, dict[str, bytes], bytes], bytes]
 CASES: dict[str, tuple[Reason, Case, Limits]] = {}

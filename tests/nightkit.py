@@ -12,10 +12,10 @@ import duckdb
 
 from tests.bundlekit import T0, explode, write_small
 from tests.hostile_cases import CASES
-from worktape.bundle import Reason, read_bundle
-from worktape.layout import RAW, raw_key
+from worktape.core.bundle import Reason, read_bundle
+from worktape.core.layout import RAW, raw_key
+from worktape.core.storage import Storage, open_storage
 from worktape.simulate import simulate
-from worktape.storage import Storage, open_storage
 from worktape.tombstones import Tombstone, write_tombstone
 
 DAY = date(2026, 11, 2)

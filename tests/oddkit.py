@@ -23,9 +23,9 @@ import pyarrow as pa
 from hypothesis import strategies as st
 
 from tests.bundlekit import CONSENT, assemble, edit_table, explode, refresh_files
-from worktape.bundle import BundleWriter
-from worktape.layout import raw_key
-from worktape.storage import Storage
+from worktape.core.bundle import BundleWriter
+from worktape.core.layout import raw_key
+from worktape.core.storage import Storage
 
 Screen = dict[str, int]
 ONE_SCREEN: list[Screen] = [{"monitor": 1, "left": 0, "top": 0, "width": 1920, "height": 1080}]

@@ -14,8 +14,8 @@ import pytest
 
 from tests.agentkit import RunningAgent, configure
 from tests.xkit import Desk, missing_tools, virtual_desktop
-from worktape.bundle import read_bundle
-from worktape.storage import LocalStorage
+from worktape.core.bundle import read_bundle
+from worktape.core.storage import LocalStorage
 
 pytestmark = pytest.mark.skipif(
     bool(missing_tools()), reason=f"needs {missing_tools()} (make test installs them)"
@@ -113,7 +113,7 @@ def read_text(img) -> list[str]:
     """The text lines the agent's own OCR reads in a stored frame."""
     import numpy as np
 
-    from capture_agent.textmask import TextMasker
+    from worktape.core.privacy.screen_text import TextMasker
 
     return TextMasker().lines(np.asarray(img)[:, :, ::-1])
 
@@ -122,8 +122,8 @@ def test_secrets_shown_on_screen_are_masked_in_stored_frames(desk: Desk, tmp_pat
     """A program prints a customer record; nobody types it. The stored frames (kept at
     full size here, so that their text is readable) show the harmless words and none of
     the e-mail address, card number or phone number."""
-    from capture_agent.redact import luhn_ok
-    from capture_agent.textmask import pixel_spans
+    from worktape.core.privacy.rules import luhn_ok
+    from worktape.core.privacy.screen_text import pixel_spans
 
     card = "4539 5787 6362 1485"
     assert not luhn_ok(card.replace(" ", ""))

@@ -16,8 +16,8 @@ from moto.server import ThreadedMotoServer
 from capture_agent.courier import to_outbox
 from capture_agent.spool import Uploader, pending
 from tests.bundlekit import T0, write_small
-from worktape.layout import raw_key
-from worktape.storage.s3 import S3Storage
+from worktape.core.layout import raw_key
+from worktape.core.storage.s3 import S3Storage
 
 
 def _port() -> int:
@@ -101,7 +101,7 @@ def test_another_bundle_at_the_same_key_is_kept_not_overwritten(
 @pytest.mark.parametrize("cut", ["after_frames", "mid_chunks"])
 def test_writer_recovers_what_reached_the_disk(tmp_path: Path, cut: str) -> None:
     from tests.bundlekit import CONSENT, SCREENS
-    from worktape.bundle import BundleWriter, read_bundle
+    from worktape.core.bundle import BundleWriter, read_bundle
 
     w = BundleWriter(
         tmp_path / "x.tar",
@@ -212,7 +212,7 @@ def write_only_s3(tmp_path: Path) -> Iterator[dict[str, str]]:
 def test_write_only_agent_credentials_upload_without_reading(
     tmp_path: Path, write_only_s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from worktape.storage import AccessDenied
+    from worktape.core.storage import AccessDenied
 
     c = write_only_s3
     # as in the courier, a process of its own: credentials come from this environment,

@@ -15,8 +15,8 @@ import pytest
 
 from tests.agentkit import RunningAgent, cli, configure
 from tests.xkit import Desk, missing_tools, virtual_desktop
-from worktape.bundle import read_bundle
-from worktape.storage import LocalStorage
+from worktape.core.bundle import read_bundle
+from worktape.core.storage import LocalStorage
 
 pytestmark = pytest.mark.skipif(
     bool(missing_tools()), reason=f"needs {missing_tools()} (make test installs them)"

@@ -10,7 +10,7 @@ import pytest
 
 from tests.bundlekit import explode, write_small
 from tests.hostile_cases import CASES, LOADER_ONLY
-from worktape.bundle import BundleError, Reason, read_bundle
+from worktape.core.bundle import BundleError, Reason, read_bundle
 
 # what lies past the first frame, a reader that skips frames cannot see
 SEEN_ONLY_IN_FRAMES = {
@@ -75,7 +75,7 @@ def test_manifest_schema_is_2020_12_and_the_compiled_check_agrees(tmp_path: Path
     speed; the documented schema is 2020-12. Both must judge manifests alike."""
     import jsonschema
 
-    from worktape.bundle.reader import manifest_schema
+    from worktape.core.bundle.reader import manifest_schema
 
     schema = manifest_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -104,7 +104,7 @@ def test_manifest_schema_is_2020_12_and_the_compiled_check_agrees(tmp_path: Path
     variants.append({**good, "files": [*good["files"], {"path": "x", "bytes": 1}]})
     variants.append({**good, "files": [*good["files"], "x"]})
     variants.append({**good, "files": {"path": "x"}})
-    from worktape.bundle.reader import _parse_manifest
+    from worktape.core.bundle.reader import _parse_manifest
 
     for manifest in variants:
         by_jsonschema = jsonschema.Draft202012Validator(schema).is_valid(manifest)

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.bundlekit import CONSENT, SCREENS, T0, assemble, edit_table, explode, refresh_files
-from worktape.bundle import BundleWriter, read_bundle
-from worktape.bundle.schema import EVENT_KINDS, EVENTS_SCHEMA
+from worktape.core.bundle import BundleWriter, read_bundle
+from worktape.core.bundle.schema import EVENT_KINDS, EVENTS_SCHEMA
 
 text = st.one_of(st.none(), st.text(max_size=40))
 small_int = st.one_of(st.none(), st.integers(-5000, 10000))

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.bundlekit import write_small
-from worktape.storage.s3 import S3Storage
+from worktape.core.storage.s3 import S3Storage
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -15,8 +15,8 @@ import pytest
 from bench.corpus import __main__ as corpus
 from bench.corpus.desk import missing_apps
 from tests.xkit import missing_tools
+from worktape.core.storage import open_storage
 from worktape.evaluate import boundary_scores, by_workflow, cluster_scores, load_truth
-from worktape.storage import open_storage
 
 pytestmark = [
     pytest.mark.slow,

@@ -11,7 +11,7 @@ import pytest
 from tests.airflowkit import s3_connection
 from tests.faults import crash_before_ledger
 from tests.nightkit import DAY, assert_night_loaded, plant_night, snapshot
-from worktape.storage import open_storage
+from worktape.core.storage import open_storage
 
 DAGS = Path(__file__).parents[1] / "dags"
 

@@ -37,9 +37,9 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
 def test_nights_build_the_marts_incrementally(
     airflow_home: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from worktape.core.storage import open_storage
     from worktape.evaluate import evaluate
     from worktape.pipeline.runner import run_dag, run_night
-    from worktape.storage import open_storage
 
     day2 = DAY + timedelta(days=1)
     bucket = tmp_path / "bucket"

@@ -74,6 +74,8 @@ def test_dockerfile_builds_from_the_repo_with_the_pins() -> None:
             *sources, _ = arg.split()
             for src in sources:
                 assert (ROOT / src).exists(), f"COPY {src}: not in the repo"
+                # the pipeline image ships no laptop code
+                assert not src.startswith("capture_agent"), f"COPY {src}: laptop code"
     runs = " ".join(arg for op, arg in instructions if op == "RUN")
     assert "-c constraints.txt" in runs and "pip check" in runs
     extras = re.search(r'"\.\[([a-z,]+)\]"', runs)

@@ -25,9 +25,9 @@ DAYS = (date(2026, 11, 2), date(2026, 11, 3))
 
 
 def _load_day(catalog: str, data: str, bucket: str, day: str, barrier: object) -> None:
+    from worktape.core.storage import LocalStorage
     from worktape.lake import connect_lake
     from worktape.loader import discover, load_bundles
-    from worktape.storage import LocalStorage
 
     con = connect_lake(catalog, data)
     storage = LocalStorage(bucket)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.bundlekit import T0, assemble, explode, refresh_files, write_small
-from worktape.layout import raw_key
+from worktape.core.layout import raw_key
+from worktape.core.storage import LocalStorage, Storage
+from worktape.core.storage.s3 import S3Storage
 from worktape.loader import load_bundles
 from worktape.publish import frames as F
-from worktape.storage import LocalStorage, Storage
-from worktape.storage.s3 import S3Storage
 from worktape.warehouse import WarehouseSettings, connect
 
 LONG = "b" + "x" * 80  # frame members of 100+ characters: ustar's prefix field

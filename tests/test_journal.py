@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.bundlekit import CONSENT, SCREENS, T0
-from worktape.bundle import BundleWriter, read_bundle
-from worktape.bundle.journal import BundleJournal, close_time, from_us, to_us
+from worktape.core.bundle import BundleWriter, read_bundle
+from worktape.core.bundle.journal import BundleJournal, close_time, from_us, to_us
 
 
 def journal(tmp_path: Path, bundle_id: str = "bjournal01") -> BundleJournal:
@@ -116,7 +116,7 @@ def test_unknown_fields_and_kinds_are_refused(tmp_path: Path) -> None:
 
 def test_the_journal_side_never_loads_arrow() -> None:
     code = (
-        "import sys; import worktape.bundle.journal, capture_agent.recorder, "
+        "import sys; import worktape.core.bundle.journal, capture_agent.recorder, "
         "capture_agent.agent; "
         "bad = sorted(m for m in ('pyarrow', 'numpy', 'boto3', 'botocore') if m in sys.modules); "
         "print(bad); sys.exit(1 if bad else 0)"
@@ -127,7 +127,7 @@ def test_the_journal_side_never_loads_arrow() -> None:
 
 def test_a_journal_closed_after_a_crash_ends_at_its_last_event(tmp_path: Path) -> None:
     from capture_agent.courier import seal_closed
-    from worktape.bundle.journal import mark_closed
+    from worktape.core.bundle.journal import mark_closed
 
     spool = tmp_path / "spool"
     (spool / "open").mkdir(parents=True)

@@ -1,6 +1,6 @@
 from datetime import UTC, date, datetime
 
-from worktape.layout import parse_raw_key, quarantine_key, raw_key
+from worktape.core.layout import parse_raw_key, quarantine_key, raw_key
 
 
 def test_raw_key_round_trip() -> None:

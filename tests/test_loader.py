@@ -15,9 +15,9 @@ import pytest
 from tests.bundlekit import T0, write_small
 from tests.faults import KILL_BEFORE_LEDGER, LoaderCrash, crash_before_ledger
 from tests.nightkit import DAY, assert_night_loaded, plant_night, snapshot
-from worktape.layout import raw_key
+from worktape.core.layout import raw_key
+from worktape.core.storage import open_storage
 from worktape.loader import discover, load_bundles
-from worktape.storage import open_storage
 from worktape.warehouse import WarehouseSettings, connect
 
 START = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
@@ -186,9 +186,9 @@ def test_bundle_profiles_agree_with_the_sql_definitions_reader_rules_faked_off(
     ts_backwards); to measure such bundles at all, this test turns those two reader
     rules off. The gate keeps judging the profiles as a second line."""
     from tests.bundlekit import CONSENT
-    from worktape.bundle import BundleWriter
-    from worktape.bundle import reader as R
-    from worktape.storage import LocalStorage
+    from worktape.core.bundle import BundleWriter
+    from worktape.core.bundle import reader as R
+    from worktape.core.storage import LocalStorage
 
     monkeypatch.setattr(R, "_check_order", lambda events: None)
     monkeypatch.setattr(R, "_check_pointer", lambda events, screens: None)

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from tests.nightkit import DAY, worktape_env
 from tests.oddkit import CASES, Night
+from worktape.core.storage import open_storage
 from worktape.simulate import simulate
-from worktape.storage import open_storage
 
 pytestmark = pytest.mark.slow
 NIGHTS = int(os.environ.get("WORKTAPE_ODD_NIGHTS", "4"))

@@ -82,8 +82,8 @@ def test_a_clean_night_publishes_a_complete_version(state: Path) -> None:
     records = [json.loads(line) for line in (version / "dataset/episodes.jsonl").open()]
     assert len(records) == episodes > 20
     # every image a record names is in its shard, where the version's index says
+    from worktape.core.storage import LocalStorage
     from worktape.publish.frames import read_frame
-    from worktape.storage import LocalStorage
 
     rows = con.execute(f"SELECT * FROM read_parquet('{version}/frames.parquet')").to_arrow_table()
     index = {r["screenshot_id"]: r for r in rows.to_pylist()}
@@ -254,9 +254,9 @@ def test_a_frame_showing_an_email_blocks_publishing(
     would store it) arrives the next day: the gate reads the frame, names it, and the
     night publishes nothing."""
     from tests.bundlekit import write_small
-    from worktape.layout import raw_key
+    from worktape.core.layout import raw_key
+    from worktape.core.storage import LocalStorage
     from worktape.pipeline.runner import run_night
-    from worktape.storage import LocalStorage
 
     day = DAY + timedelta(days=2)
     start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
@@ -456,9 +456,9 @@ def test_the_report_runs_while_a_load_holds_the_writer_lock(state: Path) -> None
     lock, when the report runs: the report reads the analyst file and the bucket, so
     neither waits for nor breaks the other."""
     from tests.bundlekit import write_small
-    from worktape.layout import raw_key
+    from worktape.core.layout import raw_key
+    from worktape.core.storage import open_storage
     from worktape.pipeline.tasks import nightly_report
-    from worktape.storage import open_storage
     from worktape.warehouse import WarehouseSettings, connect
 
     late = write_small(state / "late.tar", bundle_id="block0001", device_id="dlock")
@@ -510,10 +510,10 @@ def test_an_erasure_holds_against_a_late_upload(
     import tarfile
 
     from tests.bundlekit import explode
-    from worktape.layout import RAW, TOMBSTONES, raw_key
+    from worktape.core.layout import RAW, TOMBSTONES, raw_key
+    from worktape.core.storage import open_storage
     from worktape.pipeline.runner import run_night
     from worktape.publish.erasure import forget
-    from worktape.storage import open_storage
     from worktape.warehouse import WarehouseSettings, connect
 
     storage = open_storage(state / "bucket")
@@ -606,8 +606,8 @@ def test_publishing_refuses_rows_of_an_erased_contributor(
 ) -> None:
     """An erasure that stopped after its tombstone (the warehouse still holds them):
     the privacy gate refuses to publish them again, naming the tables."""
+    from worktape.core.storage import open_storage
     from worktape.pipeline.runner import run_dag
-    from worktape.storage import open_storage
     from worktape.tombstones import Tombstone, write_tombstone
 
     before = latest(state).name

@@ -19,7 +19,7 @@ import pytest
 from tests.agentkit import RunningAgent, cli, configure
 from tests.airflowkit import s3_connection
 from tests.xkit import Desk, missing_tools, virtual_desktop
-from worktape.storage import open_storage
+from worktape.core.storage import open_storage
 
 pytestmark = [
     pytest.mark.slow,

@@ -15,7 +15,7 @@ from capture_agent.courier import seal_work_dir
 from capture_agent.platform import WindowInfo
 from capture_agent.recorder import Recorder
 from capture_agent.session import BundleSession
-from worktape.bundle import read_bundle
+from worktape.core.bundle import read_bundle
 
 
 class FakeClock:

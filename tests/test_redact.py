@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from capture_agent.redact import count_changes, luhn_ok, redact_run, scrub
+from worktape.core.privacy.rules import count_changes, luhn_ok, redact_run, scrub
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from capture_agent.redact import EMAIL_RE, looks_secret
-from worktape.bundle import read_bundle
-from worktape.bundle.contract import EVENT_KINDS
-from worktape.layout import RAW, TRUTH, parse_raw_key
+from worktape.core.bundle import read_bundle
+from worktape.core.bundle.contract import EVENT_KINDS
+from worktape.core.layout import RAW, TRUTH, parse_raw_key
+from worktape.core.privacy.rules import EMAIL_RE, looks_secret
+from worktape.core.storage import LocalStorage
 from worktape.simulate import simulate
 from worktape.simulate.templates import BY_NAME, DENYLISTED
-from worktape.storage import LocalStorage
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from worktape.storage import LocalStorage, ObjectExists, ObjectMissing, Storage, open_storage
-from worktape.storage.s3 import S3Storage
+from worktape.core.storage import LocalStorage, ObjectExists, ObjectMissing, Storage, open_storage
+from worktape.core.storage.s3 import S3Storage
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from capture_agent import frames as F
-from capture_agent.textmask import RedactionIncomplete, TextMasker, pixel_spans
+from worktape.core.privacy.screen_text import RedactionIncomplete, TextMasker, pixel_spans
 
 FONT = "DejaVuSansMono.ttf"
 

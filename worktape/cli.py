@@ -26,7 +26,7 @@ def _human(n: float) -> str:
 def _bundle_sources(paths: Sequence[str]) -> Iterator[tuple[str, object]]:
     """(label, opener) for every bundle named: files, folders (recursively, *.tar) and
     storage URLs (every .tar key under the prefix)."""
-    from worktape.storage import open_storage
+    from worktape.core.storage import open_storage
 
     for p in paths:
         if urlparse(p).scheme == "s3":
@@ -46,7 +46,7 @@ def _bundle_sources(paths: Sequence[str]) -> Iterator[tuple[str, object]]:
 
 
 def cmd_bundle_verify(args: argparse.Namespace) -> int:
-    from worktape.bundle import BundleError, Limits, read_bundle
+    from worktape.core.bundle import BundleError, Limits, read_bundle
 
     limits = Limits(max_bytes=args.max_bytes) if args.max_bytes else Limits()
     failed = total = 0
@@ -79,7 +79,7 @@ def cmd_bundle_verify(args: argparse.Namespace) -> int:
 def cmd_bundle_show(args: argparse.Namespace) -> int:
     import pyarrow.compute as pc
 
-    from worktape.bundle import BundleError, read_bundle
+    from worktape.core.bundle import BundleError, read_bundle
 
     try:
         b = read_bundle(args.path)
@@ -160,8 +160,8 @@ def _storage_url() -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from worktape.core.storage import open_storage
     from worktape.evaluate import by_workflow, evaluate, load_truth, report, report_by_workflow
-    from worktape.storage import open_storage
     from worktape.warehouse import WarehouseSettings
 
     warehouse = Path(args.warehouse) if args.warehouse else WarehouseSettings().path

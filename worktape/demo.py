@@ -18,11 +18,11 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from worktape.bundle import BundleError, read_bundle
 from worktape.config import state_dir
-from worktape.layout import RAW
+from worktape.core.bundle import BundleError, read_bundle
+from worktape.core.layout import RAW
+from worktape.core.storage import open_storage
 from worktape.simulate import DEFAULT_START, progress_bar, simulate
-from worktape.storage import open_storage
 
 
 def run_demo(*, contributors: int = 3, seed: int = 7) -> int:

@@ -24,8 +24,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from worktape.layout import TRUTH
-from worktape.storage import Storage
+from worktape.core.layout import TRUTH
+from worktape.core.storage import Storage
 from worktape.warehouse import WarehouseSettings, connect
 from worktape.workflows import adjusted_rand_index
 

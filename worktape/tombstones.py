@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from worktape.layout import TOMBSTONES, parse_raw_key, tombstone_key
-from worktape.storage import ObjectMissing, Storage
+from worktape.core.layout import TOMBSTONES, parse_raw_key, tombstone_key
+from worktape.core.storage import ObjectMissing, Storage
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def cmd_record(args: argparse.Namespace) -> list[R.Recording]:
 
 def _forget(bucket: Path, names: list[str], root: Path) -> None:
     """Drops what earlier recordings of these contributors left in the bucket."""
-    from worktape.storage import open_storage
+    from worktape.core.storage import open_storage
 
     storage = open_storage(bucket)
     for name in names:

@@ -26,9 +26,9 @@ from bench.corpus.webapps import WebApps
 from capture_agent import config as C
 from tests.agentkit import RunningAgent, cli, configure
 from tests.xkit import Desk, virtual_desktop
-from worktape.layout import truth_key
+from worktape.core.layout import truth_key
+from worktape.core.storage import open_storage
 from worktape.simulate.workday import TRUTH_SCHEMA
-from worktape.storage import open_storage
 
 CONTRIBUTORS: dict[str, Habits] = {
     h.name: h

@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pyarrow as pa
 
-from worktape.layout import RAW
-from worktape.storage import Storage
+from worktape.core.layout import RAW
+from worktape.core.storage import Storage
 
 DEFAULT_LOOKBACK_DAYS = 7
 

@@ -30,14 +30,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from worktape.bundle import Bundle, BundleError, Limits, Reason, read_bundle
-from worktape.bundle import contract as S
-from worktape.bundle.contract import frame_member
-from worktape.layout import parse_raw_key, quarantine_key
+from worktape.core.bundle import Bundle, BundleError, Limits, Reason, read_bundle
+from worktape.core.bundle import contract as S
+from worktape.core.bundle.contract import frame_member
+from worktape.core.layout import parse_raw_key, quarantine_key
+from worktape.core.storage import ObjectMissing, Storage
+from worktape.core.timeutil import from_iso
 from worktape.loader.profile import PROFILE_SCHEMA, profile
 from worktape.loader.quarantine import quarantine
-from worktape.storage import ObjectMissing, Storage
-from worktape.timeutil import from_iso
 from worktape.tombstones import Tombstone, Tombstones, read_tombstones
 
 log = logging.getLogger(__name__)
@@ -302,7 +302,7 @@ def _privacy_error(b: Bundle) -> BundleError | None:
 def _text_rule(column: str, value: str) -> str | None:
     """The privacy rule a title or app breaks ("denylist" for a denylisted window), or
     None. Cached: a device shows the same few titles hour after hour."""
-    from worktape.privacy import denylisted, finding
+    from worktape.core.privacy.policy import denylisted, finding
 
     if rule := finding(value):
         return rule

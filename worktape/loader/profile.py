@@ -18,9 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from worktape.bundle import Bundle
-from worktape.bundle.contract import EVENT_KINDS
-from worktape.bundle.measure import off_screen, on_screen, ts_us
+from worktape.core.bundle import Bundle
+from worktape.core.bundle.contract import EVENT_KINDS
+from worktape.core.bundle.measure import off_screen, on_screen, ts_us
 
 PROFILE_SCHEMA = pa.schema(
     [

@@ -15,9 +15,9 @@ from typing import Any
 
 import duckdb
 
-from worktape.bundle import BundleError
-from worktape.layout import QUARANTINE, RAW, quarantine_key
-from worktape.storage import ObjectExists, ObjectMissing, Storage
+from worktape.core.bundle import BundleError
+from worktape.core.layout import QUARANTINE, RAW, quarantine_key
+from worktape.core.storage import ObjectExists, ObjectMissing, Storage
 
 
 @dataclass(frozen=True)

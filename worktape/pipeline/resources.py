@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from worktape.config import default_storage_url
-from worktape.storage import Storage, open_storage
+from worktape.core.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
 AIRFLOW_CONN_ID = "worktape_s3"

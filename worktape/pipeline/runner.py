@@ -198,7 +198,7 @@ def preflight() -> None:
     opens (or none yet: the first night makes it)."""
     import duckdb
 
-    from worktape.layout import RAW
+    from worktape.core.layout import RAW
     from worktape.pipeline import resources
     from worktape.warehouse import WarehouseSettings, connect
 

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import duckdb
 
-from worktape.layout import PUBLISHED, QUARANTINE, RAW, TRUTH
+from worktape.core.layout import PUBLISHED, QUARANTINE, RAW, TRUTH
+from worktape.core.storage import ObjectMissing, Storage
 from worktape.publish import frames as F
 from worktape.publish.publisher import (
     _manifest,
@@ -36,7 +37,6 @@ from worktape.publish.publisher import (
     latest_version,
 )
 from worktape.publish.stage import TABLES
-from worktape.storage import ObjectMissing, Storage
 from worktape.tombstones import Tombstone, write_tombstone
 from worktape.warehouse import open_db
 

@@ -32,11 +32,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from worktape.core.storage import Storage
 from worktape.publish.frames import WANTED_SQL
-from worktape.storage import Storage
 
 if TYPE_CHECKING:
-    from capture_agent.textmask import TextMasker
+    from worktape.core.privacy.screen_text import TextMasker
 
 LEAK_RATE = 0.01
 CONFIDENCE = 0.99
@@ -141,7 +141,7 @@ _readers = threading.local()
 
 def _masker() -> TextMasker:
     """One reader per thread: its line cache is not thread-safe."""
-    from capture_agent.textmask import TextMasker
+    from worktape.core.privacy.screen_text import TextMasker
 
     if not hasattr(_readers, "masker"):
         _readers.masker = TextMasker()

@@ -35,9 +35,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from worktape.bundle.contract import FRAMES_DIR
-from worktape.layout import PUBLISHED
-from worktape.storage import ObjectExists, Storage
+from worktape.core.bundle.contract import FRAMES_DIR
+from worktape.core.layout import PUBLISHED
+from worktape.core.storage import ObjectExists, Storage
 
 log = logging.getLogger(__name__)
 SHARDS = PUBLISHED + "frames/"
@@ -129,8 +129,8 @@ def build_shard(storage: Storage, job: _Job) -> Shard:
 
 
 def _rebuild(bundle_id: str, data: bytes) -> Shard:
-    from worktape.bundle import read_bundle
-    from worktape.bundle.writer import _tarinfo
+    from worktape.core.bundle import read_bundle
+    from worktape.core.bundle.writer import _tarinfo
 
     with tempfile.TemporaryDirectory() as tmp:
         b = read_bundle(io.BytesIO(data), frames="extract", extract_to=tmp)

@@ -36,14 +36,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from worktape.layout import PUBLISHED
+from worktape.core.layout import PUBLISHED
+from worktape.core.storage import Storage
+from worktape.core.storage.base import ObjectExists, ObjectMissing
 from worktape.publish import frames as F
 from worktape.publish.eventlogs import CHUNK_STEPS, episode_chunks, write_ocel, write_xes
 from worktape.publish.frame_check import read_sample
 from worktape.publish.stage import TABLES, stage_gate, stage_tables
 from worktape.sqltime import iso_utc
-from worktape.storage import Storage
-from worktape.storage.base import ObjectExists, ObjectMissing
 from worktape.tombstones import read_tombstones
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from worktape.storage import Storage
+from worktape.core.storage import Storage
 
 ACTION_NAMES = {
     "C": "click",

@@ -24,12 +24,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from capture_agent.config import Privacy
-from worktape.privacy import finding, mask
+from worktape.core.privacy.policy import Privacy, finding, mask
+from worktape.core.storage import Storage
 from worktape.publish.frame_check import SCHEMA as FRAMES_SCHEMA
 from worktape.publish.frame_check import stage_frames
 from worktape.sqltime import in_utc_days, seconds_between
-from worktape.storage import Storage
 
 # published table -> the order its rows are written in (its key)
 TABLES: dict[str, str] = {

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from worktape.layout import raw_key, truth_key
-from worktape.storage import ObjectExists, Storage, open_storage
+from worktape.core.layout import raw_key, truth_key
+from worktape.core.storage import ObjectExists, Storage, open_storage
 
 FRAME_MODES = ("none", "tiny", "real")
 DEFAULT_START = date(2026, 11, 2)  # a Monday

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
-from capture_agent.frames import dhash
+from worktape.core.framehash import dhash
 
 SIZES = {"real": (384, 216), "tiny": (32, 18)}
 MASKED = "\u2588"  # a character of content the agent painted out: drawn as a solid box

@@ -21,9 +21,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from capture_agent.redact import RULES, count_changes, redact_run, scrub
-from worktape.bundle import BundleWriter, SealedBundle
-from worktape.bundle.schema import UTC_US
+from worktape.core.bundle import BundleWriter, SealedBundle
+from worktape.core.bundle.schema import UTC_US
+from worktape.core.privacy.rules import RULES, count_changes, redact_run, scrub
 from worktape.simulate import frames as F
 from worktape.simulate.templates import BY_NAME, DENYLISTED, DISTRACTIONS, ROLES, Step, Template
 

@@ -21,7 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from worktape.storage.base import (
+from worktape.core.storage.base import (
     AccessDenied,
     Body,
     ObjectExists,

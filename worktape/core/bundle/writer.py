@@ -2,7 +2,7 @@
 
 Events and frames stream into a work directory as they arrive, so a long bundle needs
 bounded memory and survives a crash. The work dir's layout is the journal's
-(`worktape.bundle.journal`): `meta.json`, closed event chunks (Parquet here, JSON lines
+(`worktape.core.bundle.journal`): `meta.json`, closed event chunks (Parquet here, JSON lines
 from the agent's journal), frames and `frames.jsonl`.
 `seal()` concatenates the chunks, writes the tar once (manifest first, frames last) to a
 `.partial` file and renames it into place when complete and fsynced. After a crash, or
@@ -33,9 +33,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from worktape import __version__
-from worktape.bundle import journal as J
-from worktape.bundle import schema as S
-from worktape.timeutil import to_iso
+from worktape.core.bundle import journal as J
+from worktape.core.bundle import schema as S
+from worktape.core.timeutil import to_iso
 
 _CHUNK = 1 << 20
 

@@ -1,7 +1,7 @@
 """Object storage: one interface, an S3 backend and a local-folder backend.
 
 `open_storage(url)` picks the backend from a URL: `s3://bucket/prefix` or a local path /
-`file://` URL. Both use the same key layout (see `worktape.layout`).
+`file://` URL. Both use the same key layout (see `worktape.core.layout`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-from worktape.storage.base import (
+from worktape.core.storage.base import (
     AccessDenied,
     ObjectExists,
     ObjectInfo,
@@ -18,7 +18,7 @@ from worktape.storage.base import (
     Storage,
     StorageError,
 )
-from worktape.storage.local import LocalStorage
+from worktape.core.storage.local import LocalStorage
 
 __all__ = [
     "AccessDenied",
@@ -36,7 +36,7 @@ def open_storage(url: str | os.PathLike[str], **s3_options: object) -> Storage:
     text = os.fspath(url)
     parsed = urlparse(text)
     if parsed.scheme == "s3":
-        from worktape.storage.s3 import S3Storage
+        from worktape.core.storage.s3 import S3Storage
 
         if not parsed.netloc:
             raise ValueError(f"S3 URL without a bucket: {text!r}")

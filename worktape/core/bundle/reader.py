@@ -33,10 +33,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from worktape.bundle import schema as S
-from worktape.bundle.errors import BundleError, Reason
-from worktape.bundle.measure import off_screen, on_screen, ts_us
-from worktape.timeutil import from_iso
+from worktape.core.bundle import schema as S
+from worktape.core.bundle.errors import BundleError, Reason
+from worktape.core.bundle.measure import off_screen, on_screen, ts_us
+from worktape.core.timeutil import from_iso
 
 FramesMode = Literal["verify", "skip", "extract"]
 _CHUNK = 1 << 20
@@ -83,7 +83,7 @@ class Bundle:
 
 @cache
 def manifest_schema() -> dict[str, Any]:
-    text = resources.files("worktape.bundle").joinpath("manifest.schema.json").read_text()
+    text = resources.files("worktape.core.bundle").joinpath("manifest.schema.json").read_text()
     return json.loads(text)
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from worktape.storage.base import (
+from worktape.core.storage.base import (
     Body,
     ObjectExists,
     ObjectInfo,

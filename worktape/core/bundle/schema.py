@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from worktape.bundle.contract import (  # noqa: F401 - re-exported: one place for the names
+from worktape.core.bundle.contract import (  # noqa: F401 - re-exported: one place for the names
     EVENT_FIELDS,
     EVENT_KINDS,
     EVENTS,

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from worktape import __version__
-from worktape.bundle import contract as C
-from worktape.timeutil import from_iso, to_iso
+from worktape.core.bundle import contract as C
+from worktape.core.timeutil import from_iso, to_iso
 
 META = "meta.json"
 FRAMES_LOG = "frames.jsonl"

@@ -2,7 +2,7 @@
 
 Text on screen is read with RapidOCR (PP-OCRv4 detection and recognition through
 onnxruntime; the models ship inside the wheel, nothing is downloaded). The text of each
-line goes through the same rules as typed keys (`capture_agent.redact`: e-mail, card
+line goes through the same rules as typed keys (`worktape.core.privacy.rules`: e-mail, card
 numbers by Luhn, phone numbers, tokens) plus the contributor's `privacy.mask_patterns`,
 and the characters of every match are filled solid.
 
@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from capture_agent.masking import Rect
-from capture_agent.redact import CARD_RE, TOKEN_RE, _digits, luhn_ok
+from worktape.core.privacy.policy import Rect
+from worktape.core.privacy.rules import CARD_RE, TOKEN_RE, _digits, luhn_ok
 
 PAD = 24  # rows read above and below a changed band: a whole line up to this tall
 JOIN_GAP = 2.5  # boxes on one line closer than this many line heights are read as one

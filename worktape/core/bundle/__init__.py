@@ -9,11 +9,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from worktape.bundle.errors import BundleError, Reason
+from worktape.core.bundle.errors import BundleError, Reason
 
 if TYPE_CHECKING:
-    from worktape.bundle.reader import Bundle, Limits, read_bundle
-    from worktape.bundle.writer import BundleWriter, SealedBundle
+    from worktape.core.bundle.reader import Bundle, Limits, read_bundle
+    from worktape.core.bundle.writer import BundleWriter, SealedBundle
 
 _LAZY = {
     "Bundle": "reader",
@@ -36,5 +36,5 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module(f"worktape.bundle.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'worktape.bundle' has no attribute {name!r}")
+        return getattr(import_module(f"worktape.core.bundle.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'worktape.core.bundle' has no attribute {name!r}")
