@@ -13,17 +13,16 @@ $WORKTAPE_HOME/bench/. Loading is timed apart from dbt.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench.measure import Measured, measure
-from worktape.config import state_dir
 from worktape.core.storage import LocalStorage
 from worktape.loader import discover, load_bundles
 from worktape.pipeline.tasks import dbt_build
+from worktape.settings import Settings
 from worktape.simulate import DEFAULT_START, simulate, workdays
 from worktape.warehouse import WarehouseSettings, connect
 
@@ -34,7 +33,7 @@ def team(
     people: int, days: int, *, frames: str = "none", seed: int = 1, name: str = "team"
 ) -> Path:
     """A simulated team's bucket, cached under $WORKTAPE_HOME/bench/."""
-    root = state_dir() / "bench" / f"{name}-{people}x{days}"
+    root = Settings().home / "bench" / f"{name}-{people}x{days}"
     if not (root / ".done").exists():
         shutil.rmtree(root, ignore_errors=True)
         print(f"  simulating {people} contributors x {days} days, frames {frames} ({root}) ...")
@@ -61,9 +60,10 @@ def load(bucket: Path, db: Path, days: list[date]) -> tuple[int, Measured]:
 
 
 def build(db: Path, days: list[date] | None) -> Measured:
-    os.environ["WORKTAPE_WAREHOUSE"] = str(db)
     full = days is None
-    _, m = measure(lambda: dbt_build([d.isoformat() for d in days or []], full_refresh=full))
+    _, m = measure(
+        lambda: dbt_build([d.isoformat() for d in days or []], full_refresh=full, warehouse=db)
+    )
     return m
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import duckdb
 
-from worktape.config import state_dir
 from worktape.core.layout import RAW
 from worktape.core.storage import LocalStorage
 from worktape.loader import discover, load_bundles
+from worktape.settings import Settings
 from worktape.simulate import DEFAULT_START, simulate, workdays
 from worktape.warehouse import WarehouseSettings, connect
 
@@ -34,7 +34,7 @@ CONTRIBUTORS = 10
 def dataset(cdays: int) -> Path:
     days = max(1, cdays // CONTRIBUTORS)
     people = cdays // days
-    root = state_dir() / "bench" / f"ingest-{people}x{days}"
+    root = Settings().home / "bench" / f"ingest-{people}x{days}"
     if not (root / ".done").exists():
         shutil.rmtree(root, ignore_errors=True)
         print(

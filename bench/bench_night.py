@@ -23,12 +23,12 @@ from pathlib import Path
 from bench import bench_dbt
 from bench.bench_dbt import utc_days
 from bench.measure import Measured, measure
-from worktape.config import state_dir
 from worktape.core.storage import LocalStorage
 from worktape.loader import discover, load_bundles
 from worktape.pipeline.tasks import dbt_build
+from worktape.settings import Settings
 from worktape.simulate import DEFAULT_START, simulate
-from worktape.warehouse import WarehouseSettings, connect
+from worktape.warehouse import connect
 
 SEED = 3
 
@@ -38,7 +38,7 @@ def team(people: int, days: int) -> Path:
     when there is one, else simulated."""
     for size in sorted(_cached_sizes(days)):
         if size >= people:
-            cached = state_dir() / "bench" / f"night-{size}x{days}" / "bucket"
+            cached = Settings().home / "bench" / f"night-{size}x{days}" / "bucket"
             return cached if size == people else subset(cached, people, days)
     return bench_dbt.team(people, days, frames="tiny", seed=SEED, name="night")
 
@@ -47,7 +47,7 @@ def subset(bucket: Path, people: int, days: int) -> Path:
     from worktape.core.layout import RAW, TRUTH
     from worktape.simulate.workday import make_person
 
-    root = state_dir() / "bench" / f"night-{people}x{days}-subset"
+    root = Settings().home / "bench" / f"night-{people}x{days}-subset"
     if not (root / ".done").exists():
         shutil.rmtree(root, ignore_errors=True)
         for i in range(people):
@@ -65,7 +65,7 @@ def subset(bucket: Path, people: int, days: int) -> Path:
 def _cached_sizes(days: int) -> list[int]:
     return [
         int(c.name.split("-")[1].split("x")[0])
-        for c in (state_dir() / "bench").glob(f"night-*x{days}")
+        for c in (Settings().home / "bench").glob(f"night-*x{days}")
         if (c / ".done").exists()
     ]
 
@@ -81,7 +81,7 @@ def team_or_grow(people: int, days: int) -> Path:
 def doubled(people: int, days: int) -> Path:
     """The team of `team(people, days)` plus as many newcomers: the first half is the
     same bundles (hard links), so only the newcomers are simulated."""
-    root = state_dir() / "bench" / f"night-{2 * people}x{days}"
+    root = Settings().home / "bench" / f"night-{2 * people}x{days}"
     if not (root / ".done").exists():
         half = team(people, days)
         shutil.rmtree(root, ignore_errors=True)
@@ -106,23 +106,32 @@ def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
     storage = LocalStorage(bucket)
     shutil.rmtree(bucket / "published", ignore_errors=True)
     db = work / "warehouse.duckdb"
-    os.environ["WORKTAPE_WAREHOUSE"] = str(db)
+    settings = Settings()
     utc = utc_days(DEFAULT_START, days)
     start = datetime.combine(utc[0], datetime.min.time(), UTC)
     end = datetime.combine(utc[-1], datetime.min.time(), UTC) + timedelta(days=1)
     out: dict[str, Measured] = {}
 
     def ingest() -> int:
-        con = connect(WarehouseSettings(path=db))
+        con = connect(settings.warehouse_settings(db))
         keys = discover(storage, con, start, end, lookback_days=0)
         n = load_bundles(storage, con, keys, run_id="bench").events
         con.close()
         return n
 
     events, out["ingest"] = measure(ingest)
-    _, out["dbt"] = measure(lambda: dbt_build([d.isoformat() for d in utc]))
+    _, out["dbt"] = measure(
+        lambda: dbt_build([d.isoformat() for d in utc], warehouse=db, settings=settings)
+    )
     result, m = measure(
-        lambda: publish(db, storage, days=utc, work_dir=work / "publish", docs_dir=work / "docs")
+        lambda: publish(
+            settings.warehouse_settings(db),
+            storage,
+            days=utc,
+            work_dir=work / "publish",
+            docs_dir=work / "docs",
+            frame_sample=settings.gate_frame_sample,
+        )
     )
     s = result.seconds
     gate_s = s.get("stage", 0) + s.get("gate", 0)
@@ -133,7 +142,7 @@ def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
     def rerun() -> int:
         # what run_night does when nothing new arrived: discover, then nothing to build
         # or publish (the warehouse is what the last publish saw)
-        con = connect(WarehouseSettings(path=db))
+        con = connect(settings.warehouse_settings(db))
         keys = discover(storage, con, start, end, lookback_days=7)
         con.close()
         if keys:

@@ -9,26 +9,28 @@ the quality gate (Great Expectations), then a versioned dataset and the analyst 
 then the nightly report (written whether the gate passed or not).
 
 The task bodies live in `worktape.pipeline.tasks` (tested without Airflow). This file only
-wires them together: no I/O and no heavy imports at parse time. Every task that opens the
-DuckDB warehouse runs in the `duckdb_writer` pool (1 slot); the report reads only what
-was published (the analyst file, the bucket), so it needs no slot and never blocks a
-writer (tests/test_dags.py holds every task to its pool).
+wires them together: no I/O and no heavy imports at parse time (settings are read from
+the environment: WORKTAPE_TASK_RETRIES here, the rest by each task as it runs). Every
+task that opens the DuckDB warehouse runs in the `duckdb_writer` pool (1 slot); the
+report reads only what was published (the analyst file, the bucket), so it needs no
+slot and never blocks a writer (tests/test_dags.py holds every task to its pool).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+
+from worktape.settings import Settings
 
 RAW_LAYER = Asset(name="worktape_raw", uri="file:///worktape/warehouse/raw")
 MARTS = Asset(name="worktape_marts", uri="file:///worktape/warehouse/marts")
 DATASET = Asset(name="worktape_dataset", uri="file:///worktape/published")
 WRITER_POOL = "duckdb_writer"
 DEFAULT_ARGS = {
-    "retries": int(os.environ.get("WORKTAPE_TASK_RETRIES", "2")),
+    "retries": Settings().task_retries,
     "retry_delay": timedelta(minutes=2),
 }
 # what every DAG after the first shares: triggered (by an asset or by hand), one run

@@ -459,7 +459,8 @@ def test_the_report_runs_while_a_load_holds_the_writer_lock(state: Path) -> None
     from worktape.core.layout import raw_key
     from worktape.core.storage import open_storage
     from worktape.pipeline.tasks import nightly_report
-    from worktape.warehouse import WarehouseSettings, connect
+    from worktape.settings import Settings
+    from worktape.warehouse import connect
 
     late = write_small(state / "late.tar", bundle_id="block0001", device_id="dlock")
     open_storage(state / "bucket").put(raw_key("dlock", late.started_at, "block0001"), late.path)
@@ -486,7 +487,7 @@ def test_the_report_runs_while_a_load_holds_the_writer_lock(state: Path) -> None
         assert load.stdout.readline().strip() == "holding"
         # the lock is held: anything that opened the warehouse now would fail
         with pytest.raises(duckdb.IOException, match="lock"):
-            connect(WarehouseSettings(), read_only=True)
+            connect(Settings().warehouse_settings(), read_only=True)
         report = Path(nightly_report(DAY, run_id="report-under-lock"))
         body = report.read_text()
         assert "Quality gate passed" in body and 'id="top-workflows"' in body
@@ -495,7 +496,7 @@ def test_the_report_runs_while_a_load_holds_the_writer_lock(state: Path) -> None
         if load.poll() is None:
             load.kill()
     assert load.returncode == 0 and out.strip() == "1"
-    con = connect(WarehouseSettings(), read_only=True)
+    con = connect(Settings().warehouse_settings(), read_only=True)
     assert con.execute(
         "SELECT count(*) FROM raw.ledger WHERE bundle_id = 'block0001'"
     ).fetchone() == (1,)
@@ -514,6 +515,7 @@ def test_an_erasure_holds_against_a_late_upload(
     from worktape.core.storage import open_storage
     from worktape.pipeline.runner import run_night
     from worktape.publish.erasure import forget
+    from worktape.settings import Settings
     from worktape.warehouse import WarehouseSettings, connect
 
     storage = open_storage(state / "bucket")
@@ -531,7 +533,7 @@ def test_an_erasure_holds_against_a_late_upload(
     # forget, on the warehouse it is given: the environment names another one, which the
     # rebuild must not use
     monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(state / "elsewhere" / "not-this.duckdb"))
-    record = forget(person, warehouse=warehouse, storage=storage)
+    record = forget(person, warehouse=warehouse, storage=storage, settings=Settings())
     monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(warehouse))
     assert record.bundles > 0 and record.versions_rewritten
     assert not (state / "elsewhere" / "not-this.duckdb").exists()

@@ -9,10 +9,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlparse
 
 from worktape import __version__
+
+if TYPE_CHECKING:
+    from worktape.settings import Settings
 
 
 def _human(n: float) -> str:
@@ -21,6 +24,14 @@ def _human(n: float) -> str:
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
     raise AssertionError
+
+
+def _settings() -> Settings:
+    """The server's settings, read when a command starts (a laptop install, which runs
+    only `worktape agent` and has no pydantic, never gets here)."""
+    from worktape.settings import Settings
+
+    return Settings()
 
 
 def _bundle_sources(paths: Sequence[str]) -> Iterator[tuple[str, object]]:
@@ -99,6 +110,7 @@ def cmd_bundle_show(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from worktape.simulate import progress_bar, simulate
 
+    args.out = args.out or _settings().storage_url
     res = simulate(
         args.out,
         contributors=args.contributors,
@@ -122,22 +134,23 @@ def cmd_pipeline_run(args: argparse.Namespace) -> int:
     from worktape.pipeline.report import print_night
     from worktape.pipeline.runner import bundles_on, preflight, run_night
 
+    settings = _settings()
     day, last = args.date, args.to or args.date
     if last < day:
         raise ValueError("--to is before --date")
-    preflight()
+    preflight(settings)
     failed = False
     while day <= last:
-        results = run_night(day)
+        results = run_night(day, settings=settings)
         for r in results:
-            print_night(r)
+            print_night(r, settings)
             failed |= not r.ok
-        if not failed and len(results) == 2 and not bundles_on(day):
+        if not failed and len(results) == 2 and not bundles_on(day, settings):
             # nothing was loaded, nothing rebuilt, nothing published: say why
             if day == last == args.date:
                 print(
                     f"worktape: error: no bundles for {day} in the bucket "
-                    f"({_storage_url()}): nothing to do; is the date right?",
+                    f"({_storage_url(settings)}): nothing to do; is the date right?",
                     file=sys.stderr,
                 )
                 return 1
@@ -153,21 +166,21 @@ def cmd_pipeline_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _storage_url() -> str:
+def _storage_url(settings: Settings) -> str:
     from worktape.pipeline import resources
 
-    return resources.storage().url
+    return resources.storage(settings).url
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from worktape.core.storage import open_storage
     from worktape.evaluate import by_workflow, evaluate, load_truth, report, report_by_workflow
-    from worktape.warehouse import WarehouseSettings
 
-    warehouse = Path(args.warehouse) if args.warehouse else WarehouseSettings().path
-    if not warehouse.exists():
-        raise RuntimeError(f"no warehouse at {warehouse}: run a night first")
-    storage = open_storage(args.truth)
+    settings = _settings()
+    warehouse = settings.warehouse_settings(Path(args.warehouse) if args.warehouse else None)
+    if not warehouse.path.exists():
+        raise RuntimeError(f"no warehouse at {warehouse.path}: run a night first")
+    storage = open_storage(args.truth or settings.storage_url)
     print(f"source: {storage.url}")
     print(report(*evaluate(warehouse, storage, args.tolerance)))
     print(report_by_workflow(by_workflow(warehouse, load_truth(storage), args.tolerance)))
@@ -177,13 +190,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from worktape.publish.analyst import analyst_path, query
+    from worktape.publish.analyst import query
 
-    path = Path(args.db) if args.db else analyst_path()
+    settings = _settings()
+    path = Path(args.db) if args.db else settings.analyst_db
     if not path.exists():
         raise RuntimeError(f"no analyst file at {path}: has a night been published?")
     try:
-        cols, rows = query(args.sql, path)
+        cols, rows = query(args.sql, path, settings.warehouse_settings())
     except duckdb.Error as e:
         if "read-only" in str(e):
             raise RuntimeError(
@@ -214,7 +228,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    r = forget_contributor(args.contributor_id)
+    r = forget_contributor(args.contributor_id, _settings())
     print(
         f"erasure {r['erasure_id']}: {r['bundles']} bundle(s), {r['bucket_objects']} "
         f"bucket object(s), {r['warehouse_rows']:,} warehouse row(s), {r['frame_shards']} "
@@ -227,7 +241,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from worktape.demo import run_demo
 
-    return run_demo(contributors=args.contributors, seed=args.seed)
+    return run_demo(_settings(), contributors=args.contributors, seed=args.seed)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -254,8 +268,6 @@ def one_line(e: BaseException) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from worktape.config import default_storage_url
-
     p = _Parser(prog="worktape", description=__doc__)
     p.add_argument("--version", action="version", version=f"worktape {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -282,9 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0, metavar="S")
     sim.add_argument(
         "--out",
-        default=default_storage_url(),
+        default=None,
         metavar="URL",
-        help="storage: a folder or s3://bucket/prefix (default: %(default)s)",
+        help="storage: a folder or s3://bucket/prefix (default: WORKTAPE_STORAGE_URL, else "
+        "$WORKTAPE_HOME/bucket)",
     )
     sim.add_argument("--frames", choices=("none", "tiny", "real"), default="real")
     sim.add_argument(
@@ -324,9 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="score episodes against the simulator's ground truth")
     ev.add_argument(
         "--truth",
-        default=default_storage_url(),
+        default=None,
         metavar="URL",
-        help="the storage the simulator wrote to (default: %(default)s)",
+        help="the storage the simulator wrote to (default: WORKTAPE_STORAGE_URL, else "
+        "$WORKTAPE_HOME/bucket)",
     )
     ev.add_argument("--warehouse", default=None, help="the DuckDB file (default: settings)")
     ev.add_argument("--tolerance", type=float, default=3.0, help="seconds (default: 3)")
@@ -363,7 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as e:
-        # a person gets one line; WORKTAPE_DEBUG=1 shows the traceback
+        # a person gets one line; WORKTAPE_DEBUG=1 shows the traceback. Read here, not
+        # from Settings: this front also runs `worktape agent` on laptops without pydantic
         if os.environ.get("WORKTAPE_DEBUG"):
             raise
         print(f"worktape: error: {one_line(e)}", file=sys.stderr)

@@ -16,25 +16,26 @@ import sys
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
-from worktape.config import state_dir
 from worktape.core.bundle import BundleError, read_bundle
 from worktape.core.layout import RAW
 from worktape.core.storage import open_storage
+from worktape.settings import Settings
 from worktape.simulate import DEFAULT_START, progress_bar, simulate
 
 
-def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
-    home = state_dir()
+def run_demo(settings: Settings, *, contributors: int = 3, seed: int = 7) -> int:
+    home = settings.home
     # every run starts over: a bucket another version simulated holds other bytes under
     # the same keys, which the simulator rightly refuses to overwrite
     shutil.rmtree(home / "demo", ignore_errors=True)
     bucket = home / "demo" / "bucket"
-    # the demo keeps to its own bucket and warehouse, whatever else is configured
+    # the demo keeps to its own bucket and warehouse, whatever else is configured; the
+    # DAG tasks read their settings from the environment, as under a scheduler
     os.environ["WORKTAPE_STORAGE_URL"] = str(bucket)
     os.environ["WORKTAPE_WAREHOUSE"] = str(home / "demo" / "warehouse" / "worktape.duckdb")
     os.environ["WORKTAPE_ANALYST_DB"] = str(home / "demo" / "published.duckdb")
+    settings = Settings()
     print(f"worktape demo: state in {home}")
     t0 = time.monotonic()
     res = simulate(
@@ -88,26 +89,25 @@ def run_demo(*, contributors: int = 3, seed: int = 7) -> int:
     # a person at UTC-8 works past midnight UTC: their last bundles belong to the next night
     print("3/3 running the nightly pipeline (Airflow dag.test, SQLite, DuckDB)", flush=True)
     for day in (DEFAULT_START, DEFAULT_START + timedelta(days=1)):
-        for r in run_night(day):
-            print_night(r)
+        for r in run_night(day, settings=settings):
+            print_night(r, settings)
             if not r.ok:
                 return 1
     from worktape.evaluate import evaluate, report
 
-    warehouse = os.environ["WORKTAPE_WAREHOUSE"]
+    warehouse = settings.warehouse_settings()
     print("scored against the simulator's ground truth (worktape evaluate):")
-    print("  " + report(*evaluate(Path(warehouse), storage)).replace("\n", "\n  "))
-    print(f"  warehouse         {warehouse}")
+    print("  " + report(*evaluate(warehouse, storage)).replace("\n", "\n  "))
+    print(f"  warehouse         {warehouse.path}")
     from worktape.pipeline.report import print_workflows
-    from worktape.publish.analyst import analyst_path
     from worktape.publish.publisher import latest_version
 
-    print_workflows()
+    print_workflows(settings)
     version = latest_version(storage)
     reports = sorted((home / "reports").glob("night-*.html"))
     print("published (worktape_publish: quality gate passed):")
     print(f"  dataset           {bucket / 'published' / str(version)}/")
-    print(f"  analyst file      {analyst_path()}")
+    print(f"  analyst file      {settings.analyst_db}")
     print('                    worktape query "SELECT * FROM workflows"')
     if reports:
         print(f"  nightly report    {reports[-1]}")

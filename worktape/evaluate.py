@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from worktape.core.layout import TRUTH
 from worktape.core.storage import Storage
-from worktape.warehouse import WarehouseSettings, connect
+from worktape.warehouse import WarehouseSettings, connect, warehouse_at
 from worktape.workflows import adjusted_rand_index
 
 
@@ -62,8 +62,10 @@ def load_truth(storage: Storage) -> pa.Table:
     return pa.concat_tables(tables)
 
 
-def boundary_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -> Scores:
-    con = connect(WarehouseSettings(path=warehouse), read_only=True)
+def boundary_scores(
+    warehouse: Path | WarehouseSettings, truth: pa.Table, tolerance_s: float = 3.0
+) -> Scores:
+    con = connect(warehouse_at(warehouse), read_only=True)
     try:
         # only episodes the truth covers: a device's recording may start before its
         # first labelled task and go on after its last one
@@ -112,8 +114,10 @@ class ClusterScores:
     ari: float
 
 
-def cluster_scores(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -> ClusterScores:
-    con = connect(WarehouseSettings(path=warehouse), read_only=True)
+def cluster_scores(
+    warehouse: Path | WarehouseSettings, truth: pa.Table, tolerance_s: float = 3.0
+) -> ClusterScores:
+    con = connect(warehouse_at(warehouse), read_only=True)
     try:
         con.register("truth", truth.select(["device_id", "workflow", "started_at", "ended_at"]))
         rows = con.execute(
@@ -173,11 +177,13 @@ class WorkflowScore:
     shared_with: list[str]  # other true workflows most of whose episodes got it too
 
 
-def by_workflow(warehouse: Path, truth: pa.Table, tolerance_s: float = 3.0) -> list[WorkflowScore]:
+def by_workflow(
+    warehouse: Path | WarehouseSettings, truth: pa.Table, tolerance_s: float = 3.0
+) -> list[WorkflowScore]:
     """Scores per true workflow (distractions included): boundary precision, recall and
     F1 over the episodes labelled with it, instance counts, and the confusion."""
     tol = int(tolerance_s * 1e6)
-    con = connect(WarehouseSettings(path=warehouse), read_only=True)
+    con = connect(warehouse_at(warehouse), read_only=True)
     try:
         con.register("truth", truth.select(["device_id", "workflow", "started_at", "ended_at"]))
         # each true episode's first action (as boundary_scores finds it)
@@ -258,7 +264,7 @@ def report_by_workflow(rows: list[WorkflowScore]) -> str:
 
 
 def evaluate(
-    warehouse: Path, storage: Storage, tolerance_s: float = 3.0
+    warehouse: Path | WarehouseSettings, storage: Storage, tolerance_s: float = 3.0
 ) -> tuple[Scores, ClusterScores]:
     """Both scores of a warehouse against the ground truth the simulator left in
     `storage`."""

@@ -8,31 +8,22 @@ the published, read-only `published.duckdb` and Parquet instead (see docs/wareho
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-
-from worktape.config import state_dir
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
 
 
 @dataclass(frozen=True)
 class WarehouseSettings:
     """Set explicitly, never left to DuckDB's defaults: a night must not take the whole
-    machine, and spills must land on a disk we chose."""
+    machine, and spills must land on a disk we chose. The entry points make these from
+    the settings (`worktape.settings.Settings.warehouse_settings`)."""
 
-    path: Path = field(
-        default_factory=lambda: Path(
-            _env("WORKTAPE_WAREHOUSE", str(state_dir() / "warehouse" / "worktape.duckdb"))
-        )
-    )
-    memory_limit: str = field(default_factory=lambda: _env("WORKTAPE_DUCKDB_MEMORY_LIMIT", "4GB"))
-    threads: int = field(default_factory=lambda: int(_env("WORKTAPE_DUCKDB_THREADS", "2")))
+    path: Path
+    memory_limit: str = "4GB"
+    threads: int = 2
     temp_directory: Path | None = None
 
     @property
@@ -50,8 +41,9 @@ def open_db(
     analyst file, scratch files and in-memory databases (path None). Each gets UTC, the
     memory limit, the threads and a spill directory, so that no query runs on DuckDB's
     defaults (80% of RAM: a read-only publish at 1,000 contributor-days reached 11 GB)
-    or in the host's time zone."""
-    s = settings or WarehouseSettings()
+    or in the host's time zone. Without `settings`, the default limits, spilling to the
+    system's temporary folder."""
+    s = settings or WarehouseSettings(Path(tempfile.gettempdir()) / "worktape" / "scratch")
     con = duckdb.connect(
         ":memory:" if path is None else str(path),
         read_only=read_only,
@@ -65,13 +57,18 @@ def open_db(
     return con
 
 
-def connect(
-    settings: WarehouseSettings | None = None, *, read_only: bool = False
-) -> duckdb.DuckDBPyConnection:
+def warehouse_at(warehouse: Path | WarehouseSettings) -> WarehouseSettings:
+    """A warehouse given by its settings, or by its path alone (the default limits)."""
+    if isinstance(warehouse, WarehouseSettings):
+        return warehouse
+    return WarehouseSettings(path=Path(warehouse))
+
+
+def connect(settings: WarehouseSettings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse for writing, with the raw schema in place, or read-only. Only
     tasks in the `duckdb_writer` pool (and the local runner between DAG runs) call this:
     any other process holding the file, even read-only, makes the night's writers fail."""
-    s = settings or WarehouseSettings()
+    s = settings
     if read_only and not s.path.exists():
         raise RuntimeError(f"no warehouse at {s.path}: has a night been loaded?")
     s.path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 
 from worktape.pipeline.runner import NightResult
+from worktape.settings import Settings
 from worktape.warehouse import WarehouseSettings, connect
 
 
-def night_counts(run_id: str, settings: WarehouseSettings | None = None) -> dict[str, object]:
+def night_counts(run_id: str, settings: WarehouseSettings) -> dict[str, object]:
 
-    s = settings or WarehouseSettings()
+    s = settings
     if not s.path.exists():
         return {}
     con = connect(s, read_only=True)
@@ -46,10 +47,10 @@ def night_counts(run_id: str, settings: WarehouseSettings | None = None) -> dict
     }
 
 
-def action_counts(settings: WarehouseSettings | None = None) -> list[tuple[str, int]]:
+def action_counts(settings: WarehouseSettings) -> list[tuple[str, int]]:
     import duckdb
 
-    s = settings or WarehouseSettings()
+    s = settings
     con = connect(s, read_only=True)
     try:
         return con.execute(
@@ -61,10 +62,10 @@ def action_counts(settings: WarehouseSettings | None = None) -> list[tuple[str, 
         con.close()
 
 
-def mart_counts(settings: WarehouseSettings | None = None) -> dict[str, int]:
+def mart_counts(settings: WarehouseSettings) -> dict[str, int]:
     import duckdb
 
-    s = settings or WarehouseSettings()
+    s = settings
     con = connect(s, read_only=True)
     out = {}
     try:
@@ -76,12 +77,12 @@ def mart_counts(settings: WarehouseSettings | None = None) -> dict[str, int]:
         con.close()
 
 
-def top_workflows(limit: int = 5, settings: WarehouseSettings | None = None) -> list[tuple]:
+def top_workflows(settings: WarehouseSettings, limit: int = 5) -> list[tuple]:
     """The most frequent recurring workflows: name, instances, contributors, median
     seconds, main variant."""
     import duckdb
 
-    s = settings or WarehouseSettings()
+    s = settings
     con = connect(s, read_only=True)
     try:
         return con.execute(
@@ -96,8 +97,8 @@ def top_workflows(limit: int = 5, settings: WarehouseSettings | None = None) -> 
         con.close()
 
 
-def print_workflows(limit: int = 5) -> None:
-    rows = top_workflows(limit)
+def print_workflows(settings: Settings, limit: int = 5) -> None:
+    rows = top_workflows(settings.warehouse_settings(), limit)
     if not rows:
         return
     print("top workflows found (marts.workflows):")
@@ -106,26 +107,26 @@ def print_workflows(limit: int = 5) -> None:
         print(f"           {people} contributor(s), median {median:.0f} s, main variant {variant}")
 
 
-def print_night(r: NightResult) -> None:
+def print_night(r: NightResult, settings: Settings) -> None:
     print(f"{r.dag_id}, night of {r.day.isoformat()}: {r.state} (run {r.run_id})")
     if not r.ok and r.log is not None:
         print(f"  what Airflow said: {r.log}")
     if r.dag_id == "worktape_publish":
-        print_publish(r)
+        print_publish(r, settings)
         return
     if r.dag_id == "worktape_build":
         if r.ok:
-            counts = action_counts()
+            counts = action_counts(settings.warehouse_settings())
             total = sum(n for _, n in counts)
             print(
                 f"  marts.actions holds {total:,} actions: "
                 + ", ".join(f"{n:,} {t}" for t, n in counts)
             )
-            m = mart_counts()
+            m = mart_counts(settings.warehouse_settings())
             if m:
                 print("  " + ", ".join(f"{n:,} {t}" for t, n in m.items()))
         return
-    c = night_counts(r.run_id)
+    c = night_counts(r.run_id, settings.warehouse_settings())
     if not c:
         return
     print(
@@ -140,23 +141,21 @@ def print_night(r: NightResult) -> None:
     )
 
 
-def print_publish(r: NightResult) -> None:
+def print_publish(r: NightResult, settings: Settings) -> None:
     import json
 
-    from worktape.config import state_dir
     from worktape.pipeline import resources
-    from worktape.publish.analyst import analyst_path
     from worktape.publish.publisher import latest_version
 
-    gate = state_dir() / "publish" / "work" / "gate.json"
+    gate = settings.home / "publish" / "work" / "gate.json"
     if gate.exists():
         g = json.loads(gate.read_text())
         print("  " + g["message"].replace("\n", "\n  "))
-    storage = resources.storage()
+    storage = resources.storage(settings)
     if r.ok:
         print(f"  dataset           {storage.url.rstrip('/')}/published/{latest_version(storage)}/")
-        print(f'  analyst file      {analyst_path()}  (worktape query "SQL")')
-    reports = sorted((state_dir() / "reports").glob("night-*.html"))
+        print(f'  analyst file      {settings.analyst_db}  (worktape query "SQL")')
+    reports = sorted((settings.home / "reports").glob("night-*.html"))
     mine = [p for p in reports if r.day.isoformat() in p.name]
     for p in mine[-1:]:
         print(f"  nightly report    {p}")

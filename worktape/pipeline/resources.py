@@ -2,17 +2,20 @@
 
 S3 settings come from the Airflow connection `worktape_s3` when it exists (login/password
 as the key pair, `endpoint_url` and `region_name` in its extra), otherwise from the usual
-AWS environment. The bucket and prefix come from WORKTAPE_STORAGE_URL; without it the
-embedded default is a local folder under the state dir.
+AWS environment and WORKTAPE_S3_ENDPOINT_URL. The bucket and prefix come from the
+settings' storage URL (WORKTAPE_STORAGE_URL); without it the embedded default is a local
+folder under the state dir.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from worktape.config import default_storage_url
 from worktape.core.storage import Storage, open_storage
+
+if TYPE_CHECKING:
+    from worktape.settings import Settings
 
 log = logging.getLogger(__name__)
 AIRFLOW_CONN_ID = "worktape_s3"
@@ -39,8 +42,9 @@ def _airflow_s3_options() -> dict[str, Any]:
     return {"client": client}
 
 
-def storage() -> Storage:
-    url = default_storage_url()
+def storage(settings: Settings) -> Storage:
+    url = settings.storage_url
     if url.startswith("s3://"):
-        return open_storage(url, **_airflow_s3_options())
+        options = _airflow_s3_options() or {"endpoint_url": settings.s3_endpoint_url}
+        return open_storage(url, **options)
     return open_storage(url)

@@ -1,8 +1,9 @@
 """Run the nightly DAGs locally with `dag.test()`: what `worktape pipeline run` does.
 
 The embedded defaults are a SQLite Airflow metadata DB under the state dir, the DAGs of
-this checkout, the storage and warehouse defaults of worktape.config. The same DAG files
-run unchanged under a real scheduler (docker/).
+this checkout, the storage and warehouse of worktape.settings. The same DAG files run
+unchanged under a real scheduler (docker/). Each function takes the `Settings` its caller
+read (a fresh `Settings()` when none is given).
 """
 
 from __future__ import annotations
@@ -18,26 +19,20 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from worktape.config import state_dir
+from worktape.settings import Settings
 
 WRITER_POOL = "duckdb_writer"
 
 
-def dags_folder() -> Path:
-    if folder := os.environ.get("WORKTAPE_DAGS_FOLDER"):
-        return Path(folder)
-    return Path(__file__).resolve().parents[2] / "dags"
-
-
-def airflow_env(home: Path | None = None) -> dict[str, str]:
-    """Environment for an embedded Airflow. Variables already set win."""
-    home = home or state_dir() / "airflow"
+def airflow_env(home: Path | None = None, settings: Settings | None = None) -> dict[str, str]:
+    """Environment for an embedded Airflow. Airflow's own variables already set win."""
+    s = settings or Settings()
+    home = home or s.home / "airflow"
     defaults = {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(s.dags_dir),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("WORKTAPE_AIRFLOW_LOG_LEVEL", "WARNING"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": s.airflow_log_level,
     }
     return {k: os.environ.get(k, v) for k, v in defaults.items()}
 
@@ -54,11 +49,13 @@ def _airflow_cli(*args: str, env: dict[str, str]) -> None:
     )
 
 
-def prepare_airflow(env: dict[str, str] | None = None) -> dict[str, str]:
+def prepare_airflow(
+    env: dict[str, str] | None = None, settings: Settings | None = None
+) -> dict[str, str]:
     """Migrate the metadata DB (once per Airflow version) and make the writer pool."""
     import importlib.metadata as md
 
-    env = env or airflow_env()
+    env = env or airflow_env(settings=settings)
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     stamp = home / ".worktape-migrated"
@@ -91,10 +88,16 @@ class NightResult:
 
 
 def run_dag(
-    dag_id: str, day: date, env: dict[str, str] | None = None, conf: dict[str, Any] | None = None
+    dag_id: str,
+    day: date,
+    env: dict[str, str] | None = None,
+    conf: dict[str, Any] | None = None,
+    settings: Settings | None = None,
 ) -> NightResult:
-    """Run one DAG for the night of `day` in this process, with `dag.test()`."""
-    env = prepare_airflow(env)
+    """Run one DAG for the night of `day` in this process, with `dag.test()`. Its tasks
+    read their settings from the environment, as under a scheduler."""
+    s = settings or Settings()
+    env = prepare_airflow(env, s)
     os.environ.update(env)
     # dag.test() builds an in-process API client whose test transport warns on every run
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -109,7 +112,7 @@ def run_dag(
     # A manual run's data interval is inferred as the one that *ends* at its logical
     # date, so the night of `day` ([day, day+1) UTC) is triggered at day+1 00:00.
     logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-    log = state_dir() / "logs" / f"{dag_id}-{day.isoformat()}.log"
+    log = s.home / "logs" / f"{dag_id}-{day.isoformat()}.log"
     with _output_to(log):
         dr = dag.test(logical_date=logical, run_conf=conf)
     return NightResult(dag_id, dr.run_id, str(dr.state), day, log)
@@ -138,11 +141,11 @@ def _output_to(path: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def loaded_days(run_id: str) -> list[str]:
+def loaded_days(run_id: str, settings: Settings | None = None) -> list[str]:
     """The UTC days of the bundles a load run committed (what dbt must rebuild)."""
-    from worktape.warehouse import WarehouseSettings, connect
+    from worktape.warehouse import connect
 
-    s = WarehouseSettings()
+    s = (settings or Settings()).warehouse_settings()
     if not s.path.exists():
         return []
     con = connect(s, read_only=True)  # UTC: the days are UTC days on any host
@@ -158,41 +161,46 @@ def loaded_days(run_id: str) -> list[str]:
 
 
 def run_night(
-    day: date, env: dict[str, str] | None = None, *, publish: bool = True
+    day: date,
+    env: dict[str, str] | None = None,
+    *,
+    publish: bool = True,
+    settings: Settings | None = None,
 ) -> list[NightResult]:
     """The night's DAGs in order: ingest, then (as their assets would trigger them under
     a scheduler) the build for the days the load touched, then the gate and publishing.
     Stops at the first failure."""
-    ingest = run_dag("worktape_ingest", day, env)
+    s = settings or Settings()
+    ingest = run_dag("worktape_ingest", day, env, settings=s)
     results = [ingest]
     if ingest.ok:
-        days = loaded_days(ingest.run_id)
-        build = run_dag("worktape_build", day, env, conf={"days": days})
+        days = loaded_days(ingest.run_id, s)
+        build = run_dag("worktape_build", day, env, conf={"days": days}, settings=s)
         results.append(build)
         # a rerun after a failed gate publishes again even with nothing new to load
-        if publish and build.ok and (days or not published_is_current()) and has_data():
+        if publish and build.ok and (days or not published_is_current(s)) and has_data(s):
             conf = {"days": days, "night": day.isoformat()}
-            results.append(run_dag("worktape_publish", day, env, conf=conf))
+            results.append(run_dag("worktape_publish", day, env, conf=conf, settings=s))
     return results
 
 
-def has_data() -> bool:
+def has_data(settings: Settings | None = None) -> bool:
     """Whether the warehouse holds any bundle (an empty one has nothing to publish)."""
     from worktape.pipeline.tasks import warehouse_state
 
-    state = warehouse_state()
+    state = warehouse_state(settings)
     return bool(state) and state[1] > 0
 
 
-def published_is_current() -> bool:
+def published_is_current(settings: Settings | None = None) -> bool:
     """Whether the last successful publish saw the warehouse as it is now."""
     from worktape.pipeline.tasks import last_published, warehouse_state
 
-    last = last_published()
-    return last is not None and last.get("warehouse_state") == warehouse_state()
+    last = last_published(settings)
+    return last is not None and last.get("warehouse_state") == warehouse_state(settings)
 
 
-def preflight() -> None:
+def preflight(settings: Settings | None = None) -> None:
     """What a night needs, checked before any DAG runs, so that a wrong setting is one
     line, not a failed task's traceback: a bucket that answers, and a warehouse that
     opens (or none yet: the first night makes it)."""
@@ -200,11 +208,12 @@ def preflight() -> None:
 
     from worktape.core.layout import RAW
     from worktape.pipeline import resources
-    from worktape.warehouse import WarehouseSettings, connect
+    from worktape.warehouse import connect
 
-    storage = resources.storage()
+    settings = settings or Settings()
+    storage = resources.storage(settings)
     storage.list_dirs(RAW)  # an unreachable endpoint or a missing bucket fails here
-    s = WarehouseSettings()
+    s = settings.warehouse_settings()
     if not s.path.exists():
         return
     try:
@@ -228,9 +237,9 @@ def _unusable(path: Path, e: Exception) -> RuntimeError:
     )
 
 
-def bundles_on(day: date) -> int:
+def bundles_on(day: date, settings: Settings | None = None) -> int:
     """How many bundles the bucket holds for a UTC day (loaded or not)."""
     from worktape.loader.discover import list_raw_keys
     from worktape.pipeline import resources
 
-    return len(list_raw_keys(resources.storage(), [day]))
+    return len(list_raw_keys(resources.storage(settings or Settings()), [day]))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from worktape.pipeline import resources
+from worktape.settings import Settings
 
 if TYPE_CHECKING:
     from worktape.warehouse import WarehouseSettings
@@ -18,14 +19,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def discover_new(start: datetime, end: datetime) -> list[str]:
-    from worktape.loader import DEFAULT_LOOKBACK_DAYS, discover
+def discover_new(start: datetime, end: datetime, settings: Settings | None = None) -> list[str]:
+    from worktape.loader import discover
     from worktape.warehouse import connect
 
-    lookback = int(os.environ.get("WORKTAPE_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS))
-    con = connect()
+    s = settings or Settings()
+    lookback = s.lookback_days
+    con = connect(s.warehouse_settings())
     try:
-        keys = discover(resources.storage(), con, start, end, lookback_days=lookback)
+        keys = discover(resources.storage(s), con, start, end, lookback_days=lookback)
     finally:
         con.close()
     log.info(
@@ -34,15 +36,18 @@ def discover_new(start: datetime, end: datetime) -> list[str]:
     return keys
 
 
-def load_keys(keys: list[str], *, run_id: str | None) -> dict[str, Any]:
+def load_keys(
+    keys: list[str], *, run_id: str | None, settings: Settings | None = None
+) -> dict[str, Any]:
     from worktape.loader import load_bundles
     from worktape.warehouse import connect
 
-    verify_frames = os.environ.get("WORKTAPE_VERIFY_FRAMES", "1") != "0"
-    con = connect()
+    s = settings or Settings()
+    verify_frames = s.verify_frames
+    con = connect(s.warehouse_settings())
     try:
         summary = load_bundles(
-            resources.storage(), con, keys, run_id=run_id, verify_frames=verify_frames
+            resources.storage(s), con, keys, run_id=run_id, verify_frames=verify_frames
         )
     finally:
         con.close()
@@ -51,15 +56,12 @@ def load_keys(keys: list[str], *, run_id: str | None) -> dict[str, Any]:
     return out
 
 
-def dbt_project_dir() -> Path:
-    return Path(
-        os.environ.get("WORKTAPE_DBT_PROJECT")
-        or Path(__file__).resolve().parents[2] / "dbt_project"
-    )
-
-
 def dbt_build(
-    days: list[str] | None, *, full_refresh: bool = False, warehouse: Path | None = None
+    days: list[str] | None,
+    *,
+    full_refresh: bool = False,
+    warehouse: Path | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """The night's `dbt build`: the days it loaded, or everything with full_refresh, on
     `warehouse` (the configured one when None).
@@ -74,21 +76,20 @@ def dbt_build(
     refresh rebuilds the first batch from scratch and adds the others incrementally,
     which gives the same tables (a work date spanning two batches is rebuilt whole by
     the second)."""
-    from worktape.warehouse import WarehouseSettings
-
-    settings = WarehouseSettings() if warehouse is None else WarehouseSettings(path=warehouse)
+    s = settings or Settings()
+    db = s.warehouse_settings(warehouse)
     if not days and not full_refresh:
         log.info("no new data this night: nothing to build")
         return {"built": False, "days": []}
-    counts = _events_per_day(settings, None if full_refresh else days)
+    counts = _events_per_day(db, None if full_refresh else days)
     todo = sorted(counts) if full_refresh else sorted(days or [])
     batches = day_batches(
         todo,
         counts,
-        max_events=int(os.environ.get("WORKTAPE_DBT_BATCH_EVENTS", "20000000")),
-        max_days=int(os.environ.get("WORKTAPE_DBT_CHUNK_DAYS", "14")),
+        max_events=s.dbt_batch_events,
+        max_days=s.dbt_chunk_days,
     )
-    _run_dbt(settings, batches, full_refresh_first=full_refresh)
+    _run_dbt(db, batches, full_refresh_first=full_refresh, project=s.dbt_project_dir)
     return {
         "built": True,
         "days": sorted(days or []),
@@ -142,7 +143,7 @@ def _events_per_day(settings: WarehouseSettings, days: list[str] | None = None) 
 
 
 def _run_dbt(
-    s: WarehouseSettings, batches: list[list[str]], *, full_refresh_first: bool
+    s: WarehouseSettings, batches: list[list[str]], *, full_refresh_first: bool, project: Path
 ) -> list[dict[str, Any]]:
     """All batches in one dbt child process (worktape/pipeline/dbt_batches.py): dbt is
     imported and the project parsed once. Raises with dbt's own words when one fails."""
@@ -151,7 +152,6 @@ def _run_dbt(
 
     from worktape.pipeline.dbt_batches import PREFIX
 
-    project = dbt_project_dir()
     env = {
         **os.environ,
         "WORKTAPE_WAREHOUSE": str(s.path),
@@ -183,27 +183,31 @@ def _run_dbt(
     return done
 
 
-def publish_night(days: list[str] | None, *, run_id: str | None) -> dict[str, Any]:
+def publish_night(
+    days: list[str] | None, *, run_id: str | None, settings: Settings | None = None
+) -> dict[str, Any]:
     """Stage, gate and publish the warehouse, then the analyst file. A failing gate
     raises with the expectations and rows that failed, and publishes nothing."""
     from datetime import date as date_
 
-    from worktape.config import state_dir
     from worktape.publish.analyst import write_analyst_db
     from worktape.publish.publisher import publish
-    from worktape.warehouse import WarehouseSettings
 
-    home = state_dir() / "publish"
+    s = settings or Settings()
+    home = s.home / "publish"
     result = publish(
-        WarehouseSettings().path,
-        resources.storage(),
+        s.warehouse_settings(),
+        resources.storage(s),
         days=[date_.fromisoformat(d) for d in days or []] or None,
         work_dir=home / "work",
         docs_dir=home / "data_docs",
+        frame_sample=s.gate_frame_sample,
     )
-    analyst = write_analyst_db(home / "work" / "version" / "tables", result.version)
+    analyst = write_analyst_db(
+        home / "work" / "version" / "tables", result.version, s.analyst_db, s.warehouse_settings()
+    )
     (home / "last.json").write_text(
-        json.dumps({"version": result.version, "warehouse_state": warehouse_state()})
+        json.dumps({"version": result.version, "warehouse_state": warehouse_state(s)})
     )
     out = {
         "version": result.version,
@@ -217,47 +221,49 @@ def publish_night(days: list[str] | None, *, run_id: str | None) -> dict[str, An
     return out
 
 
-def nightly_report(night: Any, *, run_id: str | None) -> str:
+def nightly_report(night: Any, *, run_id: str | None, settings: Settings | None = None) -> str:
     """The night's HTML report, from the published analyst file, the bucket's quarantine
     records and the gate's outcome (pass or fail). It never opens the warehouse, so it
     needs no slot in the writers' pool."""
-    from worktape.config import state_dir
-    from worktape.publish.analyst import analyst_path
     from worktape.publish.report import write_report
 
-    home = state_dir() / "publish"
+    s = settings or Settings()
+    home = s.home / "publish"
     gate = home / "work" / "gate.json"
     path = write_report(
-        analyst_path(),
+        s.analyst_db,
         night,
-        state_dir() / "reports",
+        s.home / "reports",
         gate_json=gate,
-        storage=resources.storage(),
+        storage=resources.storage(s),
         run_id=run_id,
     )
     log.info("nightly report: %s", path)
     return str(path)
 
 
-def forget_contributor(contributor_id: str) -> dict[str, Any]:
+def forget_contributor(contributor_id: str, settings: Settings | None = None) -> dict[str, Any]:
     from dataclasses import asdict
 
     from worktape.publish.erasure import forget
-    from worktape.warehouse import WarehouseSettings
 
-    record = forget(contributor_id, warehouse=WarehouseSettings().path, storage=resources.storage())
+    s = settings or Settings()
+    record = forget(
+        contributor_id, warehouse=s.warehouse_settings(), storage=resources.storage(s), settings=s
+    )
     return asdict(record)
 
 
-def warehouse_state() -> list[Any]:
+def warehouse_state(settings: Settings | None = None) -> list[Any]:
     """What the warehouse holds, in brief: which file, how many bundles, when the last
     one was loaded."""
-    from worktape.warehouse import WarehouseSettings, connect
+    from worktape.warehouse import connect
 
-    path = WarehouseSettings().path
+    db = (settings or Settings()).warehouse_settings()
+    path = db.path
     if not path.exists():
         return []
-    con = connect(WarehouseSettings(path=path), read_only=True)
+    con = connect(db, read_only=True)
     try:
         n, last = con.execute("SELECT count(*), max(loaded_at) FROM raw.ledger").fetchone()
     finally:
@@ -265,8 +271,6 @@ def warehouse_state() -> list[Any]:
     return [str(path), n, str(last)]
 
 
-def last_published() -> dict[str, Any] | None:
-    from worktape.config import state_dir
-
-    path = state_dir() / "publish" / "last.json"
+def last_published(settings: Settings | None = None) -> dict[str, Any] | None:
+    path = (settings or Settings()).home / "publish" / "last.json"
     return json.loads(path.read_text()) if path.exists() else None

@@ -10,22 +10,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from worktape.config import state_dir
-from worktape.warehouse import open_db
+from worktape.warehouse import WarehouseSettings, open_db
 
 
-def analyst_path() -> Path:
-    """WORKTAPE_ANALYST_DB, else $WORKTAPE_HOME/published.duckdb."""
-    return Path(os.environ.get("WORKTAPE_ANALYST_DB") or state_dir() / "published.duckdb")
-
-
-def write_analyst_db(tables_dir: Path, version: str, path: Path | None = None) -> Path:
-    """One table per published Parquet file, plus `dataset_version`."""
-    path = path or analyst_path()
+def write_analyst_db(
+    tables_dir: Path, version: str, path: Path, settings: WarehouseSettings | None = None
+) -> Path:
+    """One table per published Parquet file, plus `dataset_version`, at `path` (the
+    settings' `analyst_db`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".new")
     tmp.unlink(missing_ok=True)
-    con = open_db(tmp)
+    con = open_db(tmp, settings=settings)
     try:
         for f in sorted(tables_dir.glob("*.parquet")):
             con.execute(f"CREATE TABLE {f.stem} AS SELECT * FROM read_parquet('{f}')")
@@ -37,9 +33,11 @@ def write_analyst_db(tables_dir: Path, version: str, path: Path | None = None) -
     return path
 
 
-def query(sql: str, path: Path | None = None) -> tuple[list[str], list[tuple]]:
-    """Run SQL on the analyst file, read-only."""
-    con = open_db(path or analyst_path(), read_only=True)
+def query(
+    sql: str, path: Path, settings: WarehouseSettings | None = None
+) -> tuple[list[str], list[tuple]]:
+    """Run SQL on the analyst file at `path`, read-only."""
+    con = open_db(path, read_only=True, settings=settings)
     try:
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []

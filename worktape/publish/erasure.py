@@ -24,6 +24,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -38,7 +39,10 @@ from worktape.publish.publisher import (
 )
 from worktape.publish.stage import TABLES
 from worktape.tombstones import Tombstone, write_tombstone
-from worktape.warehouse import open_db
+from worktape.warehouse import WarehouseSettings, open_db, warehouse_at
+
+if TYPE_CHECKING:
+    from worktape.settings import Settings
 
 log = logging.getLogger(__name__)
 ERASURE_LOG = PUBLISHED + "erasures.jsonl"
@@ -118,7 +122,13 @@ def _version_names(storage: Storage) -> list[str]:
     ]
 
 
-def rewrite_version(storage: Storage, version: str, contributor_id: str, work: Path) -> bool:
+def rewrite_version(
+    storage: Storage,
+    version: str,
+    contributor_id: str,
+    work: Path,
+    duckdb_settings: WarehouseSettings | None = None,
+) -> bool:
     """Rewrite one published version without the contributor. Returns whether it held any
     of their rows."""
     prefix = f"{PUBLISHED}{version}/"
@@ -132,7 +142,7 @@ def rewrite_version(storage: Storage, version: str, contributor_id: str, work: P
         dest.write_bytes(storage.get_bytes(info.key))
     db = work / f"{version}.duckdb"
     db.unlink(missing_ok=True)
-    con = open_db(db)
+    con = open_db(db, settings=duckdb_settings)
     try:
         con.execute("CREATE SCHEMA marts")
         for t in TABLES:
@@ -227,7 +237,13 @@ def rewrite_version(storage: Storage, version: str, contributor_id: str, work: P
     return True
 
 
-def _their_shards(storage: Storage, version: str, contributor_id: str, work: Path) -> set[str]:
+def _their_shards(
+    storage: Storage,
+    version: str,
+    contributor_id: str,
+    work: Path,
+    duckdb_settings: WarehouseSettings | None = None,
+) -> set[str]:
     """The shards holding frames that a version's steps of this contributor show."""
     prefix = f"{PUBLISHED}{version}/"
     steps, index = work / "their-steps.parquet", work / "their-frames.parquet"
@@ -236,7 +252,7 @@ def _their_shards(storage: Storage, version: str, contributor_id: str, work: Pat
         index.write_bytes(storage.get_bytes(prefix + F.INDEX))
     except ObjectMissing:
         return set()
-    q = open_db()
+    q = open_db(settings=duckdb_settings)
     try:
         return {
             PUBLISHED + r[0]
@@ -278,20 +294,22 @@ def _today() -> str:
 def forget(
     contributor_id: str,
     *,
-    warehouse: Path,
+    warehouse: Path | WarehouseSettings,
     storage: Storage,
+    settings: Settings,
     rebuild: bool = True,
     analyst_db: Path | None = None,
 ) -> Erasure:
     """Erase a contributor everywhere. Idempotent: a second run finds nothing more."""
     from worktape.pipeline.tasks import dbt_build
     from worktape.publish.analyst import write_analyst_db
-    from worktape.warehouse import WarehouseSettings, connect
+    from worktape.warehouse import connect
 
+    db = warehouse_at(warehouse)
     record = Erasure(erasure_id=str(uuid.uuid4()), erased_at=_today())
     # the bucket first: if this stops half way, a rerun still finds their devices in the
     # warehouse
-    con = connect(WarehouseSettings(path=warehouse))
+    con = connect(db)
     try:
         devices, bundles = _devices_and_bundles(con, contributor_id)
         write_tombstone(
@@ -304,7 +322,7 @@ def forget(
     finally:
         con.close()
     if rebuild:
-        dbt_build(None, full_refresh=True, warehouse=warehouse)
+        dbt_build(None, full_refresh=True, warehouse=db.path, settings=settings)
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -312,8 +330,8 @@ def forget(
         # their published steps show frames of, too
         shards = {F.shard_key(b) for b in bundles}
         for version in _version_names(storage):
-            shards |= _their_shards(storage, version, contributor_id, work)
-            if rewrite_version(storage, version, contributor_id, work):
+            shards |= _their_shards(storage, version, contributor_id, work, db)
+            if rewrite_version(storage, version, contributor_id, work, db):
                 record.versions_rewritten.append(version)
         for info in list(storage.list(F.SHARDS)):
             if info.key in shards:
@@ -326,7 +344,7 @@ def forget(
             for t in TABLES:
                 key = f"{PUBLISHED}{latest}/tables/{t}.parquet"
                 (tables / f"{t}.parquet").write_bytes(storage.get_bytes(key))
-            write_analyst_db(tables, latest, analyst_db)
+            write_analyst_db(tables, latest, analyst_db or settings.analyst_db, db)
 
     entry = json.dumps(asdict(record), sort_keys=True) + "\n"
     try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import tarfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -71,12 +70,6 @@ class FrameSample:
         )
 
 
-def configured_sample() -> int:
-    """WORKTAPE_GATE_FRAME_SAMPLE frames, else the default guarantee's sample size."""
-    raw = os.environ.get("WORKTAPE_GATE_FRAME_SAMPLE")
-    return int(raw) if raw else sample_size()
-
-
 def stage_frames(
     con: duckdb.DuckDBPyConnection,
     storage: Storage,
@@ -85,7 +78,7 @@ def stage_frames(
     sample: int | None = None,
 ) -> FrameSample:
     """Read the sampled new frames and write out/gate_frames.parquet."""
-    n = configured_sample() if sample is None else sample
+    n = sample_size() if sample is None else sample
     con.register("prev_frames", _ids(previous))
     new = f"""
         SELECT s.screenshot_id, b.object_key, s.data_offset, s.bytes,

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -45,6 +45,9 @@ from worktape.publish.frame_check import read_sample
 from worktape.publish.stage import TABLES, stage_gate, stage_tables
 from worktape.sqltime import iso_utc
 from worktape.tombstones import read_tombstones
+
+if TYPE_CHECKING:
+    from worktape.warehouse import WarehouseSettings
 
 log = logging.getLogger(__name__)
 LATEST = PUBLISHED + "LATEST"
@@ -366,12 +369,13 @@ def previous_index(storage: Storage) -> pa.Table | None:
 
 
 def publish(
-    warehouse: Path,
+    warehouse: Path | WarehouseSettings,
     storage: Storage,
     *,
     days: Sequence[date] | None,
     work_dir: Path,
     docs_dir: Path,
+    frame_sample: int | None = None,
 ) -> PublishResult:
     """Stage, gate and publish. Raises GateFailed (publishing nothing) when a suite fails."""
     from expectations.checkpoint import run_gate
@@ -387,15 +391,15 @@ def publish(
         seconds[stage] = seconds.get(stage, 0.0) + now - clock
         clock = now
 
-    from worktape.warehouse import WarehouseSettings, connect
+    from worktape.warehouse import connect, warehouse_at
 
-    con = connect(WarehouseSettings(path=warehouse), read_only=True)
+    con = connect(warehouse_at(warehouse), read_only=True)
     try:
         counts = stage_tables(con, version_dir / "tables")
         lap("tables")
         erased = read_tombstones(storage).contributor_ids
         previous = previous_index(storage)
-        stage_gate(con, work_dir / "gate", days, erased, storage, previous)
+        stage_gate(con, work_dir / "gate", days, erased, storage, previous, frame_sample)
         lap("stage")
         gate = run_gate(work_dir / "gate", docs_dir)
         sample = read_sample(work_dir / "gate")

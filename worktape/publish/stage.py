@@ -100,6 +100,7 @@ def stage_gate(
     erased: Sequence[str] = (),
     storage: Storage | None = None,
     previous_frames: pa.Table | None = None,
+    frame_sample: int | None = None,
 ) -> dict[str, int]:
     """The files the suites read: out/<suite>.parquet. `erased`: the contributors whose
     tombstones forbid publishing any row of theirs. With `storage`, the text of a sample
@@ -173,7 +174,7 @@ def stage_gate(
     n["gate_windows"] = _write(scan_windows(con), out / "gate_windows.parquet")
     n["gate_erased"] = _write(scan_erased(con, erased), out / "gate_erased.parquet")
     if storage is not None:
-        n["gate_frames"] = stage_frames(con, storage, out, previous_frames).read
+        n["gate_frames"] = stage_frames(con, storage, out, previous_frames, frame_sample).read
     else:
         n["gate_frames"] = _write(FRAMES_SCHEMA.empty_table(), out / "gate_frames.parquet")
     return n

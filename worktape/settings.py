@@ -1,0 +1,139 @@
+"""Every server-side setting of worktape, in one object read from the environment.
+
+Each field is the environment variable `WORKTAPE_<FIELD>` (docs/configuration.md has
+the table). The entry points (the `worktape` commands, the DAG tasks, the demo) build a
+`Settings()` when they start and pass it, or the values in it, down: library functions
+take explicit arguments and never read the environment themselves. Nothing is cached at
+import time, so a changed environment applies to the next `Settings()`.
+
+The laptop agent has its own TOML config (capture_agent/config.py, docs/agent.md) and
+never imports this module: it has no pydantic.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from worktape.warehouse import WarehouseSettings
+
+# the source checkout this package sits in, if it does (pip install -e, or PYTHONPATH)
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _default_home() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "worktape"
+
+
+def _in_checkout(name: str) -> Path | None:
+    path = CHECKOUT / name
+    return path if path.is_dir() else None
+
+
+class Settings(BaseSettings):
+    """The server side's settings. Empty variables count as unset, as they always did."""
+
+    model_config = SettingsConfigDict(env_prefix="WORKTAPE_", env_ignore_empty=True, extra="ignore")
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="the state dir: warehouse, bucket folder, Airflow home, logs, reports",
+    )
+    storage_url: str = Field(
+        "", description="the bucket: a folder or `s3://bucket/prefix` (default: `$home/bucket`)"
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="an S3-compatible server instead of AWS (also `AWS_ENDPOINT_URL`)"
+    )
+    warehouse: Path = Field(
+        Path(), description="the DuckDB warehouse file (default: `$home/warehouse/worktape.duckdb`)"
+    )
+    analyst_db: Path = Field(
+        Path(), description="the analysts' DuckDB file (default: `$home/published.duckdb`)"
+    )
+    duckdb_memory_limit: str = Field("4GB", description="DuckDB `memory_limit`")
+    duckdb_threads: int = Field(2, description="DuckDB `threads`")
+    lookback_days: int = Field(7, description="days before the interval to look for late bundles")
+    verify_frames: bool = Field(
+        True, description="`0` trusts upload checksums and skips reading frames while loading"
+    )
+    dbt_project: Path | None = Field(
+        None, description="the dbt project (default: `dbt_project/` of the source checkout)"
+    )
+    dbt_batch_events: int = Field(20_000_000, description="most raw events in one dbt batch")
+    dbt_chunk_days: int = Field(14, description="most days in one dbt batch")
+    gate_frame_sample: int | None = Field(
+        None,
+        description="frames the gate re-reads (default: enough to catch a 1% leak at 99%)",
+    )
+    dags_folder: Path | None = Field(
+        None, description="the DAG files (default: `dags/` of the source checkout)"
+    )
+    task_retries: int = Field(2, description="Airflow task retries")
+    airflow_log_level: str = Field("WARNING", description="the embedded Airflow's log level")
+    debug: bool = Field(
+        False,
+        description="set (e.g. `1`): a failing `worktape` command shows its traceback",
+    )
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        # an explicit WORKTAPE_HOME is taken as given: relative to where it was set
+        if "home" in self.model_fields_set:
+            self.home = self.home.expanduser().resolve()
+        if not self.storage_url:
+            self.storage_url = str(self.home / "bucket")
+        if self.warehouse == Path():
+            self.warehouse = self.home / "warehouse" / "worktape.duckdb"
+        if self.analyst_db == Path():
+            self.analyst_db = self.home / "published.duckdb"
+        return self
+
+    @field_validator("debug", mode="before")
+    @classmethod
+    def _any_value_is_set(cls, v: object) -> object:
+        return bool(v) if isinstance(v, str) else v  # as before: any value, even "0"
+
+    @field_validator("verify_frames", mode="before")
+    @classmethod
+    def _only_zero_is_off(cls, v: object) -> object:
+        return v != "0" if isinstance(v, str) else v
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        """WORKTAPE_DBT_PROJECT, else the source checkout's dbt_project/."""
+        if path := self.dbt_project or _in_checkout("dbt_project"):
+            return path
+        raise RuntimeError(
+            f"no dbt project next to the package ({CHECKOUT}): set WORKTAPE_DBT_PROJECT"
+        )
+
+    @property
+    def dags_dir(self) -> Path:
+        """WORKTAPE_DAGS_FOLDER, else the source checkout's dags/."""
+        if path := self.dags_folder or _in_checkout("dags"):
+            return path
+        raise RuntimeError(
+            f"no dags/ folder next to the package ({CHECKOUT}): set WORKTAPE_DAGS_FOLDER"
+        )
+
+    def warehouse_settings(self, path: Path | None = None) -> WarehouseSettings:
+        """The DuckDB settings of the warehouse (or of another file at `path`)."""
+        from worktape.warehouse import WarehouseSettings
+
+        return WarehouseSettings(
+            path=path or self.warehouse,
+            memory_limit=self.duckdb_memory_limit,
+            threads=self.duckdb_threads,
+        )
+
+
+def get_settings() -> Settings:
+    """The settings as the environment has them now (for entry points)."""
+    return Settings()
