@@ -159,6 +159,7 @@ def test_exports_written_in_small_chunks_match_one_chunk(state: Path, tmp_path: 
     many chunks and an episode longer than that into its own."""
     from worktape.publish.eventlogs import episode_chunks, write_xes
     from worktape.publish.publisher import build_dataset
+    from worktape.settings import Settings
     from worktape.warehouse import connect
 
     index = (
@@ -166,7 +167,7 @@ def test_exports_written_in_small_chunks_match_one_chunk(state: Path, tmp_path: 
         .execute(f"SELECT * FROM read_parquet('{latest(state)}/frames.parquet')")
         .to_arrow_table()
     )
-    con = connect(read_only=True)
+    con = connect(Settings().warehouse_settings(), read_only=True)
     assert len(episode_chunks(con, 40)) > 3 * len(episode_chunks(con))
     for size in (40, 10**9):
         out = tmp_path / str(size)
