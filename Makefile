@@ -40,16 +40,19 @@ sysdeps:
 demo: install
 	$(BIN)/worktape demo
 
-test: install sysdeps
-	$(BIN)/ruff check .
+test: install sysdeps lint
 	$(BIN)/python -m pytest
 
 test-fast: install sysdeps
 	$(BIN)/python -m pytest -m "not slow" -x -q
 
+# style, formatting, import contracts (pyproject's [tool.importlinter]) and strict types on
+# the core, the loader and publishing ([tool.mypy]); `make test` runs it first
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # benchmarks print figures; they never fail on a number. BENCH_FLAGS=--full adds the
 # 1,000 contributor-day ingest run (about 10 minutes, most of it simulating)
