@@ -29,7 +29,7 @@ switches as (
         app, window_title,
         lead(app) over w as next_app,
         lead(window_title) over w as next_title
-    from {{ ref('actions') }}
+    from {{ ref('int_actions_framed') }}
     where {{ in_work_dates('work_date') }}
     window w as (partition by device_id, work_date order by started_at, action_id)
 ),

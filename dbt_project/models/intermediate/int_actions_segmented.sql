@@ -26,8 +26,8 @@ with signed as (
             ),
             false
         ) as is_after_switch
-    from {{ ref('int_action_gaps') }} as g
-    left join {{ ref('int_start_signatures') }} as s
+    from {{ ref('int_actions_gapped') }} as g
+    left join {{ ref('int_action_signatures_rated') }} as s
         using (device_id, work_date, action_signature)
 ),
 
