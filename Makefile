@@ -15,7 +15,7 @@ export WORKTAPE_HOME ?= $(CURDIR)/state
 SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium mousepad postgresql
 SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium mousepad
 
-.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-textmask bench-dbt bench-night evaluate corpus lock clean
+.PHONY: install sysdeps demo test test-fast lint sqlfluff format bench bench-agent bench-textmask bench-dbt bench-night evaluate corpus lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,7 @@ demo: install
 
 test: install sysdeps
 	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory sqlfluff
 	$(BIN)/python -m pytest
 
 test-fast: install sysdeps
@@ -50,6 +51,13 @@ test-fast: install sysdeps
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory sqlfluff
+
+# the dbt models and tests, with the dbt templater (dbt_project/.sqlfluff): it compiles
+# the project, which names a warehouse file it never writes to
+sqlfluff: install
+	cd dbt_project && WORKTAPE_WAREHOUSE=$$(mktemp -d)/lint.duckdb \
+		../$(BIN)/sqlfluff lint models tests --processes 1
 
 # benchmarks print figures; they never fail on a number. BENCH_FLAGS=--full adds the
 # 1,000 contributor-day ingest run (about 10 minutes, most of it simulating)
