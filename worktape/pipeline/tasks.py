@@ -67,7 +67,7 @@ def dbt_build(
     Runs dbt as a child process on the warehouse the loader wrote. Days go in batches of
     at most WORKTAPE_DBT_BATCH_EVENTS raw events (20M) and WORKTAPE_DBT_CHUNK_DAYS days
     (14): coalescing a long history into actions at once runs out of memory (a week of
-    100 contributors, 28M events, did at a 4 GB limit, before int_actions sorted its
+    100 contributors, 28M events, did at a 4 GB limit, before int_actions_coalesced sorted its
     lists after aggregating), while 18M now peaks at 4.4 GB RSS. Fewer, larger batches
     cost less: each pays a fixed part (node overhead, tests, the models rebuilt whole),
     so 18M events built in 126 s as one batch and in about 184 s as two. A full
