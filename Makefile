@@ -15,7 +15,7 @@ export WORKTAPE_HOME ?= $(CURDIR)/state
 SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium mousepad postgresql
 SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium mousepad
 
-.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-textmask bench-dbt bench-night evaluate corpus lock clean
+.PHONY: install sysdeps demo test test-fast lint sqlfluff format bench bench-agent bench-textmask bench-dbt bench-night evaluate corpus lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory sqlfluff
+
+# the dbt models and tests, with the dbt templater (dbt_project/.sqlfluff): it compiles
+# the project, which names a warehouse file it never writes to
+sqlfluff: install
+	cd dbt_project && WORKTAPE_WAREHOUSE=$$(mktemp -d)/lint.duckdb \
+		../$(BIN)/sqlfluff lint models tests --processes 1
 
 # benchmarks print figures; they never fail on a number. BENCH_FLAGS=--full adds the
 # 1,000 contributor-day ingest run (about 10 minutes, most of it simulating)
