@@ -13,14 +13,11 @@ never imports this module: it has no pydantic.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from worktape.warehouse import WarehouseSettings
 
 # the source checkout this package sits in, if it does (pip install -e, or PYTHONPATH)
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -36,6 +33,22 @@ def _in_checkout(name: str) -> Path | None:
     return path if path.is_dir() else None
 
 
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """A DuckDB file and its limits, set explicitly, never left to DuckDB's defaults: a
+    night must not take the whole machine, and spills must land on a disk we chose.
+    `Settings.warehouse_settings()` makes them (worktape.warehouse opens them)."""
+
+    path: Path
+    memory_limit: str = "4GB"
+    threads: int = 2
+    temp_directory: Path | None = None
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.temp_directory or self.path.parent / "duckdb_tmp"
+
+
 class Settings(BaseSettings):
     """The server side's settings. Empty variables count as unset, as they always did."""
 
@@ -46,39 +59,48 @@ class Settings(BaseSettings):
         description="the state dir: warehouse, bucket folder, Airflow home, logs, reports",
     )
     storage_url: str = Field(
-        "", description="the bucket: a folder or `s3://bucket/prefix` (default: `$home/bucket`)"
+        default="",
+        description="the bucket: a folder or `s3://bucket/prefix` (default: `$home/bucket`)",
     )
     s3_endpoint_url: str | None = Field(
-        None, description="an S3-compatible server instead of AWS (also `AWS_ENDPOINT_URL`)"
+        default=None, description="an S3-compatible server instead of AWS (also `AWS_ENDPOINT_URL`)"
     )
     warehouse: Path = Field(
-        Path(), description="the DuckDB warehouse file (default: `$home/warehouse/worktape.duckdb`)"
+        default=Path(),
+        description="the DuckDB warehouse file (default: `$home/warehouse/worktape.duckdb`)",
     )
     analyst_db: Path = Field(
-        Path(), description="the analysts' DuckDB file (default: `$home/published.duckdb`)"
+        default=Path(), description="the analysts' DuckDB file (default: `$home/published.duckdb`)"
     )
-    duckdb_memory_limit: str = Field("4GB", description="DuckDB `memory_limit`")
-    duckdb_threads: int = Field(2, description="DuckDB `threads`")
-    lookback_days: int = Field(7, description="days before the interval to look for late bundles")
+    duckdb_memory_limit: str = Field(default="4GB", description="DuckDB `memory_limit`")
+    duckdb_threads: int = Field(default=2, description="DuckDB `threads`")
+    lookback_days: int = Field(
+        default=7, description="days before the interval to look for late bundles"
+    )
     verify_frames: bool = Field(
-        True, description="`0` trusts upload checksums and skips reading frames while loading"
+        default=True,
+        description="`0` trusts upload checksums and skips reading frames while loading",
     )
     dbt_project: Path | None = Field(
-        None, description="the dbt project (default: `dbt_project/` of the source checkout)"
+        default=None, description="the dbt project (default: `dbt_project/` of the source checkout)"
     )
-    dbt_batch_events: int = Field(20_000_000, description="most raw events in one dbt batch")
-    dbt_chunk_days: int = Field(14, description="most days in one dbt batch")
+    dbt_batch_events: int = Field(
+        default=20_000_000, description="most raw events in one dbt batch"
+    )
+    dbt_chunk_days: int = Field(default=14, description="most days in one dbt batch")
     gate_frame_sample: int | None = Field(
-        None,
+        default=None,
         description="frames the gate re-reads (default: enough to catch a 1% leak at 99%)",
     )
     dags_folder: Path | None = Field(
-        None, description="the DAG files (default: `dags/` of the source checkout)"
+        default=None, description="the DAG files (default: `dags/` of the source checkout)"
     )
-    task_retries: int = Field(2, description="Airflow task retries")
-    airflow_log_level: str = Field("WARNING", description="the embedded Airflow's log level")
+    task_retries: int = Field(default=2, description="Airflow task retries")
+    airflow_log_level: str = Field(
+        default="WARNING", description="the embedded Airflow's log level"
+    )
     debug: bool = Field(
-        False,
+        default=False,
         description="set (e.g. `1`): a failing `worktape` command shows its traceback",
     )
 
@@ -125,8 +147,6 @@ class Settings(BaseSettings):
 
     def warehouse_settings(self, path: Path | None = None) -> WarehouseSettings:
         """The DuckDB settings of the warehouse (or of another file at `path`)."""
-        from worktape.warehouse import WarehouseSettings
-
         return WarehouseSettings(
             path=path or self.warehouse,
             memory_limit=self.duckdb_memory_limit,

@@ -9,26 +9,12 @@ the published, read-only `published.duckdb` and Parquet instead (see docs/wareho
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-
-@dataclass(frozen=True)
-class WarehouseSettings:
-    """Set explicitly, never left to DuckDB's defaults: a night must not take the whole
-    machine, and spills must land on a disk we chose. The entry points make these from
-    the settings (`worktape.settings.Settings.warehouse_settings`)."""
-
-    path: Path
-    memory_limit: str = "4GB"
-    threads: int = 2
-    temp_directory: Path | None = None
-
-    @property
-    def temp_dir(self) -> Path:
-        return self.temp_directory or self.path.parent / "duckdb_tmp"
+# the DuckDB settings live with the others (worktape.settings, the layer below)
+from worktape.settings import WarehouseSettings as WarehouseSettings
 
 
 def open_db(
