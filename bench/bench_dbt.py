@@ -23,8 +23,8 @@ from bench.measure import Measured, measure
 from worktape.config import state_dir
 from worktape.core.storage import LocalStorage
 from worktape.loader import discover, load_bundles
-from worktape.pipeline.tasks import dbt_build
 from worktape.simulate import DEFAULT_START, simulate, workdays
+from worktape.transform.dbt import build as dbt_build
 from worktape.warehouse import WarehouseSettings, connect
 
 HISTORY_DAYS = 10
@@ -63,7 +63,9 @@ def load(bucket: Path, db: Path, days: list[date]) -> tuple[int, Measured]:
 def build(db: Path, days: list[date] | None) -> Measured:
     os.environ["WORKTAPE_WAREHOUSE"] = str(db)
     full = days is None
-    _, m = measure(lambda: dbt_build([d.isoformat() for d in days or []], full_refresh=full))
+    days_ = [d.isoformat() for d in days or []]
+    wh = WarehouseSettings(path=db)
+    _, m = measure(lambda: dbt_build(days_, warehouse=wh, full_refresh=full))
     return m
 
 

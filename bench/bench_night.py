@@ -26,8 +26,8 @@ from bench.measure import Measured, measure
 from worktape.config import state_dir
 from worktape.core.storage import LocalStorage
 from worktape.loader import discover, load_bundles
-from worktape.pipeline.tasks import dbt_build
 from worktape.simulate import DEFAULT_START, simulate
+from worktape.transform.dbt import build as dbt_build
 from worktape.warehouse import WarehouseSettings, connect
 
 SEED = 3
@@ -120,7 +120,8 @@ def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
         return n
 
     events, out["ingest"] = measure(ingest)
-    _, out["dbt"] = measure(lambda: dbt_build([d.isoformat() for d in utc]))
+    wh = WarehouseSettings(path=db)
+    _, out["dbt"] = measure(lambda: dbt_build([d.isoformat() for d in utc], warehouse=wh))
     result, m = measure(
         lambda: publish(db, storage, days=utc, work_dir=work / "publish", docs_dir=work / "docs")
     )

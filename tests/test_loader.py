@@ -156,7 +156,7 @@ def test_object_changed_after_upload_is_caught_by_a_full_verify(tmp_path: Path) 
 
 
 def test_dbt_batches_hold_few_enough_events_and_days() -> None:
-    from worktape.pipeline.tasks import day_batches
+    from worktape.transform.batches import day_batches
 
     days = [f"2026-11-0{i}" for i in range(1, 8)]
     events = dict.fromkeys(days, 3)

@@ -451,6 +451,44 @@ def test_forget_leaves_nothing_of_the_contributor(state: Path) -> None:
     assert person not in log and device not in log and record["erasure_id"] in log
 
 
+def test_forget_rebuilds_the_warehouse_it_was_given(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rebuild after an erasure is a full `dbt build` of the warehouse `forget` was
+    handed, not of the one the environment names: its marts no longer hold the person."""
+    from worktape.core.storage import open_storage
+    from worktape.publish.erasure import forget
+    from worktape.transform import dbt
+
+    given = state / "moved" / "warehouse.duckdb"
+    given.parent.mkdir()
+    shutil.move(state / "warehouse.duckdb", given)
+    elsewhere = state / "elsewhere" / "not-this.duckdb"
+    monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(elsewhere))
+    con = duckdb.connect(str(given), read_only=True)
+    (person,) = con.execute("SELECT min(contributor_id) FROM marts.episodes").fetchone()
+    con.close()
+
+    built: list[Path] = []
+    real = dbt.build
+
+    def spy(*args: object, **kw: object) -> dict[str, object]:
+        built.append(kw["warehouse"].path)  # type: ignore[union-attr]
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dbt, "build", spy)
+    forget(person, warehouse=given, storage=open_storage(state / "bucket"))
+
+    assert built == [given] and not elsewhere.exists()
+    con = duckdb.connect(str(given), read_only=True)
+    left = con.execute(
+        "SELECT count(*) FROM marts.episodes WHERE contributor_id = ?", [person]
+    ).fetchone()[0]
+    others = con.execute("SELECT count(*) FROM marts.episodes").fetchone()[0]
+    con.close()
+    assert left == 0 and others > 0
+
+
 def test_the_report_runs_while_a_load_holds_the_writer_lock(state: Path) -> None:
     """A load in its own process is inside its transaction, holding the warehouse's
     lock, when the report runs: the report reads the analyst file and the bucket, so

@@ -284,14 +284,15 @@ def forget(
     analyst_db: Path | None = None,
 ) -> Erasure:
     """Erase a contributor everywhere. Idempotent: a second run finds nothing more."""
-    from worktape.pipeline.tasks import dbt_build
     from worktape.publish.analyst import write_analyst_db
+    from worktape.transform.dbt import build
     from worktape.warehouse import WarehouseSettings, connect
 
     record = Erasure(erasure_id=str(uuid.uuid4()), erased_at=_today())
     # the bucket first: if this stops half way, a rerun still finds their devices in the
     # warehouse
-    con = connect(WarehouseSettings(path=warehouse))
+    settings = WarehouseSettings(path=warehouse)
+    con = connect(settings)
     try:
         devices, bundles = _devices_and_bundles(con, contributor_id)
         write_tombstone(
@@ -304,7 +305,7 @@ def forget(
     finally:
         con.close()
     if rebuild:
-        dbt_build(None, full_refresh=True, warehouse=warehouse)
+        build(None, warehouse=settings, full_refresh=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
