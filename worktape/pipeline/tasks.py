@@ -100,7 +100,7 @@ def nightly_report(night: Any, *, run_id: str | None) -> str:
     needs no slot in the writers' pool."""
     from worktape.config import state_dir
     from worktape.publish.analyst import analyst_path
-    from worktape.publish.report import write_report
+    from worktape.publish.night_report import write_report
 
     home = state_dir() / "publish"
     gate = home / "work" / "gate.json"
