@@ -326,6 +326,32 @@ def test_the_analyst_file_stays_open_while_a_night_runs(
     assert "workflow_name" in out.stdout and len(out.stdout.splitlines()) == 4
 
 
+def test_the_report_names_each_top_workflows_steps_from_the_data(state: Path) -> None:
+    """The step sequence shown for a workflow is its main variant's action types as the
+    published steps name them, one per action of that variant."""
+    import re
+
+    report = (state / "home" / "reports" / f"night-{DAY.isoformat()}.html").read_text()
+    shown = re.findall(r'<div class="steps">(.*?)</div>', report)
+    a = duckdb.connect(str(state / "home" / "published.duckdb"), read_only=True)
+    names = {
+        r[0].replace("_", " ")
+        for r in a.execute("SELECT DISTINCT action_type FROM steps").fetchall()
+    }
+    lengths = [
+        r[0]
+        for r in a.execute(
+            "SELECT length(main_variants[1].variant) FROM workflows "
+            "ORDER BY instance_count DESC, workflow_id LIMIT 5"
+        ).fetchall()
+    ]
+    a.close()
+    assert shown and len(shown) == len(lengths)
+    for steps, n in zip(shown, lengths, strict=True):
+        parts = steps.split(" → ")
+        assert len(parts) == n and set(parts) <= names, steps
+
+
 def test_the_report_renders_in_chromium(state: Path, tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "chromium is missing: make sysdeps installs it"
