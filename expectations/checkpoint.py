@@ -1,5 +1,5 @@
-"""Run every suite as one Great Expectations Checkpoint over the staged files, and build
-Data Docs whatever the outcome."""
+"""Run every suite over the staged files, one Great Expectations Checkpoint a suite in one
+run, and build Data Docs whatever the outcome."""
 
 from __future__ import annotations
 
