@@ -15,7 +15,7 @@ export WORKTAPE_HOME ?= $(CURDIR)/state
 SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium mousepad postgresql
 SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium mousepad
 
-.PHONY: install sysdeps demo test test-fast lint format bench bench-agent bench-textmask bench-dbt bench-night evaluate corpus lock clean
+.PHONY: install sysdeps demo test test-fast lint sqlfluff format bench bench-agent bench-textmask bench-dbt bench-night evaluate corpus lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,16 +40,26 @@ sysdeps:
 demo: install
 	$(BIN)/worktape demo
 
-test: install sysdeps
-	$(BIN)/ruff check .
+test: install sysdeps lint
 	$(BIN)/python -m pytest
 
 test-fast: install sysdeps
 	$(BIN)/python -m pytest -m "not slow" -x -q
 
+# style, formatting, import contracts (pyproject's [tool.importlinter]) and strict types on
+# the core, the loader and publishing ([tool.mypy]); `make test` runs it first
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(MAKE) --no-print-directory sqlfluff
+
+# the dbt models and tests, with the dbt templater (dbt_project/.sqlfluff): it compiles
+# the project, which names a warehouse file it never writes to
+sqlfluff: install
+	cd dbt_project && WORKTAPE_WAREHOUSE=$$(mktemp -d)/lint.duckdb \
+		../$(BIN)/sqlfluff lint models tests --processes 1
 
 # benchmarks print figures; they never fail on a number. BENCH_FLAGS=--full adds the
 # 1,000 contributor-day ingest run (about 10 minutes, most of it simulating)

@@ -1,6 +1,8 @@
-"""The capture agent that runs on a contributor's laptop.
+"""The capture agent that runs on a contributor's laptop: consent, capture (frames,
+input, windows, idle), on-laptop redaction, the spool and the upload.
 
-Only the redaction rules live here so far; the agent itself (consent, capture, spool,
-upload) is issue #3. The simulator redacts with these same rules, so simulated bundles
-look like real ones.
+It imports only the shared core (`worktape.core`: the bundle contract, storage and the
+privacy rules), never the pipeline, and the laptop install (`pip install
+'worktape[agent]'`) brings none of the pipeline's dependencies. `worktape agent …` reaches
+it through the `worktape.commands` entry point (`capture_agent.cli:add_agent_parser`).
 """

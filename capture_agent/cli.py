@@ -73,7 +73,16 @@ def cmd_consent(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from capture_agent.agent import AgentError, run_foreground
+    try:
+        from capture_agent.agent import AgentError, run_foreground
+    except ModuleNotFoundError as e:
+        # a server install has the command but not the recorder's packages
+        print(
+            f"worktape agent: {e.name} is not installed; the agent needs the laptop install: "
+            "pip install 'worktape[agent]'",
+            file=sys.stderr,
+        )
+        return 2
 
     _, path = _cfg(args)
     try:

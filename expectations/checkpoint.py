@@ -109,6 +109,7 @@ def run_gate(staged: Path, docs_dir: Path, only: list[Suite] | None = None) -> G
                     passed += 1
                     continue
                 cfg = r.expectation_config
+                assert cfg is not None  # a checkpoint's results carry their expectation
                 res = r.result or {}
                 out.failures.append(
                     Failure(

@@ -102,7 +102,7 @@ def assemble(
     manifest: dict[str, Any] | bytes,
     members: dict[str, bytes],
     *,
-    extra: list[tuple[tarfile.TarInfo, bytes]] = (),  # type: ignore[assignment]
+    extra: list[tuple[tarfile.TarInfo, bytes]] = (),  # type: ignore[assignment]  # an empty tuple stands for no members
     manifest_first: bool = True,
     fmt: int = tarfile.USTAR_FORMAT,
 ) -> bytes:

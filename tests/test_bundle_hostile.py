@@ -49,7 +49,7 @@ def test_hostile_bundle_is_rejected_with_its_reason(name: str, tmp_path: Path) -
     before = sorted(p.name for p in tmp_path.iterdir())
     for mode, dictionary in (("verify", False), ("extract", False), ("skip", True)):
         try:
-            read_bundle(bad, frames=mode, extract_to=out, limits=limits, dictionary=dictionary)  # type: ignore[arg-type]
+            read_bundle(bad, frames=mode, extract_to=out, limits=limits, dictionary=dictionary)  # type: ignore[arg-type]  # modes from a parametrize
         except BundleError as err:
             assert err.message
             if mode == "skip" and reason in SEEN_ONLY_IN_FRAMES:

@@ -158,7 +158,7 @@ def test_reads_from_a_non_seekable_stream(small_bundle: Path) -> None:
         def seekable(self) -> bool:
             return False
 
-    b = read_bundle(Pipe(small_bundle.read_bytes()))  # type: ignore[arg-type]
+    b = read_bundle(Pipe(small_bundle.read_bytes()))  # type: ignore[arg-type]  # a pipe is not seekable on purpose
     assert b.events.num_rows == read_bundle(small_bundle).events.num_rows == 9
 
 

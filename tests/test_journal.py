@@ -63,7 +63,7 @@ def test_a_closed_journal_seals_to_what_was_recorded(tmp_path: Path) -> None:
     end = T0 + timedelta(minutes=5)
     work = j.close(end)
     assert close_time(work) == end
-    w, last = BundleWriter.recover(work)  # type: ignore[misc]
+    w, last = BundleWriter.recover(work)  # type: ignore[misc]  # recover returns a pair here
     assert last == T0 + timedelta(seconds=30)
     sealed = w.seal(close_time(work) or last)
     b = read_bundle(sealed.path)  # verifies the contract, frames included
@@ -88,7 +88,7 @@ def test_a_crash_keeps_the_closed_chunks_and_whole_frames(tmp_path: Path) -> Non
     (j.work_dir / "frames.jsonl").open("a").write('{"screenshot_id": "bjournal01-0000')
     (j.work_dir / "events-00003.jsonl.tmp").write_text('{"ts": 1')  # a write cut short
     # the process dies: only the disk is left
-    w, last = BundleWriter.recover(j.work_dir)  # type: ignore[misc]
+    w, last = BundleWriter.recover(j.work_dir)  # type: ignore[misc]  # recover returns a pair here
     b = read_bundle(w.seal(last).path)
     assert b.events.num_rows == 20 * 3 + 2  # two chunks; the frame at 21 s lost its event
     assert b.screenshots.num_rows == 3
@@ -99,7 +99,7 @@ def test_a_corrupt_chunk_is_dropped_not_sealed(tmp_path: Path) -> None:
     j = journal(tmp_path)
     record(j, n=20)
     (j.work_dir / "events-00001.jsonl").write_text("not json\n")
-    w, last = BundleWriter.recover(j.work_dir)  # type: ignore[misc]
+    w, last = BundleWriter.recover(j.work_dir)  # type: ignore[misc]  # recover returns a pair here
     b = read_bundle(w.seal(last).path)
     assert b.events.num_rows == 10 * 3 + 1  # chunk 2, less the dangling frame event
 

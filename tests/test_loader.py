@@ -29,7 +29,7 @@ def night(storage_url: str, db: Path, **kw: object) -> dict:
     con = connect(WarehouseSettings(path=db))
     try:
         keys = discover(storage, con, START, END)
-        return load_bundles(storage, con, keys, run_id="test", **kw).to_dict()  # type: ignore[arg-type]
+        return load_bundles(storage, con, keys, run_id="test", **kw).to_dict()  # type: ignore[arg-type]  # keywords pass through
     finally:
         con.close()
 
@@ -137,7 +137,7 @@ def test_object_changed_after_upload_is_caught_by_a_full_verify(tmp_path: Path) 
         keys.append(raw_key("dtest", b.started_at, bid))
         storage.put(keys[-1], b.path)
     # the checksum stored at upload no longer matches the object (bit rot, tampering)
-    meta = Path(storage.root) / ".worktape-meta" / (keys[1] + ".json")  # type: ignore[attr-defined]
+    meta = Path(storage.root) / ".worktape-meta" / (keys[1] + ".json")  # type: ignore[attr-defined]  # a LocalStorage here
     meta.write_text('{"sha256": "' + "0" * 64 + '"}')
 
     con = connect(WarehouseSettings(path=tmp_path / "full.duckdb"))

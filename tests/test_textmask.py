@@ -96,7 +96,7 @@ def test_a_frame_not_read_in_time_raises() -> None:
 
 
 class _FailingMaskerFake(TextMasker):
-    def mask(self, monitor: int, pixels: bytearray, width: int, height: int):  # type: ignore[override]
+    def mask(self, monitor: int, pixels: bytearray, width: int, height: int):  # type: ignore[override]  # a fake that fails
         raise RuntimeError("onnxruntime could not run")
 
 

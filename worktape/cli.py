@@ -345,15 +345,22 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("--yes", action="store_true", help="go ahead without asking")
     fg.set_defaults(func=cmd_forget)
 
-    from capture_agent.cli import add_agent_parser
-
-    add_agent_parser(sub)
+    _add_plugin_commands(sub)
 
     demo = sub.add_parser("demo", help="run the main job end to end on embedded defaults")
     demo.add_argument("--contributors", type=int, default=3)
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
     return p
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
+    """Commands other parts add through the `worktape.commands` entry points: the laptop's
+    `worktape agent` (capture_agent), so that the server side never imports it."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="worktape.commands"), key=lambda e: e.name):
+        ep.load()(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,7 @@
    rebuilds: sessions, episodes and steps are rebuilt whole work dates at a time #}
 {% macro in_work_dates(column, actions=none) -%}
 {%- if var('days') -%}
-    {{ column }} in (select distinct work_date from {{ actions or ref('actions') }}
+    {{ column }} in (select distinct work_date from {{ actions or ref('int_actions_framed') }}
                      where {{ in_days('action_date') }})
 {%- else -%}
     true
@@ -68,7 +68,7 @@
         {%- elif where.startswith('__in_work_dates__:') -%}
             {#- a test cannot ref() here (dbt would not see the dependency): name it -#}
             {%- set actions = api.Relation.create(
-                database=target.database, schema='marts', identifier='actions') -%}
+                database=target.database, schema='intermediate', identifier='int_actions_framed') -%}
             {%- set where = in_work_dates(where[18:], actions) -%}
         {%- endif -%}
         {%- set filtered -%}

@@ -11,7 +11,7 @@ with instants as (
         ('2026-03-29 01:30:00+00'), ('2026-11-02 00:00:00+00'),
         ('2026-11-03 00:00:00.000001+00'), ('2026-11-04 07:15:42.123456+00'),
         ('2026-11-05 23:59:59.999999+00')
-    ) as v(t)
+    ) as v(t)  -- noqa: AL05
 ),
 
 pairs as (
@@ -41,7 +41,7 @@ union all
 
 select instant, null, 'local_date'
 from instants
-cross join (values (-720), (-300), (0), (90), (840)) as o(offset_minutes)
+cross join (values (-720), (-300), (0), (90), (840)) as o(offset_minutes)  -- noqa: AL05
 where {{ local_date('instant', 'offset_minutes') }}
     != cast(instant + to_minutes(offset_minutes) as date)
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, cast
 
 import duckdb
 import numpy as np
@@ -79,6 +79,13 @@ class _Fetched:
     #: what the privacy rules found in its titles and apps (measured on the verify thread)
     privacy: BundleError | None = None
 
+    @property
+    def read(self) -> Bundle:
+        """The bundle, for a fetch that read one (those that did not are never loaded)."""
+        if self.bundle is None:
+            raise ValueError(f"{self.key} was not read")
+        return self.bundle
+
 
 def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _Fetched:
     """Read and verify one bundle. The checksum stored at upload is compared with the
@@ -88,7 +95,7 @@ def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _
     if info is None:
         return _Fetched(key, missing=True)
     meta_sha = info.sha256
-    mode = "skip" if meta_sha and not verify_frames else "verify"
+    mode: Literal["skip", "verify"] = "skip" if meta_sha and not verify_frames else "verify"
     try:
         with storage.open(key) as body, _seekable(body, mode, limits) as seekable:
             b = read_bundle(seekable, frames=mode, limits=limits, dictionary=True)
@@ -113,7 +120,9 @@ def _fetch(storage: Storage, key: str, verify_frames: bool, limits: Limits) -> _
 
 
 @contextmanager
-def _seekable(body: BinaryIO, mode: str, limits: Limits) -> Iterator[BinaryIO]:
+def _seekable(
+    body: BinaryIO, mode: Literal["skip", "verify"], limits: Limits
+) -> Iterator[BinaryIO]:
     """The reader's fast path wants a seekable object: an S3 body is spooled to memory
     (to disk past 64 MB) first. In skip mode the reader stops early: stream it."""
     if mode == "skip" or body.seekable():
@@ -125,7 +134,7 @@ def _seekable(body: BinaryIO, mode: str, limits: Limits) -> Iterator[BinaryIO]:
             spool.write(chunk)
             left -= len(chunk)
         spool.seek(0)
-        yield spool  # type: ignore[misc]
+        yield cast(BinaryIO, spool)  # a SpooledTemporaryFile is a binary file
 
 
 def _key_matches(key: str, b: Bundle) -> BundleError | None:
@@ -159,12 +168,12 @@ def _const(value: str, n: int) -> pa.DictionaryArray:
 
 
 def _bundle_row(f: _Fetched, run_id: str | None, now: datetime) -> dict[str, Any]:
-    m = f.bundle.manifest  # type: ignore[union-attr]
+    m = f.read.manifest
     return {
         "bundle_id": m["bundle_id"],
         "object_key": f.key,
         "sha256": f.sha256,
-        "bytes": f.bundle.bytes,  # type: ignore[union-attr]
+        "bytes": f.read.bytes,
         "device_id": m["device_id"],
         "contributor_id": m["contributor_id"],
         "agent_version": m["agent_version"],
@@ -180,7 +189,7 @@ def _bundle_row(f: _Fetched, run_id: str | None, now: datetime) -> dict[str, Any
         "event_count": m["counts"]["events"],
         "screenshot_count": m["counts"]["screenshots"],
         "is_simulated": bool(m.get("simulated", False)),
-        "manifest": f.bundle.manifest_text,  # type: ignore[union-attr]
+        "manifest": f.read.manifest_text,
         "loaded_at": now,
         "load_run_id": run_id,
     }
@@ -203,17 +212,13 @@ def _commit(con: duckdb.DuckDBPyConnection, batch: list[_Fetched], run_id: str |
     bundles = pa.Table.from_pylist([_bundle_row(f, run_id, now) for f in batch])
     events = pa.concat_tables(
         [
-            f.bundle.events.append_column(
-                "bundle_id",
-                _const(
-                    f.bundle.bundle_id,  # type: ignore[union-attr]
-                    f.bundle.events.num_rows,
-                ),
-            )  # type: ignore[union-attr]
+            f.read.events.append_column(
+                "bundle_id", _const(f.read.bundle_id, f.read.events.num_rows)
+            )
             for f in batch
         ]
     )
-    shots = pa.concat_tables([_screenshots(f.bundle) for f in batch])  # type: ignore[arg-type]
+    shots = pa.concat_tables([_screenshots(f.read) for f in batch])
     profiles = pa.Table.from_pylist([f.profile for f in batch], schema=PROFILE_SCHEMA)
     con.register("_bundles", bundles)
     con.register("_events", events)
@@ -376,9 +381,9 @@ def load_bundles(
             _commit(con, batch, run_id)
             for f in batch:
                 summary.loaded += 1
-                summary.events += f.bundle.events.num_rows  # type: ignore[union-attr]
-                summary.screenshots += f.bundle.screenshots.num_rows  # type: ignore[union-attr]
-                summary.days.add(f.bundle.manifest["started_at"][:10])  # type: ignore[union-attr]
+                summary.events += f.read.events.num_rows
+                summary.screenshots += f.read.screenshots.num_rows
+                summary.days.add(f.read.manifest["started_at"][:10])
         batch, batch_rows = [], 0
 
     def refuse(key: str, stone: Tombstone) -> None:

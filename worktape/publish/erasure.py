@@ -130,7 +130,8 @@ def rewrite_version(storage: Storage, version: str, contributor_id: str, work: P
         dest = root / info.key[len(prefix) :]
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(storage.get_bytes(info.key))
-    db = work / f"{version}.duckdb"
+    # named plainly: dbt names the file's catalog after it
+    db = work / "rewrite.duckdb"
     db.unlink(missing_ok=True)
     con = open_db(db)
     try:
@@ -154,35 +155,11 @@ def rewrite_version(storage: Storage, version: str, contributor_id: str, work: P
         con.execute(
             "DELETE FROM marts.contributor_daily WHERE contributor_id = ?", [contributor_id]
         )
-        # workflows: what is left of them, from the instances that remain
-        con.execute(
-            """
-            CREATE OR REPLACE TABLE marts.workflows AS
-            WITH i AS (SELECT * FROM marts.workflow_instances),
-            vc AS (SELECT workflow_id, variant, count(*) AS n FROM i GROUP BY ALL),
-            v AS (
-                SELECT *, row_number() OVER (PARTITION BY workflow_id
-                                             ORDER BY n DESC, variant) AS rank
-                FROM vc
-            ),
-            s AS (
-                SELECT workflow_id, count(*) AS instance_count,
-                       count(DISTINCT contributor_id) AS contributor_count,
-                       list(DISTINCT contributor_id ORDER BY contributor_id) AS contributor_ids,
-                       median(duration_s) AS median_duration_s,
-                       min(started_at) AS first_seen_at, max(started_at) AS last_seen_at,
-                       round(avg(is_interrupted::int), 3) AS interrupted_share
-                FROM i GROUP BY 1
-            )
-            SELECT w.workflow_id, w.workflow_name, w.main_app, s.instance_count,
-                   s.instance_count >= 3 AS is_recurring, s.contributor_count,
-                   s.contributor_ids, s.median_duration_s, s.first_seen_at, s.last_seen_at,
-                   s.interrupted_share,
-                   (SELECT list({'variant': v.variant, 'instance_count': v.n} ORDER BY v.rank)
-                    FROM v WHERE v.workflow_id = w.workflow_id AND v.rank <= 3) AS main_variants
-            FROM marts.workflows AS w JOIN s USING (workflow_id)
-            """
-        )
+        # workflows: what is left of them, from the instances that remain, by the dbt
+        # model that made them (its vars, its naming: nothing of theirs stays in a name)
+        con.close()
+        rebuild_workflows(db, work)
+        con = open_db(db)
         con.execute("SET preserve_insertion_order = true")
         counts = {}
         for t, key in TABLES.items():
@@ -225,6 +202,55 @@ def rewrite_version(storage: Storage, version: str, contributor_id: str, work: P
         storage.put(prefix + rel, root / rel, overwrite=True)
     storage.put(prefix + "manifest.json", root / "manifest.json", overwrite=True)
     return True
+
+
+def rebuild_workflows(db: Path, work: Path) -> None:
+    """marts.workflows in `db` again, from its marts.workflow_instances, with the dbt
+    project's `workflows` model (what it reads, int_workflow_instances_joined, is
+    given those instances): one definition of a workflow's summary, not a copy here."""
+    import os
+    import subprocess
+    import sys
+
+    from worktape.transform.dbt import dbt_project_dir
+
+    con = open_db(db)
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
+        con.execute(
+            "CREATE OR REPLACE TABLE intermediate.int_workflow_instances_joined AS "
+            "SELECT * FROM marts.workflow_instances"
+        )
+    finally:
+        con.close()
+    project = dbt_project_dir()
+    env = {
+        **os.environ,
+        "WORKTAPE_WAREHOUSE": str(db),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from dbt.cli.main import cli; sys.exit(cli())",
+        "run",
+        "--select",
+        "workflows",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        # the night's manifest (the card's schema reads it) stays as the night left it
+        "--target-path",
+        str(work / "dbt-target"),
+        "--log-path",
+        str(work / "dbt-logs"),
+        "--no-partial-parse",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=project)
+    if proc.returncode != 0:
+        what = proc.stdout[-3000:] + proc.stderr[-2000:]
+        raise RuntimeError(f"dbt run of workflows failed:\n{what}")
 
 
 def _their_shards(storage: Storage, version: str, contributor_id: str, work: Path) -> set[str]:

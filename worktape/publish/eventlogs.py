@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, TextIO
 
 import duckdb
 
@@ -55,22 +56,24 @@ def _attr(expr: str) -> str:
 def _write_rows(
     con: duckdb.DuckDBPyConnection,
     sql: str,
-    out: object,
+    out: TextIO,
     sep: str = "",
-    params: list | None = None,
+    params: list[Any] | None = None,
 ) -> int:
     cur = con.execute(sql, params)
     n = 0
     while rows := cur.fetchmany(BATCH):
         for (text,) in rows:
             if n and sep:
-                out.write(sep)  # type: ignore[attr-defined]
-            out.write(text)  # type: ignore[attr-defined]
+                out.write(sep)
+            out.write(text)
             n += 1
     return n
 
 
-def episode_chunks(con: duckdb.DuckDBPyConnection, chunk_steps: int = CHUNK_STEPS) -> list[tuple]:
+def episode_chunks(
+    con: duckdb.DuckDBPyConnection, chunk_steps: int = CHUNK_STEPS
+) -> list[tuple[Any, ...]]:
     """(work_date, first episode_id, last episode_id): ranges of at most `chunk_steps`
     steps within one work date (an episode longer than that is a range of its own), in
     work date and episode id order, which is the order the exports write."""
@@ -154,7 +157,8 @@ def write_xes(con: duckdb.DuckDBPyConnection, path: Path, chunk_steps: int = CHU
         for chunk in episode_chunks(con, chunk_steps):
             _write_rows(con, sql, f, params=list(chunk))
         f.write("</log>\n")
-    return con.execute("SELECT count(*) FROM marts.steps").fetchone()[0]
+    (steps,) = con.execute("SELECT count(*) FROM marts.steps").fetchone() or (0,)
+    return int(steps)
 
 
 def write_ocel(con: duckdb.DuckDBPyConnection, path: Path) -> None:

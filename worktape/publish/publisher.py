@@ -200,6 +200,35 @@ def build_eventlogs(con: duckdb.DuckDBPyConnection, out: Path) -> int:
     return n
 
 
+def mart_descriptions(project: Path | None = None) -> dict[str, dict[str, str]]:
+    """Each published mart's column descriptions, {table: {column: text}}: from the
+    manifest of the dbt build that made the marts (target/manifest.json), else from
+    the models' yml. The marts' columns are a contract (dbt_project/models/marts)."""
+    from worktape.transform.dbt import dbt_project_dir
+
+    project = project or dbt_project_dir()
+    manifest = project / "target" / "manifest.json"
+    if manifest.exists():
+        nodes = json.loads(manifest.read_text()).get("nodes", {})
+        models = {
+            n["name"]: n.get("columns", {})
+            for n in nodes.values()
+            if n.get("resource_type") == "model" and n["name"] in TABLES
+        }
+        return {
+            t: {c: (col.get("description") or "").strip() for c, col in cols.items()}
+            for t, cols in models.items()
+        }
+    import yaml
+
+    doc = yaml.safe_load((project / "models" / "marts" / "_models.yml").read_text())
+    return {
+        m["name"]: {c["name"]: (c.get("description") or "").strip() for c in m.get("columns", [])}
+        for m in doc.get("models", [])
+        if m["name"] in TABLES
+    }
+
+
 def build_card(
     con: duckdb.DuckDBPyConnection,
     out: Path,
@@ -214,9 +243,10 @@ def build_card(
     ]
     span = con.execute("SELECT min(work_date), max(work_date) FROM marts.episodes").fetchone()
     people = con.execute("SELECT count(DISTINCT contributor_id) FROM marts.episodes").fetchone()[0]
+    described = mart_descriptions()
     schema = {
         t: [
-            {"name": c, "type": ty}
+            {"name": c, "type": ty, "description": described.get(t, {}).get(c, "")}
             for c, ty in con.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = 'marts' AND table_name = ? ORDER BY ordinal_position",

@@ -8,7 +8,8 @@ read, computed in DuckDB so that a night of tens of millions of events stays che
   pointer position on the screen, the smallest step in time, how many unknown kinds),
   with an example event for each, as the loader measured them;
 - per-row checks of the marts the night rebuilt, as columns (a frame's lead over its
-  action, a step count beside an action count...);
+  action, a step count beside an action count...): dbt's gate models
+  (dbt_project/models/gate), of the work dates the night rebuilt;
 - the distinct texts of every publishable table that a cheap pattern (RE2, in DuckDB)
   says could hold a secret, scanned with the agent's own rules, and the distinct
   windows, checked against its denylist.
@@ -74,7 +75,9 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
 
 def _work_dates_filter(column: str, days: Sequence[date] | None) -> str:
     """The work dates the night rebuilt: those with an action on its UTC days (dbt's
-    in_work_dates); all when none."""
+    in_work_dates); all when none. Not dbt's macro itself: the gate models are views
+    (the gate sees the marts as they are at publishing), and the days are the publish
+    task's, known only here."""
     if not days:
         return "true"
     listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
@@ -125,50 +128,17 @@ def stage_gate(
         """,
         out / "raw_bundles.parquet",
     )
-    rebuilt = _work_dates_filter("e.work_date", days)
-    n["gate_episodes"] = _copy(
-        con,
-        f"""
-        SELECT e.episode_id, e.device_id, e.started_at, e.duration_s, e.action_count,
-               coalesce(s.step_count, 0) AS step_count
-        FROM marts.episodes AS e
-        LEFT JOIN (SELECT episode_id, count(*) AS step_count FROM marts.steps GROUP BY 1) AS s
-          USING (episode_id)
-        WHERE {rebuilt}
-        ORDER BY e.episode_id
-        """,
-        out / "gate_episodes.parquet",
-    )
-    n["gate_steps"] = _copy(
-        con,
-        f"""
-        SELECT s.step_id, s.episode_id,
-               {seconds_between("s.started_at", "fb.taken_at")} AS frame_before_lead_s,
-               {seconds_between("fb.taken_at", "s.started_at")} AS frame_before_age_s,
-               {seconds_between("a.ended_at", "fa.taken_at")} AS frame_after_lag_s,
-               a.x_norm, a.y_norm, a.end_x_norm, a.end_y_norm
-        FROM marts.steps AS s
-        JOIN marts.actions AS a ON a.action_id = s.step_id
-        JOIN marts.episodes AS e USING (episode_id)
-        LEFT JOIN staging.stg_worktape__screenshots AS fb ON fb.screenshot_id = s.frame_before_id
-        LEFT JOIN staging.stg_worktape__screenshots AS fa ON fa.screenshot_id = s.frame_after_id
-        WHERE {rebuilt}
-        ORDER BY s.step_id
-        """,
-        out / "gate_steps.parquet",
-    )
-    n["gate_workflows"] = _copy(
-        con,
-        """
-        SELECT w.workflow_id, w.workflow_name, w.instance_count,
-               coalesce(i.n, 0) AS counted_instances
-        FROM marts.workflows AS w
-        LEFT JOIN (SELECT workflow_id, count(*) AS n FROM marts.workflow_instances GROUP BY 1)
-          AS i USING (workflow_id)
-        ORDER BY w.workflow_id
-        """,
-        out / "gate_workflows.parquet",
-    )
+    # per-row checks of the marts: dbt's gate models (dbt_project/models/gate), for the
+    # work dates the night rebuilt
+    rebuilt = _work_dates_filter("work_date", days)
+    for name, key in (("gate_episodes", "episode_id"), ("gate_steps", "step_id")):
+        n[name] = _copy(
+            con,
+            f"SELECT * EXCLUDE (work_date) FROM gate.{name} WHERE {rebuilt} ORDER BY {key}",
+            out / f"{name}.parquet",
+        )
+    workflows = "SELECT * FROM gate.gate_workflows ORDER BY workflow_id"
+    n["gate_workflows"] = _copy(con, workflows, out / "gate_workflows.parquet")
     n["gate_texts"] = _write(scan_texts(con), out / "gate_texts.parquet")
     n["gate_windows"] = _write(scan_windows(con), out / "gate_windows.parquet")
     n["gate_erased"] = _write(scan_erased(con, erased), out / "gate_erased.parquet")

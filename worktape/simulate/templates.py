@@ -39,35 +39,35 @@ class Template:
 
 
 def click(x: float, y: float, **kw: object) -> Step:
-    return Step("click", (x, y), **kw)  # type: ignore[arg-type]
+    return Step("click", (x, y), **kw)  # type: ignore[arg-type]  # the keywords are Step fields
 
 
 def dclick(x: float, y: float, **kw: object) -> Step:
-    return Step("double_click", (x, y), **kw)  # type: ignore[arg-type]
+    return Step("double_click", (x, y), **kw)  # type: ignore[arg-type]  # the keywords are Step fields
 
 
 def rclick(x: float, y: float, **kw: object) -> Step:
-    return Step("right_click", (x, y), **kw)  # type: ignore[arg-type]
+    return Step("right_click", (x, y), **kw)  # type: ignore[arg-type]  # the keywords are Step fields
 
 
 def type_(text: str, **kw: object) -> Step:
-    return Step("type", text=text, **kw)  # type: ignore[arg-type]
+    return Step("type", text=text, **kw)  # type: ignore[arg-type]  # the keywords are Step fields
 
 
 def hotkey(keys: str, **kw: object) -> Step:
-    return Step("hotkey", text=keys, **kw)  # type: ignore[arg-type]
+    return Step("hotkey", text=keys, **kw)  # type: ignore[arg-type]  # the keywords are Step fields
 
 
 def scroll(x: float, y: float, ticks: int = 5, **kw: object) -> Step:
-    return Step("scroll", (x, y), text=str(ticks), **kw)  # type: ignore[arg-type]
+    return Step("scroll", (x, y), text=str(ticks), **kw)  # type: ignore[arg-type]  # the keywords are Step fields
 
 
 def drag(x: float, y: float, **kw: object) -> Step:
-    return Step("drag", (x, y), **kw)  # type: ignore[arg-type]
+    return Step("drag", (x, y), **kw)  # type: ignore[arg-type]  # the keywords are Step fields
 
 
 def focus(app: str, title: str, **kw: object) -> Step:
-    return Step("focus", app=app, text=title, **kw)  # type: ignore[arg-type]
+    return Step("focus", app=app, text=title, **kw)  # type: ignore[arg-type]  # the keywords are Step fields
 
 
 _MERCHANTS = [

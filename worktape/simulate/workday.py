@@ -209,7 +209,7 @@ class _Day:
 
     def window(self, app: str) -> tuple[dict[str, int], tuple[float, float, float, float]]:
         mon, *rect = self.person.windows[app]
-        return self.person.screens[mon - 1], tuple(rect)  # type: ignore[return-value]
+        return self.person.screens[mon - 1], tuple(rect)  # type: ignore[return-value]  # windows hold four numbers
 
     def take_frame(self, trigger: str) -> None:
         if self.frames_mode == "none" or self.denied or self.app is None:

@@ -31,8 +31,8 @@ def build(
     Runs dbt as a child process on the warehouse the loader wrote. Days go in batches of
     at most WORKTAPE_DBT_BATCH_EVENTS raw events (20M) and WORKTAPE_DBT_CHUNK_DAYS days
     (14): coalescing a long history into actions at once runs out of memory (a week of
-    100 contributors, 28M events, did at a 4 GB limit, before int_actions sorted its
-    lists after aggregating), while 18M now peaks at 4.4 GB RSS. Fewer, larger batches
+    100 contributors, 28M events, did at a 4 GB limit, before int_actions_coalesced sorted
+    its lists after aggregating), while 18M now peaks at 4.4 GB RSS. Fewer, larger batches
     cost less: each pays a fixed part (node overhead, tests, the models rebuilt whole),
     so 18M events built in 126 s as one batch and in about 184 s as two. A full
     refresh rebuilds the first batch from scratch and adds the others incrementally,
@@ -41,6 +41,10 @@ def build(
     if not days and not full_refresh:
         log.info("no new data this night: nothing to build")
         return {"built": False, "days": []}
+    if not full_refresh and _predates_int_actions_framed(warehouse):
+        log.warning("the warehouse's actions predate int_actions_framed: a full refresh")
+        _drop_old_layout(warehouse)
+        full_refresh = True
     counts = events_per_day(warehouse, None if full_refresh else days)
     todo = sorted(counts) if full_refresh else sorted(days or [])
     batches = day_batches(
@@ -56,6 +60,64 @@ def build(
         "full_refresh": full_refresh,
         "batches": len(batches),
     }
+
+
+def _predates_int_actions_framed(settings: WarehouseSettings) -> bool:
+    """A warehouse built before the marts read only intermediates (issue #16) holds its
+    actions in the marts.actions table; int_actions_framed, which holds them now (the
+    mart is a view of it), would start with one night's days and lose the rest, so
+    its first build is a full refresh."""
+    from worktape.warehouse import connect
+
+    if not settings.path.exists():
+        return False
+    con = connect(settings, read_only=True)
+    try:
+        kinds = dict(
+            con.execute(
+                "SELECT table_schema || '.' || table_name, table_type "
+                "FROM information_schema.tables "
+                "WHERE table_catalog = current_database() AND table_name IN "
+                "('actions', 'int_actions_framed')"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    return (
+        kinds.get("marts.actions") == "BASE TABLE"
+        and "intermediate.int_actions_framed" not in kinds
+    )
+
+
+# the intermediate models before issue #16 named them int_<entity>s_<verb>s
+OLD_VIEWS = (
+    "int_actions",
+    "int_bundle_screens",
+    "int_episode_workflows",
+    "int_input_events",
+    "int_start_signatures",
+)
+OLD_TABLES = (
+    "int_action_boundaries",
+    "int_action_gaps",
+    "int_episode_shapes",
+    "int_shape_workflows",
+)
+
+
+def _drop_old_layout(settings: WarehouseSettings) -> None:
+    """The old layout's intermediates: nothing rebuilds them, and an erasure must not
+    leave a contributor's rows in them."""
+    from worktape.warehouse import connect
+
+    con = connect(settings)
+    try:
+        for v in OLD_VIEWS:
+            con.execute(f"DROP VIEW IF EXISTS intermediate.{v}")
+        for t in OLD_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS intermediate.{t}")
+    finally:
+        con.close()
 
 
 def run_batches(

@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
 
 PREFIX = "BATCH "
 
@@ -43,7 +46,7 @@ def run(project: str, batches: list[list[str]], full_refresh_first: bool) -> int
     if not parsed.success:
         print(f"dbt parse failed: {parsed.exception}", file=sys.stderr)
         return 1
-    runner = dbtRunner(manifest=parsed.result)
+    runner = dbtRunner(manifest=cast("Manifest", parsed.result))
     for i, days in enumerate(batches):
         args = ["build", *common, "--vars", json.dumps({"days": days})]
         if full_refresh_first and i == 0:

@@ -11,7 +11,7 @@ with sessions as (
     select contributor_id, work_date, count(*) as session_count,
            sum(duration_s) as active_s, sum(action_count) as action_count,
            min(started_at) as first_action_at, max(ended_at) as last_action_at
-    from {{ ref('sessions') }}
+    from {{ ref('int_sessions_aggregated') }}
     where {{ in_work_dates('work_date') }}
     group by all
 ),
@@ -21,17 +21,19 @@ episodes as (
            count(*) as episode_count,
            count(distinct w.workflow_id) as workflow_count,
            count(*) filter (where w.workflow_id in (
-               select workflow_id from {{ ref('workflows') }} where is_recurring
+               select workflow_id from {{ ref('int_workflow_instances_joined') }}
+               group by workflow_id
+               having {{ is_recurring('count(*)') }}
            )) as recurring_episode_count
-    from {{ ref('episodes') }} as e
-    left join {{ ref('int_episode_workflows') }} as w using (episode_id)
+    from {{ ref('int_episodes_aggregated') }} as e
+    left join {{ ref('int_episodes_clustered') }} as w using (episode_id)
     where {{ in_work_dates('e.work_date') }}
     group by all
 ),
 
 apps as (
     select contributor_id, work_date, list(distinct app order by app) as apps_used
-    from {{ ref('actions') }}
+    from {{ ref('int_actions_framed') }}
     where {{ in_work_dates('work_date') }}
     group by all
 )

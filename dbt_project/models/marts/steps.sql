@@ -24,6 +24,6 @@ select
     a.window_title,
     a.site,
     a.is_redacted
-from {{ ref('actions') }} as a
-inner join {{ ref('int_action_boundaries') }} as b using (action_id)
+from {{ ref('int_actions_framed') }} as a
+inner join {{ ref('int_actions_segmented') }} as b using (action_id)
 where {{ in_work_dates('a.work_date') }}

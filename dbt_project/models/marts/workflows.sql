@@ -1,7 +1,7 @@
 -- Recurring episodes clustered into workflows (method: worktape/workflows.py). A
 -- workflow is named for the window it usually starts in and the apps it uses.
 with instances as (
-    select * from {{ ref('workflow_instances') }}
+    select * from {{ ref('int_workflow_instances_joined') }}
 ),
 
 titles as (
@@ -55,7 +55,7 @@ select
     ) as workflow_name,
     s.main_app,
     s.instance_count,
-    s.instance_count >= {{ var('workflow_min_instances') }} as is_recurring,
+    {{ is_recurring('s.instance_count') }} as is_recurring,
     s.contributor_count,
     s.contributor_ids,
     s.median_duration_s,

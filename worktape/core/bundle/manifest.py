@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import fastjsonschema
 
@@ -20,7 +20,8 @@ from worktape.core.timeutil import from_iso
 @cache
 def manifest_schema() -> dict[str, Any]:
     text = resources.files("worktape.core.bundle").joinpath("manifest.schema.json").read_text()
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 @cache
@@ -47,7 +48,7 @@ def _check_files(files: list[Any]) -> None:
         if not (isinstance(path, str) and 1 <= len(path) <= 255):
             raise BundleError(Reason.BAD_MANIFEST, f"manifest files[{i}].path is not a path")
         is_int = type(size) is int or (isinstance(size, float) and size.is_integer())
-        if not is_int or size < 0:
+        if not is_int or cast(float, size) < 0:
             raise BundleError(Reason.BAD_MANIFEST, f"manifest files[{i}].bytes is not >= 0")
         if not (isinstance(sha, str) and _SHA256_RE.fullmatch(sha)):
             raise BundleError(Reason.BAD_MANIFEST, f"manifest files[{i}].sha256 is not sha256")

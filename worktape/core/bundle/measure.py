@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 
 
 def _floats(col: pa.ChunkedArray) -> np.ndarray:
-    return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+    out: np.ndarray = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+    return out
 
 
 def on_screen(events: pa.Table, screens: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -46,4 +47,5 @@ def off_screen(x_on: np.ndarray, y_on: np.ndarray) -> np.ndarray:
 
 def ts_us(events: pa.Table) -> np.ndarray:
     """Event times as microseconds since the epoch, in seq order."""
-    return pc.cast(events["ts"], pa.int64()).to_numpy(zero_copy_only=False)
+    out: np.ndarray = pc.cast(events["ts"], pa.int64()).to_numpy(zero_copy_only=False)
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from worktape.core.bundle.contract import (  # noqa: F401 - re-exported: one place for the names
+from worktape.core.bundle.contract import (  # re-exported: one place for the names
     EVENT_FIELDS,
     EVENT_KINDS,
     EVENTS,
@@ -21,6 +21,27 @@ from worktape.core.bundle.contract import (  # noqa: F401 - re-exported: one pla
     frame_member,
     is_scoped_id,
 )
+
+__all__ = [
+    "EVENTS",
+    "EVENTS_SCHEMA",
+    "EVENT_FIELDS",
+    "EVENT_KINDS",
+    "FORMAT",
+    "FORMAT_MAJOR",
+    "FORMAT_MINOR",
+    "FORMAT_VERSION",
+    "FRAMES_DIR",
+    "FRAME_FORMATS",
+    "ID_RE",
+    "MANIFEST",
+    "SCREENSHOTS",
+    "SCREENSHOTS_SCHEMA",
+    "SCREENSHOT_TRIGGERS",
+    "UTC_US",
+    "frame_member",
+    "is_scoped_id",
+]
 
 UTC_US = pa.timestamp("us", tz="UTC")
 

@@ -46,4 +46,5 @@ class Bundle:
 
     @property
     def bundle_id(self) -> str:
-        return self.manifest["bundle_id"]
+        bundle_id: str = self.manifest["bundle_id"]
+        return bundle_id

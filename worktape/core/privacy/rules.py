@@ -130,4 +130,4 @@ def count_changes(
 
 
 def looks_secret(text: str | None) -> bool:
-    return bool(text) and bool(secret_spans(text))
+    return bool(text) and bool(secret_spans(text or ""))

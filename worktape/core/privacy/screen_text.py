@@ -346,7 +346,7 @@ class TextMasker:
         eng = self.engine
         boxes = eng.detect(img)
         if diff is not None and own is not None:
-            changed_rows = diff.any(axis=1)
+            changed_rows: np.ndarray = np.asarray(diff.any(axis=1))
 
             def wanted(b: np.ndarray) -> bool:
                 top, bottom = _core(max(0, int(b[:, 1].min())), int(b[:, 1].max()) + 1)
@@ -391,7 +391,8 @@ class TextMasker:
         rectangles of the matching characters."""
         out: list[_Found] = []
         for row in _rows(boxes):
-            text, where = "", []  # where[i]: the box of text[i], None for a joining space
+            # where[i]: the box of text[i], None for a joining space
+            text, where = "", list[tuple[_Box, int] | None]()
             for b in row:
                 if text:
                     text += " "
@@ -468,7 +469,7 @@ def _bands(rows: np.ndarray, height: int, old: list[Hit]) -> list[tuple[int, int
             bands[-1][1] = r + 1
         else:
             bands.append([r, r + 1])
-    out = []
+    out: list[tuple[int, int]] = []
     for top, bottom in bands:
         top, bottom = max(0, top - PAD), min(height, bottom + PAD)
         for h in old:

@@ -40,7 +40,7 @@ def open_storage(url: str | os.PathLike[str], **s3_options: object) -> Storage:
 
         if not parsed.netloc:
             raise ValueError(f"S3 URL without a bucket: {text!r}")
-        return S3Storage(parsed.netloc, parsed.path, **s3_options)  # type: ignore[arg-type]
+        return S3Storage(parsed.netloc, parsed.path, **s3_options)  # type: ignore[arg-type]  # S3Storage checks the option names
     if parsed.scheme == "file":
         return LocalStorage(Path(parsed.path))
     if parsed.scheme in ("",) or (len(parsed.scheme) == 1 and os.name == "nt"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 from abc import ABC, abstractmethod
@@ -95,7 +96,7 @@ class Storage(ABC):
         """Every key under `prefix`, in key order, however many pages that takes."""
 
     @abstractmethod
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         """The next level of `/`-separated names under `prefix` (which ends with `/`),
         as full prefixes ending in `/`, sorted: S3's common prefixes."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shutil
@@ -115,7 +116,8 @@ class LocalStorage(Storage):
 
     def _read_sha(self, key: str) -> str | None:
         try:
-            return json.loads(self._meta(key).read_text())["sha256"]
+            sha: str = json.loads(self._meta(key).read_text())["sha256"]
+            return sha
         except (OSError, ValueError, KeyError):
             return None
 
@@ -140,7 +142,7 @@ class LocalStorage(Storage):
             path = base / key
             yield ObjectInfo(key, path.stat().st_size, None, _mtime(path))
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         start = self.root / prefix if prefix else self.root
         if not start.is_dir():
             return []

@@ -11,6 +11,7 @@ HEAD can prove an upload where the server does not check.
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import os
 from collections.abc import Iterator
@@ -177,7 +178,8 @@ class S3Storage(Storage):
                 return b""
             raise
         with r["Body"] as body:
-            return body.read()
+            data: bytes = body.read()
+        return data
 
     def head(self, key: str) -> ObjectInfo | None:
         try:
@@ -203,7 +205,7 @@ class S3Storage(Storage):
             for obj in page.get("Contents", []):
                 yield ObjectInfo(obj["Key"][n:], obj["Size"], None, obj.get("LastModified"))
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         n = len(self.prefix)
         out: list[str] = []

@@ -9,10 +9,10 @@
 -- for a browser) and the distinct words of its window titles (digits dropped: ids and
 -- amounts vary between instances; the browser's name dropped; dialogs left out), as a
 -- sorted list and a key to group on.
--- depends_on: {{ ref('actions') }}  (in_work_dates reads it only when days are given)
+-- depends_on: {{ ref('int_actions_framed') }}  (in_work_dates reads it only when days are given)
 with words as (
     select distinct a.episode_id, a.device_id, a.work_date, w.word
-    from {{ ref('int_action_boundaries') }} as a,
+    from {{ ref('int_actions_segmented') }} as a,
         unnest(regexp_extract_all(
             lower(regexp_replace(coalesce(a.window_title, ''), {{ browser_suffix() }}, '')),
             '[a-z][a-z]+'
@@ -26,7 +26,7 @@ contexts as (
         a.episode_id, a.device_id, a.work_date,
         mode(a.task_app || coalesce(' / ' || {{ site_of('a.window_title') }}, ''))
             as main_context
-    from {{ ref('int_action_boundaries') }} as a
+    from {{ ref('int_actions_segmented') }} as a
     where not a.is_dialog
     group by all
 ),
@@ -46,7 +46,7 @@ select
     ) as main_app,
     coalesce(s.words, []) as words,
     array_to_string(coalesce(s.words, []), ' ') as words_key
-from {{ ref('episodes') }} as e
+from {{ ref('int_episodes_aggregated') }} as e
 left join shapes as s using (episode_id, device_id, work_date)
 left join contexts as c using (episode_id, device_id, work_date)
 where {{ in_work_dates('e.work_date') }}

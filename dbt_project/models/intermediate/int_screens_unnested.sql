@@ -9,7 +9,7 @@ with screens as (
 
 select
     bundle_id,
-    s.monitor as monitor,
+    s.monitor,
     s."left" as screen_left,
     s.top as screen_top,
     s.width as screen_width,

@@ -13,7 +13,7 @@ with inputs as (
                  and coalesce(modifiers, '') not similar to '.*(ctrl|alt|cmd).*') then 'char'
             else 'hotkey'
         end as category
-    from {{ ref('int_input_events') }}
+    from {{ ref('int_input_events_joined') }}
     -- a modifier pressed on its own is part of the next key's combination
     where not (event_kind = 'key_down' and coalesce(key, '') in ('ctrl', 'alt', 'shift', 'cmd'))
 ),

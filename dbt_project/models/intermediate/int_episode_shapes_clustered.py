@@ -11,7 +11,7 @@ def model(dbt, session):
 
     threshold = float(dbt.config.get("workflow_threshold") or DEFAULT_THRESHOLD)
     rows = (
-        dbt.ref("int_episode_shapes")
+        dbt.ref("int_episodes_shaped")
         .aggregate("main_app, words_key, any_value(words) AS words, count(*) AS n")
         .fetchall()
     )

@@ -29,7 +29,7 @@ switches as (
         app, window_title,
         lead(app) over w as next_app,
         lead(window_title) over w as next_title
-    from {{ ref('actions') }}
+    from {{ ref('int_actions_framed') }}
     where {{ in_work_dates('work_date') }}
     window w as (partition by device_id, work_date order by started_at, action_id)
 ),
@@ -106,7 +106,7 @@ contexts as (
                                    order by t.started_at, t.action_id
                                    rows between {{ var('recent_actions') }} preceding
                                             and 1 preceding) as recent_contexts,
-        exists (
+        exists (  -- noqa: LT06
             select 1 from pauses as p
             where p.device_id = t.device_id
               and p.paused_at between t.prev_ended_at and t.started_at

@@ -26,8 +26,8 @@ with signed as (
             ),
             false
         ) as is_after_switch
-    from {{ ref('int_action_gaps') }} as g
-    left join {{ ref('int_start_signatures') }} as s
+    from {{ ref('int_actions_gapped') }} as g
+    left join {{ ref('int_action_signatures_rated') }} as s
         using (device_id, work_date, action_signature)
 ),
 
@@ -47,7 +47,7 @@ starts as (
         is_session_start
             or (not is_dialog and not is_same_instant and is_cut and not is_inner)
             or (not is_dialog and not is_same_instant and is_anchor and not is_after_switch)
-            or task_context is distinct from prev_task_context as is_segment_start
+            or (task_context is distinct from prev_task_context) as is_segment_start
     from actions
 ),
 
@@ -125,12 +125,13 @@ parents as (
 
 episode_roots as (
     with recursive chain(segment_id, root_id) as (
-        select segment_id, segment_id from parents where parent_segment_id is null
+        select segment_id, segment_id from parents where parent_segment_id is null  -- noqa: AL08
         union all
         select p.segment_id, c.root_id
         from parents as p
         inner join chain as c on p.parent_segment_id = c.segment_id
     )
+
     select segment_id, root_id from chain
 ),
 

@@ -13,5 +13,5 @@ select
         and start_rate >= {{ var('anchor_start_rate') }} as is_anchor,
     action_count >= {{ var('signature_min_actions') }}
         and start_rate < {{ var('inner_start_rate') }} as is_inner
-from {{ ref('int_action_gaps') }}
+from {{ ref('int_actions_gapped') }}
 group by all
