@@ -41,9 +41,9 @@ def in_utc_days(column: str, days: Sequence[date] | None) -> str:
 
     The twin of dbt's `in_days_at` macro (dbt_project/macros/days.sql), kept because
     queries outside dbt need it: counting a night's events to decide dbt's batches
-    (worktape.transform.batches) runs before dbt does, and the gate's staging queries
-    (worktape.publish.stage) are not dbt models yet. tests/test_sqltime.py holds it to
-    DuckDB's date test."""
+    (worktape.transform.batches) runs before dbt does, and the raw gate's per-bundle
+    staging query (worktape.publish.stage) is not a dbt model. tests/test_sqltime.py
+    holds it to DuckDB's date test."""
     if not days:
         return "true"
 
