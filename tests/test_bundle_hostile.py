@@ -104,12 +104,12 @@ def test_manifest_schema_is_2020_12_and_the_compiled_check_agrees(tmp_path: Path
     variants.append({**good, "files": [*good["files"], {"path": "x", "bytes": 1}]})
     variants.append({**good, "files": [*good["files"], "x"]})
     variants.append({**good, "files": {"path": "x"}})
-    from worktape.core.bundle.reader import _parse_manifest
+    from worktape.core.bundle.manifest import parse_manifest
 
     for manifest in variants:
         by_jsonschema = jsonschema.Draft202012Validator(schema).is_valid(manifest)
         try:
-            _parse_manifest(json.dumps(manifest).encode())
+            parse_manifest(json.dumps(manifest).encode())
             compiled = True
         except BundleError:
             compiled = False

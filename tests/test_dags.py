@@ -72,12 +72,12 @@ def test_tasks_outside_the_writers_pool_never_open_the_warehouse() -> None:
     import inspect
 
     from worktape.pipeline import tasks
-    from worktape.publish import report
+    from worktape.publish import night_report
 
-    for fn in (tasks.nightly_report, report.render, report.write_report):
+    for fn in (tasks.nightly_report, night_report.render, night_report.write_report):
         text = inspect.getsource(fn)
         assert "WarehouseSettings" not in text and "connect(" not in text, fn.__name__
-    assert "WarehouseSettings" not in inspect.getsource(report)
+    assert "WarehouseSettings" not in inspect.getsource(night_report)
 
 
 def test_dag_files_do_no_io_or_heavy_imports_at_parse_time() -> None:

@@ -156,7 +156,7 @@ def test_object_changed_after_upload_is_caught_by_a_full_verify(tmp_path: Path) 
 
 
 def test_dbt_batches_hold_few_enough_events_and_days() -> None:
-    from worktape.pipeline.tasks import day_batches
+    from worktape.transform.batches import day_batches
 
     days = [f"2026-11-0{i}" for i in range(1, 8)]
     events = dict.fromkeys(days, 3)
@@ -187,11 +187,11 @@ def test_bundle_profiles_agree_with_the_sql_definitions_reader_rules_faked_off(
     rules off. The gate keeps judging the profiles as a second line."""
     from tests.bundlekit import CONSENT
     from worktape.core.bundle import BundleWriter
-    from worktape.core.bundle import reader as R
+    from worktape.core.bundle import tables as T
     from worktape.core.storage import LocalStorage
 
-    monkeypatch.setattr(R, "_check_order", lambda events: None)
-    monkeypatch.setattr(R, "_check_pointer", lambda events, screens: None)
+    monkeypatch.setattr(T, "_check_order", lambda events: None)
+    monkeypatch.setattr(T, "_check_pointer", lambda events, screens: None)
     storage = LocalStorage(tmp_path / "bucket")
     screens = [
         {"monitor": 1, "left": 0, "top": 0, "width": 1920, "height": 1080},

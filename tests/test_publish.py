@@ -327,6 +327,32 @@ def test_the_analyst_file_stays_open_while_a_night_runs(
     assert "workflow_name" in out.stdout and len(out.stdout.splitlines()) == 4
 
 
+def test_the_report_names_each_top_workflows_steps_from_the_data(state: Path) -> None:
+    """The step sequence shown for a workflow is its main variant's action types as the
+    published steps name them, one per action of that variant."""
+    import re
+
+    report = (state / "home" / "reports" / f"night-{DAY.isoformat()}.html").read_text()
+    shown = re.findall(r'<div class="steps">(.*?)</div>', report)
+    a = duckdb.connect(str(state / "home" / "published.duckdb"), read_only=True)
+    names = {
+        r[0].replace("_", " ")
+        for r in a.execute("SELECT DISTINCT action_type FROM steps").fetchall()
+    }
+    lengths = [
+        r[0]
+        for r in a.execute(
+            "SELECT length(main_variants[1].variant) FROM workflows "
+            "ORDER BY instance_count DESC, workflow_id LIMIT 5"
+        ).fetchall()
+    ]
+    a.close()
+    assert shown and len(shown) == len(lengths)
+    for steps, n in zip(shown, lengths, strict=True):
+        parts = steps.split(" → ")
+        assert len(parts) == n and set(parts) <= names, steps
+
+
 def test_the_report_renders_in_chromium(state: Path, tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "chromium is missing: make sysdeps installs it"
@@ -450,6 +476,44 @@ def test_forget_leaves_nothing_of_the_contributor(state: Path) -> None:
     a.close()
     log = (bucket / "published" / "erasures.jsonl").read_text()
     assert person not in log and device not in log and record["erasure_id"] in log
+
+
+def test_forget_rebuilds_the_warehouse_it_was_given(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rebuild after an erasure is a full `dbt build` of the warehouse `forget` was
+    handed, not of the one the environment names: its marts no longer hold the person."""
+    from worktape.core.storage import open_storage
+    from worktape.publish.erasure import forget
+    from worktape.transform import dbt
+
+    given = state / "moved" / "warehouse.duckdb"
+    given.parent.mkdir()
+    shutil.move(state / "warehouse.duckdb", given)
+    elsewhere = state / "elsewhere" / "not-this.duckdb"
+    monkeypatch.setenv("WORKTAPE_WAREHOUSE", str(elsewhere))
+    con = duckdb.connect(str(given), read_only=True)
+    (person,) = con.execute("SELECT min(contributor_id) FROM marts.episodes").fetchone()
+    con.close()
+
+    built: list[Path] = []
+    real = dbt.build
+
+    def spy(*args: object, **kw: object) -> dict[str, object]:
+        built.append(kw["warehouse"].path)  # type: ignore[union-attr]
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dbt, "build", spy)
+    forget(person, warehouse=given, storage=open_storage(state / "bucket"))
+
+    assert built == [given] and not elsewhere.exists()
+    con = duckdb.connect(str(given), read_only=True)
+    left = con.execute(
+        "SELECT count(*) FROM marts.episodes WHERE contributor_id = ?", [person]
+    ).fetchone()[0]
+    others = con.execute("SELECT count(*) FROM marts.episodes").fetchone()[0]
+    con.close()
+    assert left == 0 and others > 0
 
 
 def test_the_report_runs_while_a_load_holds_the_writer_lock(state: Path) -> None:

@@ -131,8 +131,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_pipeline_run(args: argparse.Namespace) -> int:
-    from worktape.pipeline.report import print_night
     from worktape.pipeline.runner import bundles_on, preflight, run_night
+    from worktape.pipeline.summary import print_night
 
     settings = _settings()
     day, last = args.date, args.to or args.date

@@ -83,8 +83,8 @@ def run_demo(settings: Settings, *, contributors: int = 3, seed: int = 7) -> int
     if reasons:
         return 1
 
-    from worktape.pipeline.report import print_night
     from worktape.pipeline.runner import run_night
+    from worktape.pipeline.summary import print_night
 
     # a person at UTC-8 works past midnight UTC: their last bundles belong to the next night
     print("3/3 running the nightly pipeline (Airflow dag.test, SQLite, DuckDB)", flush=True)
@@ -99,7 +99,7 @@ def run_demo(settings: Settings, *, contributors: int = 3, seed: int = 7) -> int
     print("scored against the simulator's ground truth (worktape evaluate):")
     print("  " + report(*evaluate(warehouse, storage)).replace("\n", "\n  "))
     print(f"  warehouse         {warehouse.path}")
-    from worktape.pipeline.report import print_workflows
+    from worktape.pipeline.summary import print_workflows
     from worktape.publish.publisher import latest_version
 
     print_workflows(settings)

@@ -37,7 +37,13 @@ def day_runs(days: Sequence[date]) -> list[tuple[date, date]]:
 
 def in_utc_days(column: str, days: Sequence[date] | None) -> str:
     """A timestamptz column on the UTC `days` (true when None or empty), as ranges: exact
-    for UTC days, and DuckDB skips other days' row groups by their min and max."""
+    for UTC days, and DuckDB skips other days' row groups by their min and max.
+
+    The twin of dbt's `in_days_at` macro (dbt_project/macros/days.sql), kept because
+    queries outside dbt need it: counting a night's events to decide dbt's batches
+    (worktape.transform.batches) runs before dbt does, and the raw gate's per-bundle
+    staging query (worktape.publish.stage) is not a dbt model. tests/test_sqltime.py
+    holds it to DuckDB's date test."""
     if not days:
         return "true"
 

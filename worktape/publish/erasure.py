@@ -328,8 +328,8 @@ def forget(
     analyst_db: Path | None = None,
 ) -> Erasure:
     """Erase a contributor everywhere. Idempotent: a second run finds nothing more."""
-    from worktape.pipeline.tasks import dbt_build
     from worktape.publish.analyst import write_analyst_db
+    from worktape.transform.dbt import build
     from worktape.warehouse import connect
 
     db = warehouse_at(warehouse)
@@ -349,7 +349,14 @@ def forget(
     finally:
         con.close()
     if rebuild:
-        dbt_build(None, full_refresh=True, warehouse=db.path, settings=settings)
+        build(
+            None,
+            warehouse=db,
+            project=settings.dbt_project_dir,
+            full_refresh=True,
+            max_events=settings.dbt_batch_events,
+            max_days=settings.dbt_chunk_days,
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -45,7 +45,6 @@ INDEX = "frames.parquet"
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
 THREADS = 8  # ranged reads and puts are latency-bound: several at a time
-BATCH_BUNDLES = 256  # bundles whose frame lists are held at once
 _SLICED = pa.schema([("bundle_id", pa.string()), ("start", pa.int64())])
 INDEX_SCHEMA = pa.schema(
     [
@@ -66,12 +65,6 @@ class FrameCorrupt(RuntimeError):
 
 def shard_key(bundle_id: str) -> str:
     return f"{SHARDS}{bundle_id}.tar"
-
-
-def image_ref(row: dict[str, Any]) -> str:
-    """How a dataset record names a frame: `frames/<bundle_id>.tar#screenshots/<id>.webp`,
-    relative to published/."""
-    return f"{row['shard']}#{row['member']}"
 
 
 def _padded(n: int) -> int:

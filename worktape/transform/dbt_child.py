@@ -1,12 +1,12 @@
-"""One dbt process for all of a night's batches: `python -m worktape.pipeline.dbt_batches`.
+"""One dbt process for all of a night's batches: `python -m worktape.transform.dbt_child`.
 
-A night that loaded a backfill builds it a few days at a time (`tasks.dbt_build`). Each
-`dbt build` as its own process paid about 14 s before its first model: importing dbt
-(4-5 s) and parsing the project again (7-13 s: a new `days` var defeats partial
-parsing). Here dbt is imported once, the project parsed once, and every batch runs
-with that manifest through dbt's programmatic API (`dbtRunner`); `days` is applied when
-each node is compiled. It is still a child of the task, so that DuckDB's single writer
-and dbt's memory end with it.
+A night that loaded a backfill builds it a few days at a time
+(`worktape.transform.dbt.build`). Each `dbt build` as its own process paid about 14 s
+before its first model: importing dbt (4-5 s) and parsing the project again (7-13 s:
+a new `days` var defeats partial parsing). Here dbt is imported once, the project
+parsed once, and every batch runs with that manifest through dbt's programmatic API
+(`dbtRunner`); `days` is applied when each node is compiled. It is still a child of
+the task, so that DuckDB's single writer and dbt's memory end with it.
 
 Input, as JSON on argv[1]: {"project": dir, "batches": [[day, ...], ...],
 "full_refresh_first": bool}. Output: one JSON line per batch on stdout, prefixed
@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
 
 PREFIX = "BATCH "
 
@@ -43,7 +46,7 @@ def run(project: str, batches: list[list[str]], full_refresh_first: bool) -> int
     if not parsed.success:
         print(f"dbt parse failed: {parsed.exception}", file=sys.stderr)
         return 1
-    runner = dbtRunner(manifest=parsed.result)
+    runner = dbtRunner(manifest=cast("Manifest", parsed.result))
     for i, days in enumerate(batches):
         args = ["build", *common, "--vars", json.dumps({"days": days})]
         if full_refresh_first and i == 0:

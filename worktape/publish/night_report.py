@@ -14,16 +14,6 @@ from typing import Any
 
 from worktape.core.storage import Storage
 
-ACTION_NAMES = {
-    "C": "click",
-    "D": "double click",
-    "R": "right click",
-    "G": "drag",
-    "S": "scroll",
-    "T": "type",
-    "K": "hotkey",
-}
-
 
 def bar_chart(title: str, bars: list[tuple[str, float]], *, chart_id: str, width: int = 640) -> str:
     """A horizontal bar chart as SVG (one <rect class="bar"> per bar)."""
@@ -125,10 +115,20 @@ def _published_night(analyst: Path, night: date) -> tuple[dict, list, dict, tupl
                 [night],
             ).fetchall()
         )
+        # the main variant's action types as the data names them: the steps of one of
+        # its instances, in order
         workflows = con.execute(
-            "SELECT workflow_id, workflow_name, instance_count, contributor_count, "
-            "median_duration_s, main_variants[1].variant FROM workflows "
-            "ORDER BY instance_count DESC, workflow_id LIMIT 10"
+            """
+            SELECT w.workflow_id, w.workflow_name, w.instance_count, w.contributor_count,
+                   w.median_duration_s,
+                   (SELECT list(s.action_type ORDER BY s.step_index) FROM steps AS s
+                    WHERE s.episode_id = (
+                        SELECT min(i.episode_id) FROM workflow_instances AS i
+                        WHERE i.workflow_id = w.workflow_id
+                          AND i.variant = w.main_variants[1].variant))
+            FROM workflows AS w
+            ORDER BY w.instance_count DESC, w.workflow_id LIMIT 10
+            """
         ).fetchall()
         firsts = dict(
             con.execute(
@@ -190,8 +190,8 @@ def render(
     rows = []
     shown = {firsts[w[0]] for w in workflows[:5] if firsts.get(w[0])}
     published = _published_frames(storage, shown)
-    for wid, name, n, people, median, variant in workflows[:5]:
-        steps = " → ".join(ACTION_NAMES.get(c, c) for c in (variant or ""))
+    for wid, name, n, people, median, actions in workflows[:5]:
+        steps = " → ".join(a.replace("_", " ") for a in (actions or []))
         first = firsts.get(wid)
         thumb = _thumbnail(storage, published.get(first or ""), bool(first))
         rows.append(
