@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -188,3 +189,12 @@ CREATE TABLE IF NOT EXISTS raw.quarantine (
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_DDL)
+
+
+def one(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The one row an aggregate query returns (DuckDB's fetchone says None for no row,
+    which an aggregate never gives: a missing row is a bug, said as one)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row

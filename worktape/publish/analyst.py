@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from worktape.warehouse import WarehouseSettings, open_db
 
@@ -35,7 +36,7 @@ def write_analyst_db(
 
 def query(
     sql: str, path: Path, settings: WarehouseSettings | None = None
-) -> tuple[list[str], list[tuple]]:
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run SQL on the analyst file at `path`, read-only."""
     con = open_db(path, read_only=True, settings=settings)
     try:

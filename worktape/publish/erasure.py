@@ -39,7 +39,7 @@ from worktape.publish.publisher import (
 )
 from worktape.publish.stage import TABLES
 from worktape.tombstones import Tombstone, write_tombstone
-from worktape.warehouse import WarehouseSettings, open_db, warehouse_at
+from worktape.warehouse import WarehouseSettings, one, open_db, warehouse_at
 
 if TYPE_CHECKING:
     from worktape.settings import Settings
@@ -93,9 +93,11 @@ def erase_warehouse(con: duckdb.DuckDBPyConnection, contributor_id: str, bundles
         "quarantine",
         "bundles",
     ):
-        n += con.execute(
-            f"DELETE FROM raw.{table} WHERE bundle_id IN (SELECT bundle_id FROM erased_bundles)"
-        ).fetchone()[0]
+        n += one(
+            con.execute(
+                f"DELETE FROM raw.{table} WHERE bundle_id IN (SELECT bundle_id FROM erased_bundles)"
+            )
+        )[0]
     con.execute("COMMIT")
     return n
 
@@ -153,12 +155,16 @@ def rewrite_version(
                 f"CREATE TABLE marts.{t} AS SELECT * FROM read_parquet('{root}/tables/{t}.parquet')"
             )
         held = (
-            con.execute(
-                "SELECT count(*) FROM marts.episodes WHERE contributor_id = ?", [contributor_id]
-            ).fetchone()[0]
-            + con.execute(
-                "SELECT count(*) FROM marts.actions WHERE contributor_id = ?", [contributor_id]
-            ).fetchone()[0]
+            one(
+                con.execute(
+                    "SELECT count(*) FROM marts.episodes WHERE contributor_id = ?", [contributor_id]
+                )
+            )[0]
+            + one(
+                con.execute(
+                    "SELECT count(*) FROM marts.actions WHERE contributor_id = ?", [contributor_id]
+                )
+            )[0]
         )
         if not held:
             return False
@@ -180,7 +186,7 @@ def rewrite_version(
                 f"COPY (SELECT * FROM marts.{t} ORDER BY {key}) TO '{path}' "
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
             )
-            counts[t] = con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0]
+            counts[t] = one(con.execute(f"SELECT count(*) FROM marts.{t}"))[0]
         # the frames index keeps the frames the remaining steps show
         index_path = root / F.INDEX
         kept = F.INDEX_SCHEMA.empty_table()

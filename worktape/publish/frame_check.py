@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from worktape.core.storage import Storage
 from worktape.publish.frames import WANTED_SQL
+from worktape.warehouse import one
 
 if TYPE_CHECKING:
     from worktape.core.privacy.screen_text import TextMasker
@@ -89,7 +90,7 @@ def stage_frames(
         JOIN raw.bundles AS b USING (bundle_id)
         ANTI JOIN prev_frames USING (screenshot_id)
     """
-    total = con.execute(f"SELECT count(*) FROM ({new})").fetchone()[0]
+    total = one(con.execute(f"SELECT count(*) FROM ({new})"))[0]
     rows = con.execute(
         f"SELECT * FROM ({new}) ORDER BY hash(screenshot_id), screenshot_id LIMIT {int(n)}"
     ).fetchall()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from worktape.core.storage import Storage
+from worktape.warehouse import one
 
 
 def bar_chart(title: str, bars: list[tuple[str, float]], *, chart_id: str, width: int = 640) -> str:
@@ -99,7 +100,9 @@ def _thumbnail(storage: Storage | None, frame: dict[str, Any] | None, wanted: bo
     return f'<img class="thumb" alt="first screen" src="data:image/webp;base64,{b64}">'
 
 
-def _published_night(analyst: Path, night: date) -> tuple[dict, list, dict, tuple]:
+def _published_night(
+    analyst: Path, night: date
+) -> tuple[dict[int, int], list[Any], dict[str, Any], tuple[Any, ...]]:
     """What the report shows of the data, from the analyst file: the published tables
     (the report never opens the warehouse, which belongs to the night's one writer).
     Nothing yet when no night has been published."""
@@ -140,10 +143,12 @@ def _published_night(analyst: Path, night: date) -> tuple[dict, list, dict, tupl
                 """
             ).fetchall()
         )
-        totals = con.execute(
-            "SELECT (SELECT count(*) FROM episodes), (SELECT count(*) FROM steps), "
-            "(SELECT count(DISTINCT contributor_id) FROM episodes)"
-        ).fetchone()
+        totals = one(
+            con.execute(
+                "SELECT (SELECT count(*) FROM episodes), (SELECT count(*) FROM steps), "
+                "(SELECT count(DISTINCT contributor_id) FROM episodes)"
+            )
+        )
     finally:
         con.close()
     return hours, workflows, firsts, totals

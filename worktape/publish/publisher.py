@@ -47,7 +47,7 @@ from worktape.sqltime import iso_utc
 from worktape.tombstones import read_tombstones
 
 if TYPE_CHECKING:
-    from worktape.warehouse import WarehouseSettings
+    from worktape.warehouse import WarehouseSettings, one
 
 log = logging.getLogger(__name__)
 LATEST = PUBLISHED + "LATEST"
@@ -131,7 +131,7 @@ def build_dataset(
     finally:
         part.unlink(missing_ok=True)
         con.execute("DROP TABLE IF EXISTS dataset_images")
-    return con.execute("SELECT count(*) FROM marts.episodes").fetchone()[0]
+    return int(one(con.execute("SELECT count(*) FROM marts.episodes"))[0])
 
 
 # one chunk of records: the episodes of one work date between two episode ids
@@ -219,7 +219,7 @@ def mart_descriptions(project: Path) -> dict[str, dict[str, str]]:
             t: {c: (col.get("description") or "").strip() for c, col in cols.items()}
             for t, cols in models.items()
         }
-    import yaml
+    import yaml  # type: ignore[import-untyped]  # PyYAML ships no types
 
     doc = yaml.safe_load((project / "models" / "marts" / "_models.yml").read_text())
     return {
@@ -242,8 +242,8 @@ def build_card(
             "SELECT DISTINCT consent_policy_version FROM raw.bundles ORDER BY 1"
         ).fetchall()
     ]
-    span = con.execute("SELECT min(work_date), max(work_date) FROM marts.episodes").fetchone()
-    people = con.execute("SELECT count(DISTINCT contributor_id) FROM marts.episodes").fetchone()[0]
+    span = one(con.execute("SELECT min(work_date), max(work_date) FROM marts.episodes"))
+    people = one(con.execute("SELECT count(DISTINCT contributor_id) FROM marts.episodes"))[0]
     described = mart_descriptions(dbt_project)
     schema = {
         t: [
@@ -306,8 +306,9 @@ def pixel_masking(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     masked (rule denylist_windows), masking turned off by an explicit setting
     (pixel_masking_off), or neither (agents before window masking, and the simulator);
     and the same for text on screen (screen_text, text_masking_off)."""
-    row = con.execute(
-        """
+    row = one(
+        con.execute(
+            """
         SELECT count(*) FILTER (WHERE list_contains(r, 'denylist_windows')),
                count(*) FILTER (WHERE list_contains(r, 'pixel_masking_off')),
                count(*) FILTER (WHERE NOT list_contains(r, 'denylist_windows')
@@ -319,7 +320,8 @@ def pixel_masking(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         FROM (SELECT coalesce(CAST(redaction -> '$.rules' AS VARCHAR[]), []) AS r
               FROM raw.bundles)
         """
-    ).fetchone()
+        )
+    )
     return {
         "windows_masked": row[0],
         "masking_off": row[1],
@@ -453,7 +455,7 @@ def publish(
         build_dataset(con, version_dir / "dataset", index)
         build_eventlogs(con, version_dir / "eventlogs")
         build_card(con, version_dir, counts, gate, dbt_project)
-        newest = con.execute("SELECT max(work_date) FROM marts.episodes").fetchone()[0]
+        newest = one(con.execute("SELECT max(work_date) FROM marts.episodes"))[0]
         lap("dataset")
     finally:
         con.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -30,6 +31,7 @@ from worktape.core.storage import Storage
 from worktape.publish.frame_check import SCHEMA as FRAMES_SCHEMA
 from worktape.publish.frame_check import stage_frames
 from worktape.sqltime import in_utc_days, seconds_between
+from worktape.warehouse import one
 
 # published table -> the order its rows are written in (its key)
 TABLES: dict[str, str] = {
@@ -70,7 +72,7 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
     con.execute(
         f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
     )
-    return con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
+    return int(one(con.execute(f"SELECT count(*) FROM read_parquet('{path}')"))[0])
 
 
 def _work_dates_filter(column: str, days: Sequence[date] | None) -> str:
@@ -155,17 +157,21 @@ def scan_erased(con: duckdb.DuckDBPyConnection, erased: Sequence[str]) -> pa.Tab
     an erasure stopped half way: its rerun finishes it)."""
     tables, counts = [], []
     for t in TABLES:
-        has = con.execute(
-            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'marts' "
-            "AND table_name = ? AND column_name = 'contributor_id'",
-            [t],
-        ).fetchone()[0]
+        has = one(
+            con.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'marts' "
+                "AND table_name = ? AND column_name = 'contributor_id'",
+                [t],
+            )
+        )[0]
         n = 0
         if has and erased:
-            n = con.execute(
-                f"SELECT count(*) FROM marts.{t} WHERE list_contains(?, contributor_id)",
-                [list(erased)],
-            ).fetchone()[0]
+            n = one(
+                con.execute(
+                    f"SELECT count(*) FROM marts.{t} WHERE list_contains(?, contributor_id)",
+                    [list(erased)],
+                )
+            )[0]
         tables.append(t)
         counts.append(n)
     return pa.table({"ref": tables, "erased_rows": pa.array(counts, pa.int64())})
@@ -174,13 +180,13 @@ def scan_erased(con: duckdb.DuckDBPyConnection, erased: Sequence[str]) -> pa.Tab
 def _write(table: pa.Table, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def scan_texts(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """The distinct texts that could hold a secret (CANDIDATE_RE), each with the first
     privacy rule it breaks (`finding`, null when none) and where it was seen."""
-    rows: dict[str, list] = {"ref": [], "table": [], "column": [], "finding": [], "masked": []}
+    rows: dict[str, list[Any]] = {"ref": [], "table": [], "column": [], "finding": [], "masked": []}
     for table, (id_col, cols) in TEXTS.items():
         for col in cols:
             values = con.execute(

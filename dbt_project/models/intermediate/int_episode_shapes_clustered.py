@@ -9,14 +9,13 @@ def model(dbt, session):
     dbt.config(materialized="table")
     from worktape.workflows import DEFAULT_THRESHOLD, ShapeCount, cluster_shapes
 
-    threshold = float(dbt.config.get("workflow_threshold") or DEFAULT_THRESHOLD)
     rows = (
         dbt.ref("int_episodes_shaped")
         .aggregate("main_app, words_key, any_value(words) AS words, count(*) AS n")
         .fetchall()
     )
     shapes = [ShapeCount(app, frozenset(words), n) for app, _, words, n in rows]
-    assigned = cluster_shapes(shapes, threshold=threshold)
+    assigned = cluster_shapes(shapes, threshold=DEFAULT_THRESHOLD)
     out = sorted((app, key, assigned[(app, frozenset(words))]) for app, key, words, _ in rows)
     return pa.table(
         {
