@@ -14,7 +14,7 @@ import re
 
 import duckdb
 
-from worktape.warehouse import RAW_DDL, open_db
+from worktape.warehouse import RAW_DDL, WarehouseSettings, open_db
 
 
 def extension_paths() -> list[str]:
@@ -43,10 +43,12 @@ def attach_sql(catalog: str, data_path: str, alias: str = "lake") -> list[str]:
     ]
 
 
-def connect_lake(catalog: str, data_path: str) -> duckdb.DuckDBPyConnection:
+def connect_lake(
+    catalog: str, data_path: str, settings: WarehouseSettings | None = None
+) -> duckdb.DuckDBPyConnection:
     """A connection whose default catalog is the lake, with the raw schema in place: the
     loader (worktape.loader) writes through it unchanged."""
-    con = open_db()
+    con = open_db(settings=settings)
     for sql in attach_sql(catalog, data_path):
         con.execute(sql)
     con.execute("USE lake")
