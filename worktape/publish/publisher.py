@@ -45,9 +45,10 @@ from worktape.publish.frame_check import read_sample
 from worktape.publish.stage import TABLES, stage_gate, stage_tables
 from worktape.sqltime import iso_utc
 from worktape.tombstones import read_tombstones
+from worktape.warehouse import one
 
 if TYPE_CHECKING:
-    from worktape.warehouse import WarehouseSettings, one
+    from worktape.warehouse import WarehouseSettings
 
 log = logging.getLogger(__name__)
 LATEST = PUBLISHED + "LATEST"
