@@ -162,11 +162,12 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         *pixel_masking_lines(card["pixel_masking"]),
     ]
+    # the last line, as the erasure's line was before the card was rendered from data
     erasures = int(card.get("erasures", 0))
     if erasures == 1:
-        lines += [ERASED_ONE, ""]
+        lines[-1:] = [ERASED_ONE, ""]
     elif erasures > 1:
-        lines += [
+        lines[-1:] = [
             f"{erasures} contributors' data was erased from this version at their request.",
             "",
         ]

@@ -31,6 +31,7 @@ import duckdb
 from worktape.core.layout import PUBLISHED, QUARANTINE, RAW, TRUTH
 from worktape.core.storage import ObjectMissing, Storage
 from worktape.publish import frames as F
+from worktape.publish.card import after_erasure, read_card, write_card
 from worktape.publish.publisher import (
     _manifest,
     build_dataset,
@@ -205,7 +206,7 @@ def rewrite_version(
     finally:
         con.close()
         db.unlink(missing_ok=True)
-    _rewrite_card(root, counts)
+    write_card(root, after_erasure(read_card(root), counts))
     old = json.loads((root / "manifest.json").read_text())
     (root / "manifest.json").unlink()
     files = _manifest(root)
@@ -300,24 +301,6 @@ def _their_shards(
         }
     finally:
         q.close()
-
-
-def _rewrite_card(root: Path, counts: dict[str, int]) -> None:
-    card_path = root / "card.json"
-    card = json.loads(card_path.read_text())
-    card["counts"] = counts
-    card["contributors"] = max(0, int(card.get("contributors", 1)) - 1)
-    card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
-    md = root / "CARD.md"
-    lines = [
-        ln
-        for ln in md.read_text().splitlines()
-        if not (ln.startswith("| ") and ln.split("|")[1].strip() in counts)
-    ]
-    at = lines.index("|---|---|") + 1 if "|---|---|" in lines else len(lines)
-    lines[at:at] = [f"| {t} | {n:,} |" for t, n in counts.items()]
-    lines.append("One contributor's data was erased from this version at their request.")
-    md.write_text("\n".join(lines) + "\n")
 
 
 def _today() -> str:
