@@ -485,6 +485,7 @@ def test_forget_rebuilds_the_warehouse_it_was_given(
     handed, not of the one the environment names: its marts no longer hold the person."""
     from worktape.core.storage import open_storage
     from worktape.publish.erasure import forget
+    from worktape.settings import Settings
     from worktape.transform import dbt
 
     given = state / "moved" / "warehouse.duckdb"
@@ -504,7 +505,7 @@ def test_forget_rebuilds_the_warehouse_it_was_given(
         return real(*args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(dbt, "build", spy)
-    forget(person, warehouse=given, storage=open_storage(state / "bucket"))
+    forget(person, warehouse=given, storage=open_storage(state / "bucket"), settings=Settings())
 
     assert built == [given] and not elsewhere.exists()
     con = duckdb.connect(str(given), read_only=True)

@@ -5,7 +5,7 @@
     published/<version>/eventlogs/episodes.xes      XES (IEEE 1849-2016)
     published/<version>/eventlogs/worktape.ocel.json  OCEL 2.0
     published/<version>/frames.parquet              where each frame it refers to lies
-    published/<version>/CARD.md, card.json          the dataset card
+    published/<version>/CARD.md, card.json          the dataset card (worktape.publish.card)
     published/<version>/manifest.json               every file with its bytes and sha256
     published/frames/<bundle_id>.tar                a bundle's frames, one shard per bundle
     published/LATEST                                the newest complete version, written last
@@ -40,9 +40,10 @@ from worktape.core.layout import PUBLISHED
 from worktape.core.storage import Storage
 from worktape.core.storage.base import ObjectExists, ObjectMissing
 from worktape.publish import frames as F
+from worktape.publish.card import card_data, write_card
 from worktape.publish.eventlogs import CHUNK_STEPS, episode_chunks, write_ocel, write_xes
 from worktape.publish.frame_check import read_sample
-from worktape.publish.stage import TABLES, stage_gate, stage_tables
+from worktape.publish.stage import stage_gate, stage_tables
 from worktape.sqltime import iso_utc
 from worktape.tombstones import read_tombstones
 from worktape.warehouse import one
@@ -204,181 +205,6 @@ def build_eventlogs(con: duckdb.DuckDBPyConnection, out: Path) -> int:
     return n
 
 
-def mart_descriptions(project: Path) -> dict[str, dict[str, str]]:
-    """Each published mart's column descriptions, {table: {column: text}}: from the
-    manifest of the dbt build that made the marts (`project`/target/manifest.json), else
-    from the models' yml. The marts' columns are a contract (dbt_project/models/marts)."""
-    manifest = project / "target" / "manifest.json"
-    if manifest.exists():
-        nodes = json.loads(manifest.read_text()).get("nodes", {})
-        models = {
-            n["name"]: n.get("columns", {})
-            for n in nodes.values()
-            if n.get("resource_type") == "model" and n["name"] in TABLES
-        }
-        return {
-            t: {c: (col.get("description") or "").strip() for c, col in cols.items()}
-            for t, cols in models.items()
-        }
-    import yaml  # type: ignore[import-untyped]  # PyYAML ships no types
-
-    doc = yaml.safe_load((project / "models" / "marts" / "_models.yml").read_text())
-    return {
-        m["name"]: {c["name"]: (c.get("description") or "").strip() for c in m.get("columns", [])}
-        for m in doc.get("models", [])
-        if m["name"] in TABLES
-    }
-
-
-def build_card(
-    con: duckdb.DuckDBPyConnection,
-    out: Path,
-    counts: dict[str, int],
-    gate: Any,
-    dbt_project: Path,
-) -> None:
-    policies = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT consent_policy_version FROM raw.bundles ORDER BY 1"
-        ).fetchall()
-    ]
-    span = one(con.execute("SELECT min(work_date), max(work_date) FROM marts.episodes"))
-    people = one(con.execute("SELECT count(DISTINCT contributor_id) FROM marts.episodes"))[0]
-    described = mart_descriptions(dbt_project)
-    schema = {
-        t: [
-            {"name": c, "type": ty, "description": described.get(t, {}).get(c, "")}
-            for c, ty in con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = 'marts' AND table_name = ? ORDER BY ordinal_position",
-                [t],
-            ).fetchall()
-        ]
-        for t in TABLES
-    }
-    quality = {name: {"passed": p, "expectations": n} for name, (p, n) in gate.per_suite.items()}
-    pixels = pixel_masking(con)
-    card = {
-        "name": "worktape dataset",
-        "work_dates": [str(span[0]), str(span[1])],
-        "contributors": people,
-        "counts": counts,
-        "consent_policy_versions": policies,
-        "pixel_masking": pixels,
-        "quality": quality,
-        "schema": schema,
-    }
-    (out / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
-    lines = [
-        "# worktape dataset",
-        "",
-        f"Work dates {span[0]} to {span[1]}, {people} contributor(s), captured under consent "
-        f"policy version(s) {', '.join(p or 'unknown' for p in policies)}.",
-        "",
-        "## Contents",
-        "",
-        "| table | rows |",
-        "|---|---|",
-        *[f"| {t} | {n:,} |" for t, n in counts.items()],
-        "",
-        "- `tables/`: the marts as Parquet (schema in card.json).",
-        "- `dataset/episodes.jsonl`: one record per episode, AgentNet style: `task_id`,",
-        "  `instruction`, and `traj`, the steps with a frame (`image`, relative to",
-        "  `published/`) and a pyautogui action code.",
-        "- `eventlogs/`: XES and OCEL 2.0 logs of the same episodes.",
-        "",
-        "## Quality",
-        "",
-        "| suite | passed |",
-        "|---|---|",
-        *[f"| {s} | {q['passed']}/{q['expectations']} |" for s, q in quality.items()],
-        "",
-        "Typed secrets, e-mail addresses, card and phone numbers and tokens were redacted on",
-        "the contributors' laptops, and the privacy suite found none in any text here.",
-        "",
-        *pixel_masking_lines(pixels),
-    ]
-    (out / "CARD.md").write_text("\n".join(lines))
-
-
-def pixel_masking(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """How the bundles' frames were masked on the laptops, from their manifests: windows
-    masked (rule denylist_windows), masking turned off by an explicit setting
-    (pixel_masking_off), or neither (agents before window masking, and the simulator);
-    and the same for text on screen (screen_text, text_masking_off)."""
-    row = one(
-        con.execute(
-            """
-        SELECT count(*) FILTER (WHERE list_contains(r, 'denylist_windows')),
-               count(*) FILTER (WHERE list_contains(r, 'pixel_masking_off')),
-               count(*) FILTER (WHERE NOT list_contains(r, 'denylist_windows')
-                                  AND NOT list_contains(r, 'pixel_masking_off')),
-               count(*) FILTER (WHERE list_contains(r, 'screen_text')),
-               count(*) FILTER (WHERE list_contains(r, 'text_masking_off')),
-               count(*) FILTER (WHERE NOT list_contains(r, 'screen_text')
-                                  AND NOT list_contains(r, 'text_masking_off'))
-        FROM (SELECT coalesce(CAST(redaction -> '$.rules' AS VARCHAR[]), []) AS r
-              FROM raw.bundles)
-        """
-        )
-    )
-    return {
-        "windows_masked": row[0],
-        "masking_off": row[1],
-        "not_recorded": row[2],
-        "text_masked": row[3],
-        "text_masking_off": row[4],
-        "text_not_recorded": row[5],
-    }
-
-
-def pixel_masking_lines(pixels: dict[str, int]) -> list[str]:
-    lines = [
-        "Frames: on the laptops, windows the denylist covers were painted out of every frame",
-        f"of {pixels['windows_masked']:,} bundle(s).",
-    ]
-    if pixels["masking_off"]:
-        lines += [
-            f"**{pixels['masking_off']:,} bundle(s) were captured with window masking turned "
-            "off** (`privacy.mask_windows = false`): their frames may show denylisted "
-            "windows.",
-        ]
-    if pixels["not_recorded"]:
-        lines += [
-            f"{pixels['not_recorded']:,} bundle(s) do not say (an agent from before window "
-            "masking, or the simulator).",
-        ]
-    lines += [
-        "",
-        "Text on screen: the laptops read the text of every stored frame (OCR, at full "
-        "resolution) and painted out e-mail addresses, card numbers, phone numbers, tokens "
-        f"and configured patterns in the frames of {pixels['text_masked']:,} bundle(s).",
-    ]
-    if pixels["text_masking_off"]:
-        lines += [
-            f"**{pixels['text_masking_off']:,} bundle(s) were captured with text masking "
-            "turned off** (`privacy.mask_text = false`): their frames may show such text.",
-        ]
-    if pixels["text_not_recorded"]:
-        lines += [
-            f"{pixels['text_not_recorded']:,} bundle(s) do not say (an agent from before text "
-            "masking, or the simulator).",
-        ]
-    lines += [
-        "Each night the privacy gate reads the text of a sample of the frames it publishes "
-        "for the first time, with the same reader and rules, and publishes nothing on a "
-        "finding. By default the sample catches a leak in 1% of those frames with 99% "
-        "probability; the night's report says how many frames it read.",
-    ]
-    lines += [
-        "What can still leak: text too small or too stylised to read, handwriting, and "
-        "faces or other images of people.",
-        "",
-    ]
-    return lines
-
-
 def _manifest(root: Path) -> dict[str, dict[str, Any]]:
     return {
         str(p.relative_to(root)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
@@ -455,7 +281,7 @@ def publish(
         lap("frames")
         build_dataset(con, version_dir / "dataset", index)
         build_eventlogs(con, version_dir / "eventlogs")
-        build_card(con, version_dir, counts, gate, dbt_project)
+        write_card(version_dir, card_data(con, counts, gate, dbt_project))
         newest = one(con.execute("SELECT max(work_date) FROM marts.episodes"))[0]
         lap("dataset")
     finally:

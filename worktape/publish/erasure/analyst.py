@@ -1,0 +1,27 @@
+"""After an erasure, the analysts' file again, from LATEST's rewritten tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from worktape.core.layout import PUBLISHED
+from worktape.core.storage import Storage
+from worktape.publish.analyst import write_analyst_db
+from worktape.publish.stage import TABLES
+from worktape.warehouse import WarehouseSettings
+
+
+def rewrite_analyst_file(
+    storage: Storage,
+    latest: str,
+    work: Path,
+    path: Path,
+    duckdb_settings: WarehouseSettings | None = None,
+) -> None:
+    """The analyst file at `path`, from the tables of the published version `latest`."""
+    tables = work / "latest"
+    tables.mkdir()
+    for t in TABLES:
+        key = f"{PUBLISHED}{latest}/tables/{t}.parquet"
+        (tables / f"{t}.parquet").write_bytes(storage.get_bytes(key))
+    write_analyst_db(tables, latest, path, duckdb_settings)
