@@ -47,6 +47,7 @@ def test_a_laptop_only_install_runs_the_agent_without_the_pipeline(tmp_path: Pat
         "    try: main(['agent', 'status'])\n"
         "    except SystemExit: pass\n"
         "import capture_agent.agent, capture_agent.courier, capture_agent.recorder\n"
+        "import capture_agent.platform.atspi, jeepney.io.blocking\n"
         f"names = {SERVER_ONLY!r}\n"
         "installed = [n for n in names if importlib.util.find_spec(n)]\n"
         "loaded = [n for n in names if n in sys.modules]\n"

@@ -1,0 +1,288 @@
+"""The element acted on: AccessibilityProbe against real applications on a virtual
+desktop with its own D-Bus session and accessibility bus (at-spi2-core's launcher and
+registry). Nothing is faked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from capture_agent.platform.atspi import AccessibilityProbe, Element
+from tests.xkit import Desk, missing_tools, virtual_desktop
+
+LAUNCHER = "/usr/libexec/at-spi-bus-launcher"
+_missing = [
+    *missing_tools(),
+    *(t for t in ("dbus-daemon", "mousepad", "chromium") if shutil.which(t) is None),
+    *([] if os.path.exists(LAUNCHER) else [LAUNCHER]),
+]
+
+pytestmark = pytest.mark.skipif(bool(_missing), reason=f"needs {_missing}")
+
+
+@dataclass
+class A11yDesk:
+    desk: Desk
+    session_bus: str
+    tmp: Path
+
+    def probe(self) -> AccessibilityProbe:
+        return AccessibilityProbe(session_bus=self.session_bus)
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        p = subprocess.Popen(
+            args,
+            env={**self.desk.env, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.desk.procs.append(p)
+        return p
+
+    def window(self, *how: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", *how],
+                env=self.desk.env,
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            if found:
+                return found[-1]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no visible window {how}")
+            time.sleep(0.2)
+
+
+def _wait_for(
+    what: str, probe: AccessibilityProbe, x: int, y: int, timeout: float = 30.0
+) -> Element:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = probe.element_at(x, y)
+        if got is not None:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: no accessible at ({x}, {y}) within {timeout:g} s")
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def a11y() -> Iterator[A11yDesk]:
+    with virtual_desktop(1280, 800) as disp:
+        daemon = subprocess.Popen(
+            ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert daemon.stdout is not None
+        address = daemon.stdout.readline().strip()
+        desk = Desk(disp)
+        tmp = Path(tempfile.mkdtemp(prefix="worktape-atspi-"))
+        desk.env.update(
+            DBUS_SESSION_BUS_ADDRESS=address,
+            NO_AT_BRIDGE="0",
+            GTK_A11Y="atspi",
+            XDG_RUNTIME_DIR=str(tmp),
+        )
+        desk.env.pop("AT_SPI_BUS_ADDRESS", None)
+        world = A11yDesk(desk, address, tmp)
+        world.start(LAUNCHER, "--launch-immediately")
+        try:
+            yield world
+        finally:
+            desk.close()
+            daemon.terminate()
+            daemon.wait(5)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _client(desk: Desk, wid: str) -> tuple[int, int, int, int]:
+    """A client window's x, y, width and height on the screen, from xwininfo's absolute
+    position (xdotool getwindowgeometry adds the frame's offset twice under openbox)."""
+    out = subprocess.run(
+        ["xwininfo", "-id", wid], env=desk.env, capture_output=True, text=True, check=True
+    ).stdout
+    field = {
+        k.strip(): v.strip() for k, v in (ln.split(":", 1) for ln in out.splitlines() if ":" in ln)
+    }
+    return (
+        int(field["Absolute upper-left X"]),
+        int(field["Absolute upper-left Y"]),
+        int(field["Width"]),
+        int(field["Height"]),
+    )
+
+
+def _pid(desk: Desk, wid: str) -> int:
+    return int(desk.xdo("getwindowpid", wid))
+
+
+def _median_ms(call: Callable[[], object], n: int = 50) -> float:
+    took = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        call()
+        took.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(took)
+
+
+def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    ix, iy, iw, ih = inner
+    ox, oy, ow, oh = outer
+    return ox <= ix and oy <= iy and ix + iw <= ox + ow and iy + ih <= oy + oh
+
+
+def test_mousepad_text_area_menu_bar_and_focus(a11y: A11yDesk) -> None:
+    text = a11y.tmp / "notes.txt"
+    text.write_text("call the bank\nbook the venue\n")
+    proc = a11y.start("mousepad", "--disable-server", str(text))
+    try:
+        wid = a11y.window("--class", "mousepad")
+        a11y.desk.xdo("windowmove", wid, "100", "100")
+        a11y.desk.xdo("windowsize", wid, "800", "500")
+        a11y.desk.focus(wid)
+        client = _client(a11y.desk, wid)
+        cx, cy = client[:2]
+        pid = _pid(a11y.desk, wid)
+        probe = a11y.probe()
+
+        # the text area: well below the menu bar and the root-account warning
+        body = _wait_for("mousepad text", probe, cx + 200, cy + 250)
+        assert body.role == "text", body
+        assert _inside(body.bounds, client), (body, client)
+        assert probe.element_at(cx + 200, cy + 250, pid=pid) == body
+
+        # the menu bar's first menu, at the client's top-left corner: the same screen
+        # coordinates X reports for the client window (xwininfo's absolute position)
+        menu = probe.element_at(cx + 10, cy + 8, pid=pid)
+        assert menu is not None and menu.role == "menu" and menu.name == "File", menu
+        assert menu.bounds[:2] == (cx, cy), (menu, client)
+
+        focused = probe.focused_element()
+        assert focused == probe.focused_element(pid=pid)
+        assert focused is not None and focused.role == "text", focused
+
+        ms = _median_ms(lambda: probe.element_at(cx + 200, cy + 250, pid=pid))
+        print(f"\nelement_at, mousepad text area, with pid: median {ms:.1f} ms over 50 calls")
+        ms = _median_ms(lambda: probe.focused_element(pid=pid))
+        print(f"focused_element, mousepad, with pid: median {ms:.1f} ms over 50 calls")
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_chromium_button_in_a_page(a11y: A11yDesk, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = a11y.tmp / "expenses.html"
+    page.write_text(
+        "<!doctype html><title>Expenses</title><body style='margin:0;background:#fff'>"
+        "<button style='position:absolute;left:120px;top:90px;width:220px;height:60px;"
+        "background:#ff00ff;border:0'>New expense</button></body>"
+    )
+    proc = a11y.start(
+        "chromium",
+        *("--no-sandbox", "--test-type", "--ozone-platform=x11", "--disable-gpu"),
+        *("--no-first-run", "--no-default-browser-check", "--password-store=basic"),
+        *("--disable-features=Translate,MediaRouter", "--disable-sync"),
+        "--force-renderer-accessibility",
+        f"--user-data-dir={a11y.tmp / 'chromium'}",
+        "--window-position=0,0",
+        "--window-size=1000,700",
+        page.as_uri(),
+        env={"ACCESSIBILITY_ENABLED": "1"},
+    )
+    try:
+        wid = a11y.window("--class", "chromium", timeout=60)
+        pid = _pid(a11y.desk, wid)
+        # where the button really is: its magenta pixels on the screen
+        import mss
+
+        monkeypatch.setenv("DISPLAY", a11y.desk.display)
+        deadline = time.monotonic() + 60
+        while True:
+            with mss.MSS() as screen:
+                shot = screen.grab(screen.monitors[1])
+            px = shot.pixels
+            hits = [
+                (x, y)
+                for y in range(0, shot.height, 2)
+                for x in range(0, shot.width, 2)
+                if px[y][x] == (255, 0, 255)
+            ]
+            if hits or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert hits, "the button was never drawn"
+        xs, ys = [h[0] for h in hits], [h[1] for h in hits]
+        drawn = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+        mid = (drawn[0] + drawn[2] // 2, drawn[1] + drawn[3] // 2)
+        probe = a11y.probe()
+
+        got = _wait_for("chromium button", probe, *mid)
+        deadline = time.monotonic() + 30
+        while got.name != "New expense" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            got = probe.element_at(*mid) or got
+        assert got.role in ("push button", "button"), got
+        assert got.name == "New expense", got
+        assert probe.element_at(*mid, pid=pid) == got
+        bx, by, bw, bh = got.bounds
+        assert abs(bx - drawn[0]) <= 3 and abs(by - drawn[1]) <= 3, (got, drawn)
+        assert abs(bw - drawn[2]) <= 4 and abs(bh - drawn[3]) <= 4, (got, drawn)
+
+        ms = _median_ms(lambda: probe.element_at(*mid, pid=pid))
+        print(f"\nelement_at, chromium button, with pid: median {ms:.1f} ms over 50 calls")
+        ms = _median_ms(lambda: probe.element_at(*mid))
+        print(f"element_at, chromium button, no pid: median {ms:.1f} ms over 50 calls")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_xterm_exposes_nothing(a11y: A11yDesk) -> None:
+    wid = a11y.desk.terminal("plain-xterm", geometry="40x10+300+300")
+    a11y.desk.focus(wid)
+    cx, cy = _client(a11y.desk, wid)[:2]
+    probe = a11y.probe()
+    t0 = time.perf_counter()
+    assert probe.element_at(cx + 50, cy + 50, pid=_pid(a11y.desk, wid)) is None
+    assert probe.element_at(cx + 50, cy + 50) is None
+    assert probe.focused_element(pid=_pid(a11y.desk, wid)) is None
+    took = time.perf_counter() - t0
+    assert took < 1.0, took
+
+
+def test_no_accessibility_bus_gives_none() -> None:
+    # no session bus at that address
+    gone = AccessibilityProbe(session_bus="unix:path=/nonexistent/worktape-bus")
+    assert gone.element_at(10, 10) is None
+    assert gone.focused_element() is None
+    # a session bus with no accessibility bus launcher on it
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert daemon.stdout is not None
+        bare = AccessibilityProbe(session_bus=daemon.stdout.readline().strip())
+        t0 = time.perf_counter()
+        assert bare.element_at(10, 10) is None
+        assert bare.focused_element() is None
+        assert bare.element_at(10, 10, pid=1) is None
+        assert time.perf_counter() - t0 < 3.0
+    finally:
+        daemon.terminate()
+        daemon.wait(5)
