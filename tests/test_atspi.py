@@ -129,13 +129,20 @@ def _pid(desk: Desk, wid: str) -> int:
     return int(desk.xdo("getwindowpid", wid))
 
 
-def _median_ms(call: Callable[[], object], n: int = 50) -> float:
-    took = []
+def _cost(what: str, call: Callable[[], object], n: int = 50) -> None:
+    """Prints (no assertion: for judging the agent's CPU budget) the median wall time
+    of a call and the median CPU time it costs this process (the agent's share; the
+    application answering spends its own)."""
+    wall, cpu = [], []
     for _ in range(n):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         call()
-        took.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(took)
+        wall.append((time.perf_counter() - w0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    print(
+        f"\n{what}: median {statistics.median(wall):.1f} ms wall, "
+        f"{statistics.median(cpu):.1f} ms CPU here, over {n} calls"
+    )
 
 
 def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
@@ -174,10 +181,10 @@ def test_mousepad_text_area_menu_bar_and_focus(a11y: A11yDesk) -> None:
         assert focused == probe.focused_element(pid=pid)
         assert focused is not None and focused.role == "text", focused
 
-        ms = _median_ms(lambda: probe.element_at(cx + 200, cy + 250, pid=pid))
-        print(f"\nelement_at, mousepad text area, with pid: median {ms:.1f} ms over 50 calls")
-        ms = _median_ms(lambda: probe.focused_element(pid=pid))
-        print(f"focused_element, mousepad, with pid: median {ms:.1f} ms over 50 calls")
+        _cost(
+            "element_at, Mousepad text area", lambda: probe.element_at(cx + 200, cy + 250, pid=pid)
+        )
+        _cost("focused_element, Mousepad", lambda: probe.focused_element(pid=pid))
     finally:
         proc.terminate()
         proc.wait(5)
@@ -190,6 +197,10 @@ def test_chromium_button_in_a_page(a11y: A11yDesk, monkeypatch: pytest.MonkeyPat
         "<button style='position:absolute;left:120px;top:90px;width:220px;height:60px;"
         "background:#ff00ff;border:0'>New expense</button></body>"
     )
+    # Chromium builds its accessibility tree only when asked: as a screen reader does,
+    # the probe sets org.a11y.Status.IsEnabled (without it, or ACCESSIBILITY_ENABLED=1
+    # in Chromium's environment, it exposes nothing)
+    assert a11y.probe().request_accessibility()
     proc = a11y.start(
         "chromium",
         *("--no-sandbox", "--test-type", "--ozone-platform=x11", "--disable-gpu"),
@@ -200,7 +211,6 @@ def test_chromium_button_in_a_page(a11y: A11yDesk, monkeypatch: pytest.MonkeyPat
         "--window-position=0,0",
         "--window-size=1000,700",
         page.as_uri(),
-        env={"ACCESSIBILITY_ENABLED": "1"},
     )
     try:
         wid = a11y.window("--class", "chromium", timeout=60)
@@ -241,10 +251,9 @@ def test_chromium_button_in_a_page(a11y: A11yDesk, monkeypatch: pytest.MonkeyPat
         assert abs(bx - drawn[0]) <= 3 and abs(by - drawn[1]) <= 3, (got, drawn)
         assert abs(bw - drawn[2]) <= 4 and abs(bh - drawn[3]) <= 4, (got, drawn)
 
-        ms = _median_ms(lambda: probe.element_at(*mid, pid=pid))
-        print(f"\nelement_at, chromium button, with pid: median {ms:.1f} ms over 50 calls")
-        ms = _median_ms(lambda: probe.element_at(*mid))
-        print(f"element_at, chromium button, no pid: median {ms:.1f} ms over 50 calls")
+        _cost("element_at, Chromium button", lambda: probe.element_at(*mid, pid=pid))
+        _cost("element_at, Chromium button, no pid", lambda: probe.element_at(*mid))
+        _cost("focused_element, Chromium", lambda: probe.focused_element(pid=pid))
     finally:
         proc.terminate()
         proc.wait(10)
@@ -268,6 +277,7 @@ def test_no_accessibility_bus_gives_none() -> None:
     gone = AccessibilityProbe(session_bus="unix:path=/nonexistent/worktape-bus")
     assert gone.element_at(10, 10) is None
     assert gone.focused_element() is None
+    assert not gone.request_accessibility()
     # a session bus with no accessibility bus launcher on it
     daemon = subprocess.Popen(
         ["dbus-daemon", "--session", "--nofork", "--print-address=1"],

@@ -109,6 +109,30 @@ class AccessibilityProbe:
         except Exception:
             return None
 
+    def request_accessibility(self) -> bool:
+        """Set `org.a11y.Status.IsEnabled` on the session's accessibility bus launcher,
+        as a screen reader does: applications that build their tree only when asked
+        (Chromium: without it, even with --force-renderer-accessibility, it exposes
+        nothing unless started with ACCESSIBILITY_ENABLED=1) then expose it. It is
+        session-wide and costs those applications memory and CPU, so it is the
+        caller's decision; whether it worked is returned, never raised."""
+        try:
+            from jeepney import DBusAddress, MessageType, new_method_call
+            from jeepney.io.blocking import open_dbus_connection
+
+            session = self._session_bus or os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+            if not session:
+                return False
+            status = DBusAddress("/org/a11y/bus", bus_name="org.a11y.Bus", interface=_PROPERTIES)
+            msg = new_method_call(
+                status, "Set", "ssv", ("org.a11y.Status", "IsEnabled", ("b", True))
+            )
+            with open_dbus_connection(bus=session) as sess:
+                reply = sess.send_and_get_reply(msg, timeout=1.0)
+            return bool(reply.header.message_type == MessageType.method_return)
+        except Exception:
+            return False
+
     def close(self) -> None:
         self._pids.clear()
         if self._conn is not None:
