@@ -52,17 +52,22 @@ class Element:
 
 class AccessibilityProbe:
     """Lazily connects to the accessibility bus and keeps the connection; a failed
-    connection is retried at most every `retry_after` seconds."""
+    connection is retried at most every `retry_after` seconds. Each D-Bus call waits at
+    most `timeout` seconds and each lookup at most `budget` seconds in all. Not
+    thread-safe: one probe per thread."""
 
     def __init__(
         self,
         timeout: float = 0.1,
+        budget: float = 0.3,
         max_depth: int = 40,
         max_children: int = 32,
         retry_after: float = 5.0,
         session_bus: str | None = None,
     ) -> None:
         self.timeout = timeout
+        self.budget = budget
+        self._deadline = float("inf")
         self.max_depth = max_depth
         self.max_children = max_children
         self.retry_after = retry_after
@@ -79,6 +84,7 @@ class AccessibilityProbe:
         process's application is asked. Without it, the showing windows whose extents
         contain the point: when more than one does (overlapping windows, stacking
         unknown to AT-SPI) only the active one is taken, and None if none is active."""
+        self._start()
         try:
             hits = [
                 (window, active)
@@ -98,6 +104,7 @@ class AccessibilityProbe:
     def focused_element(self, pid: int | None = None) -> Element | None:
         """The accessible that has the keyboard focus in the active window (of `pid`'s
         application if given), or None."""
+        self._start()
         try:
             for window, active in self._windows(pid):
                 if pid is None and not active:
@@ -132,6 +139,12 @@ class AccessibilityProbe:
             return bool(reply.header.message_type == MessageType.method_return)
         except Exception:
             return False
+
+    def _start(self) -> None:
+        # the budget is the lookup's: opening the connection (first use) has its own
+        # timeouts, and does not count
+        self._connection()
+        self._deadline = time.monotonic() + self.budget
 
     def close(self) -> None:
         self._pids.clear()
@@ -296,13 +309,16 @@ class AccessibilityProbe:
         """The reply's body, or None when the call failed or took too long."""
         from jeepney import DBusAddress, MessageType, new_method_call
 
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            return None
         conn = self._connection()
         if conn is None:
             return None
         addr = DBusAddress(ref[1], bus_name=ref[0], interface=iface)
         msg = new_method_call(addr, method, sig, args) if sig else new_method_call(addr, method)
         try:
-            reply = conn.send_and_get_reply(msg, timeout=self.timeout)
+            reply = conn.send_and_get_reply(msg, timeout=min(self.timeout, left))
         except TimeoutError:
             return None
         except Exception:  # the bus went away: reconnect next time
