@@ -11,9 +11,10 @@ export WORKTAPE_HOME ?= $(CURDIR)/state
 # the agent tests drive a real X session: a virtual screen, a window manager, a terminal
 # and xdotool; the report test renders in headless Chromium; Airflow's test metadata DB
 # and the DuckLake catalog are private PostgreSQL clusters (Debian packages; apt only
-# runs when one is missing)
-SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium mousepad postgresql
-SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium mousepad
+# runs when one is missing); the accessibility tests run a private D-Bus session with
+# at-spi2's bus launcher
+SYSDEPS := xvfb xdotool x11-utils openbox xterm chromium mousepad postgresql dbus-daemon at-spi2-core
+SYSDEP_BINS := Xvfb xdotool xprop openbox xterm chromium mousepad dbus-daemon
 
 .PHONY: install sysdeps demo test test-fast lint sqlfluff format bench bench-agent bench-textmask bench-dbt bench-night evaluate corpus lock clean
 
@@ -30,6 +31,7 @@ install: $(STAMP)
 sysdeps:
 	@missing=0; for b in $(SYSDEP_BINS); do command -v $$b >/dev/null || missing=1; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing=1; \
+	test -x /usr/libexec/at-spi-bus-launcher || missing=1; \
 	if [ $$missing = 1 ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		echo "installing $(SYSDEPS) (apt)"; \
