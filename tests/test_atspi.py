@@ -49,19 +49,7 @@ class A11yDesk:
         return p
 
     def window(self, *how: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = subprocess.run(
-                ["xdotool", "search", "--onlyvisible", *how],
-                env=self.desk.env,
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-            if found:
-                return found[-1]
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no visible window {how}")
-            time.sleep(0.2)
+        return self.desk.visible_window(*how, timeout=timeout)
 
 
 def _wait_for(

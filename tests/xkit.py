@@ -123,6 +123,23 @@ class Desk:
         for p in self.procs:
             p.wait(5)
 
+    def visible_window(self, *how: str, timeout: float = 30.0) -> str:
+        """The newest visible window `xdotool search` finds by `how` (e.g. --class
+        chromium), waiting for it to be mapped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", *how],
+                env=self.env,
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            if found:
+                return found[-1]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no visible window {' '.join(how)} within {timeout:g} s")
+            time.sleep(0.2)
+
     def geometry(self, wid: str) -> tuple[int, int, int, int]:
         """A client window's x, y, width and height on the screen."""
         out = dict(

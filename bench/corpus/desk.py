@@ -27,22 +27,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def _visible_window(desk: Desk, *how: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = subprocess.run(
-            ["xdotool", "search", "--onlyvisible", *how],
-            env=desk.env,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if found:
-            return found[-1]
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no visible window {' '.join(how)} within {timeout:g} s")
-        time.sleep(0.2)
-
-
 class Browser:
     """One Chromium window; tab i+1 (ctrl+<i+1>) holds APPS[i]."""
 
@@ -68,7 +52,7 @@ class Browser:
         # where pages sit inside the window: the same for every tab, but a tab that was
         # never shown reports its window as zero-sized, so take it from the first tab
         self.chrome = first.chrome
-        self.window = _visible_window(desk, "--class", "chromium")
+        self.window = desk.visible_window("--class", "chromium")
         for app in APPS[1:]:  # every tab has rendered once before work starts
             web.layouts.wait_any(app, timeout=60)
 
@@ -97,7 +81,7 @@ class Editor:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.window = _visible_window(desk, "--class", "mousepad")
+        self.window = desk.visible_window("--class", "mousepad")
         desk.xdo("windowmove", self.window, "420", "160")
         desk.xdo("windowsize", self.window, "1100", "760")
 
