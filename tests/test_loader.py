@@ -176,6 +176,33 @@ def test_dbt_batches_hold_few_enough_events_and_days() -> None:
     assert day_batches([], {}, max_events=1, max_days=1) == [[]]
 
 
+def test_batches_count_every_day_a_bundle_spans(tmp_path: Path) -> None:
+    """A bundle over midnight counts on both days, so a full refresh lists (and builds)
+    the second day even when no bundle starts on it."""
+    from worktape.transform.batches import events_per_day
+    from worktape.warehouse import WarehouseSettings, connect
+
+    wh = WarehouseSettings(tmp_path / "wh.duckdb")
+    con = connect(wh)
+    for bundle_id, start, end, n in (
+        ("b1", "2026-11-03 22:00:00", "2026-11-03 23:00:00", 10),
+        ("b2", "2026-11-03 23:30:00", "2026-11-04 00:30:00", 7),
+        ("b3", "2026-11-06 09:00:00", "2026-11-06 10:00:00", 5),
+    ):
+        con.execute(
+            "INSERT INTO raw.bundles (bundle_id, object_key, sha256, device_id, "
+            "contributor_id, format_version, started_at, ended_at, event_count, "
+            "screenshot_count, is_simulated, manifest, loaded_at) VALUES "
+            "(?, 'k', 's', 'd', 'c', '1.0', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, 0, false, "
+            "'{}', now())",
+            [bundle_id, start + "+00", end + "+00", n],
+        )
+    con.close()
+    assert events_per_day(wh) == {"2026-11-03": 17, "2026-11-04": 7, "2026-11-06": 5}
+    assert events_per_day(wh, ["2026-11-04", "2026-11-05"]) == {"2026-11-04": 7}
+    assert events_per_day(wh, []) == {}
+
+
 def test_bundle_profiles_agree_with_the_sql_definitions_reader_rules_faked_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,13 +3,13 @@
 `tables/` holds what would be published: the marts as Parquet, written in a fixed order
 so the same warehouse gives the same bytes. `gate/` holds what the expectation suites
 read, computed in DuckDB so that a night of tens of millions of events stays cheap:
-- the night's raw events as one row per bundle (the bundles that started on its days):
-  per-event rules become that bundle's extremes and counts (the lowest and highest
-  pointer position on the screen, the smallest step in time, how many unknown kinds),
-  with an example event for each, as the loader measured them;
-- per-row checks of the marts the night rebuilt, as columns (a frame's lead over its
-  action, a step count beside an action count...): dbt's gate models
-  (dbt_project/models/gate), of the work dates the night rebuilt;
+- dbt's gate models (dbt_project/models/gate), which hold every rule's SQL:
+  - the night's raw events as one row per bundle (the bundles that started on its
+    days): per-event rules become that bundle's extremes and counts (the lowest and
+    highest pointer position on the screen, the smallest step in time, how many unknown
+    kinds), with an example event for each, as the loader measured them;
+  - per-row checks of the marts, as columns (a frame's lead over its action, a step
+    count beside an action count...), of the work dates the night rebuilt;
 - the distinct texts of every publishable table that a cheap pattern (RE2, in DuckDB)
   says could hold a secret, scanned with the agent's own rules, and the distinct
   windows, checked against its denylist.
@@ -30,7 +30,6 @@ from worktape.core.privacy.policy import Privacy, finding, mask
 from worktape.core.storage import Storage
 from worktape.publish.frame_check import SCHEMA as FRAMES_SCHEMA
 from worktape.publish.frame_check import stage_frames
-from worktape.sqltime import in_utc_days, seconds_between
 from worktape.warehouse import one
 
 # published table -> the order its rows are written in (its key)
@@ -75,18 +74,11 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
     return int(one(con.execute(f"SELECT count(*) FROM read_parquet('{path}')"))[0])
 
 
-def _work_dates_filter(column: str, days: Sequence[date] | None) -> str:
-    """The work dates the night rebuilt: those with an action on its UTC days (dbt's
-    in_work_dates); all when none. Not dbt's macro itself: the gate models are views
-    (the gate sees the marts as they are at publishing), and the days are the publish
-    task's, known only here."""
+def _on_days(column: str, days: Sequence[date] | None) -> str:
+    """`column` (a DATE) is one of `days`; true for all days when none."""
     if not days:
         return "true"
-    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
-    return (
-        f"{column} IN (SELECT DISTINCT work_date FROM marts.actions "
-        f"WHERE action_date IN ({listed}))"
-    )
+    return f"{column} IN (" + ", ".join(f"DATE '{d.isoformat()}'" for d in days) + ")"
 
 
 def stage_tables(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
@@ -113,27 +105,19 @@ def stage_gate(
     (`frame_check`); without it, no frame is read and the card says so."""
     con.execute("SET preserve_insertion_order = true")
     n = {}
-    # the loader measured each bundle (worktape/loader/profile.py); across a device's
-    # bundles, time must not run backwards either
-    previous_last_at = (
-        "lag(p.last_at) OVER (PARTITION BY b.device_id ORDER BY b.started_at, p.bundle_id)"
-    )
-    gap = seconds_between(previous_last_at, "p.first_at")
+    # dbt's gate models (dbt_project/models/gate): the loader's measures of each bundle
+    # that started on the night's days, and per-row checks of the marts for the work
+    # dates the night rebuilt (those holding an action on its days)
     n["raw_bundles"] = _copy(
         con,
-        f"""
-        SELECT p.*, b.device_id,
-               coalesce({gap}, 0) AS gap_after_previous_bundle_s
-        FROM raw.bundle_profiles AS p
-        JOIN raw.bundles AS b USING (bundle_id)
-        WHERE {in_utc_days("b.started_at", days)}
-        ORDER BY p.bundle_id
-        """,
+        "SELECT * EXCLUDE (started_on) FROM gate.gate_bundles "
+        f"WHERE {_on_days('started_on', days)} ORDER BY bundle_id",
         out / "raw_bundles.parquet",
     )
-    # per-row checks of the marts: dbt's gate models (dbt_project/models/gate), for the
-    # work dates the night rebuilt
-    rebuilt = _work_dates_filter("work_date", days)
+    rebuilt = (
+        "work_date IN (SELECT work_date FROM gate.gate_work_dates "
+        f"WHERE {_on_days('action_date', days)})"
+    )
     for name, key in (("gate_episodes", "episode_id"), ("gate_steps", "step_id")):
         n[name] = _copy(
             con,
