@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tests.bundlekit import CONSENT, SCREENS, T0, assemble, edit_table, explode, refresh_files
 from worktape.core.bundle import BundleWriter, read_bundle
+from worktape.core.bundle.errors import BundleError, Reason
 from worktape.core.bundle.schema import EVENT_KINDS, EVENTS_SCHEMA
 
 text = st.one_of(st.none(), st.text(max_size=40))
@@ -184,6 +185,29 @@ def test_newer_minor_version_loads_and_ignores_what_it_does_not_know(small_bundl
     assert b.format_minor == 7
     assert "pressure" not in b.events.column_names
     assert b.ignored_members == ["accessibility.parquet"]
+
+
+def test_a_1_0_bundle_without_the_element_columns_still_loads(small_bundle: Path) -> None:
+    """Format 1.1 added the element acted on; a 1.0 bundle lacks those columns, and its
+    rows read them as null. A 1.1 bundle must have them."""
+    from worktape.core.bundle.schema import EVENT_FIELDS_SINCE
+
+    manifest, members = explode(small_bundle)
+    manifest["format_version"] = "1.0"
+    edit_table(members, "events.parquet", lambda t: t.drop_columns(list(EVENT_FIELDS_SINCE)))
+    refresh_files(manifest, members)
+    old = small_bundle.with_name("old.tar")
+    old.write_bytes(assemble(manifest, members))
+    b = read_bundle(old)
+    assert b.events.schema == EVENTS_SCHEMA
+    assert b.events["element_role"].null_count == b.events.num_rows == 9
+
+    manifest["format_version"] = "1.1"
+    refresh_files(manifest, members)
+    old.write_bytes(assemble(manifest, members))
+    with pytest.raises(BundleError) as e:
+        read_bundle(old)
+    assert e.value.reason is Reason.BAD_SCHEMA
 
 
 def test_writer_rejects_bad_ids_and_kinds(tmp_path: Path) -> None:

@@ -113,8 +113,20 @@ CREATE TABLE IF NOT EXISTS raw.events (
     window_title   VARCHAR,
     screenshot_id  VARCHAR,
     redacted       BOOLEAN NOT NULL,
-    detail         VARCHAR
+    detail         VARCHAR,
+    element_role   VARCHAR,       -- format 1.1: the element acted on (AT-SPI)
+    element_name   VARCHAR,
+    element_x      INTEGER,
+    element_y      INTEGER,
+    element_width  INTEGER,
+    element_height INTEGER
 );
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS element_role VARCHAR;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS element_name VARCHAR;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS element_x INTEGER;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS element_y INTEGER;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS element_width INTEGER;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS element_height INTEGER;
 
 -- screenshots.parquet of every bundle; frames stay in the bucket
 CREATE TABLE IF NOT EXISTS raw.screenshots (

@@ -10,7 +10,7 @@ import re
 
 FORMAT = "worktape.bundle"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1
 FORMAT_VERSION = f"{FORMAT_MAJOR}.{FORMAT_MINOR}"
 
 MANIFEST = "manifest.json"
@@ -50,7 +50,23 @@ EVENT_FIELDS = (
     "screenshot_id",
     "redacted",
     "detail",
+    "element_role",
+    "element_name",
+    "element_x",
+    "element_y",
+    "element_width",
+    "element_height",
 )
+# columns added by a minor version: a bundle of an older minor may lack them (its rows
+# read them as null); one of that minor or newer must have them
+EVENT_FIELDS_SINCE = {
+    "element_role": 1,
+    "element_name": 1,
+    "element_x": 1,
+    "element_y": 1,
+    "element_width": 1,
+    "element_height": 1,
+}
 SCREENSHOT_TRIGGERS = ("action", "keyframe", "focus_change")
 FRAME_FORMATS = {"webp": "image/webp", "png": "image/png", "jpeg": "image/jpeg"}
 

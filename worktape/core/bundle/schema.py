@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from worktape.core.bundle.contract import (  # re-exported: one place for the names
     EVENT_FIELDS,
+    EVENT_FIELDS_SINCE,
     EVENT_KINDS,
     EVENTS,
     FORMAT,
@@ -26,6 +27,7 @@ __all__ = [
     "EVENTS",
     "EVENTS_SCHEMA",
     "EVENT_FIELDS",
+    "EVENT_FIELDS_SINCE",
     "EVENT_KINDS",
     "FORMAT",
     "FORMAT_MAJOR",
@@ -63,6 +65,14 @@ EVENTS_SCHEMA = pa.schema(
         pa.field("screenshot_id", pa.string()),
         pa.field("redacted", pa.bool_(), nullable=False),
         pa.field("detail", pa.string()),
+        # 1.1: the element acted on (a click's, a typed run's first key), as the
+        # platform's accessibility tree named it; null where it named none
+        pa.field("element_role", pa.string()),
+        pa.field("element_name", pa.string()),
+        pa.field("element_x", pa.int32()),
+        pa.field("element_y", pa.int32()),
+        pa.field("element_width", pa.int32()),
+        pa.field("element_height", pa.int32()),
     ]
 )
 
@@ -92,5 +102,6 @@ DICTIONARY_COLUMNS = (
     "app",
     "window_title",
     "detail",
+    "element_role",
     "trigger",
 )

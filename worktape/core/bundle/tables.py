@@ -28,7 +28,17 @@ def known_kinds(events: pa.Table, minor: int) -> tuple[pa.Table, int]:
     return kept, events.num_rows - kept.num_rows
 
 
-def load_table(data: bytes, name: str, schema: pa.Schema, dictionary: bool) -> pa.Table:
+def load_table(
+    data: bytes,
+    name: str,
+    schema: pa.Schema,
+    dictionary: bool,
+    *,
+    minor: int = S.FORMAT_MINOR,
+    since: dict[str, int] | None = None,
+) -> pa.Table:
+    """A table read against `schema`. A column that `since` says a later minor than the
+    bundle's added may be absent: it reads as nulls."""
     dict_cols = [c for c in S.DICTIONARY_COLUMNS if c in schema.names] if dictionary else []
     try:
         # ParquetFile, not read_table: no dataset discovery, no nested thread pool. The
@@ -47,6 +57,10 @@ def load_table(data: bytes, name: str, schema: pa.Schema, dictionary: bool) -> p
     cols = []
     fields = []
     for f in schema:
+        if f.name not in table.column_names and (since or {}).get(f.name, 0) > minor:
+            cols.append(pa.nulls(table.num_rows, f.type))
+            fields.append(f)
+            continue
         if f.name not in table.column_names:
             raise BundleError(Reason.BAD_SCHEMA, f"{name} lacks column {f.name!r}", member=name)
         col = table[f.name]

@@ -117,7 +117,14 @@ class _Scan:
     def bundle(self, src: Source, dictionary: bool, *, complete: bool, fast: bool) -> Bundle:
         assert self.manifest is not None
         t = self.tables
-        events = load_table(t[S.EVENTS], S.EVENTS, S.EVENTS_SCHEMA, dictionary)
+        events = load_table(
+            t[S.EVENTS],
+            S.EVENTS,
+            S.EVENTS_SCHEMA,
+            dictionary,
+            minor=self.minor,
+            since=S.EVENT_FIELDS_SINCE,
+        )
         shots = load_table(t[S.SCREENSHOTS], S.SCREENSHOTS, S.SCREENSHOTS_SCHEMA, dictionary)
         names = self.frame_names if complete else None
         check_tables(self.manifest, self.minor, self.files, events, shots, names)
