@@ -197,6 +197,29 @@ def test_exports_written_in_small_chunks_match_one_chunk(state: Path, tmp_path: 
     assert published == (tmp_path / "40" / "episodes.jsonl").read_bytes()
 
 
+def test_records_of_steps_without_elements_have_no_element_key(state: Path) -> None:
+    """An erasure rewrites every published version with today's code, also one published
+    before steps had element columns: its records and card stay as they were published."""
+    from worktape.publish.card import read_card, render_markdown
+    from worktape.publish.frames import INDEX_SCHEMA
+    from worktape.publish.publisher import ELEMENT_COLUMNS, build_dataset
+
+    con = duckdb.connect(str(state / "warehouse.duckdb"))
+    for column in ELEMENT_COLUMNS:
+        con.execute(f"ALTER TABLE marts.steps DROP COLUMN {column}")
+    build_dataset(con, state / "old", INDEX_SCHEMA.empty_table())
+    con.close()
+    records = [json.loads(line) for line in (state / "old" / "episodes.jsonl").open()]
+    assert records and all("element" not in s for r in records for s in r["traj"])
+
+    card = read_card(latest(state))
+    card["schema"]["steps"] = [
+        c for c in card["schema"]["steps"] if c["name"] not in ELEMENT_COLUMNS
+    ]
+    text = render_markdown(card)
+    assert "`element`" not in text and "a pyautogui action code." in text
+
+
 def _gate_message(state: Path) -> str:
     return json.loads((state / "home" / "publish" / "work" / "gate.json").read_text())["message"]
 
