@@ -94,6 +94,7 @@ def write_with_elements(
     device_id: str = "delem",
     contributor_id: str = "celem",
     start: datetime = T0,
+    field: dict[str, Any] = FIELD,
 ) -> SealedBundle:
     """A format 1.1 bundle as an agent that reads the accessibility tree writes it: a
     click on a button (its press names BUTTON, its release nothing), a click into a field
@@ -135,11 +136,11 @@ def write_with_elements(
         click(190, 195, BUTTON)
         t += timedelta(seconds=2)
         frame(1)
-        click(600, 310, FIELD)
+        click(600, 310, field)
         t += timedelta(seconds=1)
         for i, ch in enumerate("Uber"):
             t += timedelta(milliseconds=150)
-            w.add_event(t, "key_down", key=ch, **(FIELD if i == 0 else {}))
+            w.add_event(t, "key_down", key=ch, **(field if i == 0 else {}))
             w.add_event(t + timedelta(milliseconds=40), "key_up", key=ch)
         t += timedelta(seconds=3)
         frame(2)
