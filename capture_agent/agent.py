@@ -23,11 +23,12 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capture_agent import config as C
 from capture_agent.courier import Courier
@@ -37,6 +38,9 @@ from capture_agent.recorder import Recorder
 from capture_agent.session import BundleSession, FrameEncoder
 from capture_agent.spool import pending, spool_bytes
 from worktape.core.bundle import journal as J
+
+if TYPE_CHECKING:
+    from capture_agent.elements import ElementLookups
 
 log = logging.getLogger(__name__)
 # focus changes arrive as X events; the focused window is also re-read this often, in
@@ -159,6 +163,7 @@ class Agent:
         rec = Recorder(
             cfg, new_session=new_session, grabber=Grabber, window_guard=desktop.window_guard()
         )
+        lookups = self._element_lookups(rec)
         from capture_agent.inputs import InputListeners
 
         listeners = InputListeners(
@@ -216,12 +221,31 @@ class Agent:
         finally:
             listeners.stop()
             rec.rotate()
+            if lookups is not None:
+                lookups.stop()
             encoder.stop()
             encoder.join(timeout=30)
             courier.finish(timeout=120)
             self._write_status(rec, courier, running=False)
             desktop.close()
             lock.close()
+
+    def _element_lookups(self, rec: Recorder) -> ElementLookups | None:
+        """Element lookups for the recorder, where the platform has an accessibility
+        tree the agent can read (Linux: AT-SPI on the session bus) and the config asks
+        for them."""
+        if not self.cfg.capture.elements or not sys.platform.startswith("linux"):
+            return None
+        from capture_agent.elements import ElementLookups
+        from capture_agent.platform.atspi import AccessibilityProbe
+
+        asked = self.cfg.capture.request_accessibility
+        if asked and not AccessibilityProbe().request_accessibility():
+            log.info("no accessibility bus to ask: elements come only from apps that expose one")
+        lookups = ElementLookups(AccessibilityProbe, rec.on_element, rec.window_at)
+        lookups.start()
+        rec.attach_elements(lookups)
+        return lookups
 
     # -- control -------------------------------------------------------------------
     def _mtime(self) -> float:

@@ -64,6 +64,12 @@ class Capture:
     # an action within this many seconds of the last stored frame reuses it
     min_frame_interval_seconds: float = 1.0
     focus_poll_seconds: float = 0.5
+    # ask the accessibility tree (Linux: AT-SPI) which element each click and typed run
+    # acts on: its role, name and bounds go on the event
+    elements: bool = True
+    # ask applications to expose their tree, as a screen reader does (Chromium builds it
+    # only then); it costs those applications some memory and CPU
+    request_accessibility: bool = True
 
 
 @dataclass

@@ -12,7 +12,10 @@ window) and decides, event by event:
 - typed characters are held as a run until the run ends (a pause in typing, another
   action, a focus change) and then scanned with the redaction rules: every key event of
   a secret is written as key = NULL, redacted = true, detail = <rule>;
-- idle start/end after N seconds without input; window titles are scrubbed.
+- idle start/end after N seconds without input; window titles are scrubbed;
+- a click and the first key of a typed run ask which element they act on
+  (`capture_agent.elements`, off this thread): until the answer comes, the events from
+  that one on are held back, then written in order with the element on its event.
 """
 
 from __future__ import annotations
@@ -28,10 +31,14 @@ from capture_agent import frames as F
 from capture_agent import masking as M
 from capture_agent.config import AgentConfig
 from capture_agent.platform import WindowGuard, WindowInfo
+from capture_agent.platform.atspi import Element
 from capture_agent.session import BundleSession
 from worktape.core.privacy.rules import redact_run, scrub
 
 MODIFIERS = ("ctrl", "alt", "shift", "cmd")
+# rows held behind an element lookup go into the bundle after this long, answered or
+# not: a lookup thread that stopped answering must not keep events from the disk
+ELEMENT_WAIT_S = 2.0
 
 
 def utcnow() -> datetime:
@@ -88,6 +95,17 @@ class Recorder:
         self.last_frame_at: datetime | None = None
         self.last_keyframe: datetime | None = None
         self.frames_taken = 0
+        # element lookups (attach_elements): the rows waiting for an answer, by token,
+        # and the rows held back behind them
+        self.lookups: Any = None
+        self._waiting: dict[int, dict[str, Any]] = {}
+        self._held: list[dict[str, Any]] = []
+        self._tokens = 0
+
+    def attach_elements(self, lookups: Any) -> None:
+        """Look up the element of each click and typed run with `lookups` (an
+        `ElementLookups`, started by the caller, whose answers come to `on_element`)."""
+        self.lookups = lookups
 
     # -- plumbing -----------------------------------------------------------------
     def _sess(self, now: datetime) -> BundleSession:
@@ -121,12 +139,23 @@ class Recorder:
         row = {"ts": now, "kind": kind, **f}
         if context:
             row["app"], row["window_title"] = self.focus.app, self.title
-        sess = self._sess(now)
+        self._sess(now)
+        self._put(row)
+        return row
+
+    def _put(self, row: dict[str, Any]) -> None:
         if self.run.rows:
             self.run.deferred.append(row)
         else:
-            sess.emit([row])
-        return row
+            self._out([row])
+
+    def _out(self, rows: list[dict[str, Any]]) -> None:
+        """Into the open bundle, unless an element lookup is waiting: then behind it."""
+        if self._waiting:
+            self._held.extend(rows)
+        else:
+            assert self.session is not None
+            self.session.emit(rows)
 
     def _row(self, now: datetime, kind: str, **f: Any) -> dict[str, Any]:
         return {"ts": now, "kind": kind, "app": self.focus.app, "window_title": self.title, **f}
@@ -246,9 +275,8 @@ class Recorder:
             self.secret_held += max(0, len(hidden) - released)
         for row in run.rows:
             del row["_key_id"]
-        assert self.session is not None
         # sorted is stable: at equal times the run's own order is kept
-        self.session.emit(sorted(run.rows + run.deferred, key=lambda r: r["ts"]))
+        self._out(sorted(run.rows + run.deferred, key=lambda r: r["ts"]))
 
     # -- input events (listener threads) -----------------------------------------------
     def on_move(self, x: int, y: int) -> None:
@@ -283,11 +311,17 @@ class Recorder:
         with self.lock:
             if (now := self._pointer_action(x, y)) is None:
                 return
-            if pressed:
-                self._frame(now, "action")
             mods = "+".join(m for m in MODIFIERS if m in self.held) or None
-            kind = "mouse_down" if pressed else "mouse_up"
-            self._emit(now, kind, x=x, y=y, monitor=self._monitor(), button=button, modifiers=mods)
+            f = {"x": x, "y": y, "button": button, "modifiers": mods}
+            if not pressed:
+                self._emit(now, "mouse_up", monitor=self._monitor(), **f)
+                return
+            self._frame(now, "action")
+            row = self._row(now, "mouse_down", monitor=self._monitor(), **f)
+            self._sess(now)
+            if self.lookups is not None:
+                self._ask(row, (x, y), self.focus.pid)
+            self._put(row)
 
     def on_scroll(self, x: int, y: int, dx: int, dy: int) -> None:
         with self.lock:
@@ -317,9 +351,12 @@ class Recorder:
                 self._input(now)
                 in_run = bool(self.run.rows) and (key in MODIFIERS or key == "backspace")
                 if typing or in_run:
+                    row = self._row(now, "key_down", key=key, modifiers=mods, _key_id=key_id)
                     if not self.run.rows:
                         self._frame(now, "action")
-                    row = self._row(now, "key_down", key=key, modifiers=mods, _key_id=key_id)
+                        if self.lookups is not None:
+                            self._sess(now)
+                            self._ask(row, None, self.focus.pid)
                     self.run.rows.append(row)
                     if typing:
                         self.run.chars.append((key, len(self.run.rows) - 1, key_id))
@@ -342,6 +379,59 @@ class Recorder:
                 self.run.last = now
                 return
             self._emit(now, "key_up", key=key, modifiers=mods)
+
+    # -- the element acted on (lookup thread) ---------------------------------------------
+    def window_at(self, x: int, y: int) -> tuple[bool, int | None]:
+        """Whether the element under (x, y) may be asked for, and the pid of the window
+        there (the lookup thread asks). With a window list, the top window at the point:
+        never a denylisted one, nor any while the list is unknown or changing (its tree
+        is not ours to read). Without one, the focused window's."""
+        guard = self.window_guard
+        if guard is None:
+            return True, self.focus.pid
+        snap = guard.settled(timeout=0.3)
+        if snap is None or snap[1] is None:
+            return False, None
+        for w in reversed(snap[1]):  # top first
+            if w.x <= x < w.x + w.width and w.y <= y < w.y + w.height:
+                return not self.cfg.privacy.denies(w.app, w.title), w.pid
+        return False, None  # the desktop itself
+
+    def _ask(self, row: dict[str, Any], point: tuple[int, int] | None, pid: int | None) -> None:
+        """Ask for `row`'s element; until it comes, rows from this one on are held."""
+        self._tokens += 1
+        if self.lookups.submit(self._tokens, point, pid):
+            self._waiting[self._tokens] = row
+
+    def on_element(self, token: int, element: Element | None) -> None:
+        """An answer (from the lookup thread): the element goes on its row, and once no
+        lookup waits, the rows held behind them go into the bundle."""
+        with self.lock:
+            row = self._waiting.pop(token, None)
+            if row is None:
+                return  # its bundle closed without waiting for it
+            if element is not None:
+                name, _ = scrub(element.name)
+                x, y, w, h = element.bounds
+                row.update(
+                    element_role=element.role,
+                    element_name=name,
+                    element_x=x,
+                    element_y=y,
+                    element_width=w,
+                    element_height=h,
+                )
+            if not self._waiting:
+                self._release()
+
+    def _release(self) -> None:
+        """The rows held back go into the bundle; lookups still out are not waited for
+        (their rows go without an element)."""
+        self._waiting.clear()
+        held, self._held = self._held, []
+        if held:
+            assert self.session is not None
+            self.session.emit(held)
 
     # -- context (poller / timer thread) -------------------------------------------------
     def on_focus(self, win: WindowInfo) -> None:
@@ -409,6 +499,11 @@ class Recorder:
             c = self.cfg.capture
             if self.run.last and (now - self.run.last).total_seconds() > c.typing_run_gap_seconds:
                 self._close_run()
+            if self._waiting and (
+                (now - min(r["ts"] for r in self._waiting.values())).total_seconds()
+                > ELEMENT_WAIT_S
+            ):
+                self._release()
             if (
                 not self.idle
                 and not self.blocked
@@ -441,6 +536,7 @@ class Recorder:
             if self.session is None:
                 return None
             self._close_run()
+            self._release()
             now = self.clock()
             sess, self.session = self.session, None
             return sess.close(now)

@@ -4,6 +4,7 @@ registry). Nothing is faked."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import statistics
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from capture_agent.platform.atspi import AccessibilityProbe, Element
-from tests.xkit import Desk, missing_tools, virtual_desktop
+from tests.xkit import Desk, missing_tools, own_settings, virtual_desktop
 
 LAUNCHER = "/usr/libexec/at-spi-bus-launcher"
 _missing = [
@@ -139,10 +140,17 @@ def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) 
     return ox <= ix and oy <= iy and ix + iw <= ox + ow and iy + ih <= oy + oh
 
 
+def _mousepad(a11y: A11yDesk, path: Path) -> subprocess.Popen[bytes]:
+    """Mousepad with settings of its own: one that was stopped remembers it in its
+    settings, and the next would open on a "restore the previous session?" dialog."""
+    fresh = Path(tempfile.mkdtemp(dir=a11y.tmp))
+    return a11y.start("mousepad", "--disable-server", str(path), env=own_settings(fresh))
+
+
 def test_mousepad_text_area_menu_bar_and_focus(a11y: A11yDesk) -> None:
     text = a11y.tmp / "notes.txt"
     text.write_text("call the bank\nbook the venue\n")
-    proc = a11y.start("mousepad", "--disable-server", str(text))
+    proc = _mousepad(a11y, text)
     try:
         wid = a11y.window("--class", "mousepad")
         a11y.desk.xdo("windowmove", wid, "100", "100")
@@ -178,16 +186,17 @@ def test_mousepad_text_area_menu_bar_and_focus(a11y: A11yDesk) -> None:
         proc.wait(5)
 
 
-def test_chromium_button_in_a_page(a11y: A11yDesk, monkeypatch: pytest.MonkeyPatch) -> None:
-    page = a11y.tmp / "expenses.html"
-    page.write_text(
-        "<!doctype html><title>Expenses</title><body style='margin:0;background:#fff'>"
-        "<button style='position:absolute;left:120px;top:90px;width:220px;height:60px;"
-        "background:#ff00ff;border:0'>New expense</button></body>"
-    )
-    # Chromium builds its accessibility tree only when asked: as a screen reader does,
-    # the probe sets org.a11y.Status.IsEnabled (without it, or ACCESSIBILITY_ENABLED=1
-    # in Chromium's environment, it exposes nothing)
+EXPENSES_PAGE = (
+    "<!doctype html><title>Expenses</title><body style='margin:0;background:#fff'>"
+    "<button style='position:absolute;left:120px;top:90px;width:220px;height:60px;"
+    "background:#ff00ff;border:0'>New expense</button></body>"
+)
+
+
+def _chromium(a11y: A11yDesk, page: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Chromium showing `page`, with its accessibility tree asked for: as a screen reader
+    does, the probe sets org.a11y.Status.IsEnabled (without it, or ACCESSIBILITY_ENABLED=1
+    in Chromium's environment, it exposes nothing). Returns the process and its window."""
     assert a11y.probe().request_accessibility()
     proc = a11y.start(
         "chromium",
@@ -200,30 +209,40 @@ def test_chromium_button_in_a_page(a11y: A11yDesk, monkeypatch: pytest.MonkeyPat
         "--window-size=1000,700",
         page.as_uri(),
     )
-    try:
-        wid = a11y.window("--class", "chromium", timeout=60)
-        pid = _pid(a11y.desk, wid)
-        # where the button really is: its magenta pixels on the screen
-        import mss
+    return proc, a11y.window("--class", "chromium", timeout=60)
 
-        monkeypatch.setenv("DISPLAY", a11y.desk.display)
-        deadline = time.monotonic() + 60
-        while True:
-            with mss.MSS() as screen:
-                shot = screen.grab(screen.monitors[1])
-            px = shot.pixels
-            hits = [
-                (x, y)
-                for y in range(0, shot.height, 2)
-                for x in range(0, shot.width, 2)
-                if px[y][x] == (255, 0, 255)
-            ]
-            if hits or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert hits, "the button was never drawn"
-        xs, ys = [h[0] for h in hits], [h[1] for h in hits]
-        drawn = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+
+def _magenta(a11y: A11yDesk, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int, int, int]:
+    """Where the page's button really is: its magenta pixels on the screen."""
+    import mss
+
+    monkeypatch.setenv("DISPLAY", a11y.desk.display)
+    deadline = time.monotonic() + 60
+    while True:
+        with mss.MSS() as screen:
+            shot = screen.grab(screen.monitors[1])
+        px = shot.pixels
+        hits = [
+            (x, y)
+            for y in range(0, shot.height, 2)
+            for x in range(0, shot.width, 2)
+            if px[y][x] == (255, 0, 255)
+        ]
+        if hits or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert hits, "the button was never drawn"
+    xs, ys = [h[0] for h in hits], [h[1] for h in hits]
+    return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+
+
+def test_chromium_button_in_a_page(a11y: A11yDesk, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = a11y.tmp / "expenses.html"
+    page.write_text(EXPENSES_PAGE)
+    proc, wid = _chromium(a11y, page)
+    try:
+        pid = _pid(a11y.desk, wid)
+        drawn = _magenta(a11y, monkeypatch)
         mid = (drawn[0] + drawn[2] // 2, drawn[1] + drawn[3] // 2)
         probe = a11y.probe()
 
@@ -284,3 +303,97 @@ def test_no_accessibility_bus_gives_none() -> None:
     finally:
         daemon.terminate()
         daemon.wait(5)
+
+
+def _mousepad_showing(a11y: A11yDesk, name: str, timeout: float = 30.0) -> str:
+    """Mousepad's window titled with the file `name`: it maps another window first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        a11y.window("--class", "mousepad")
+        for wid in a11y.desk.xdo("search", "--onlyvisible", "--class", "mousepad").split():
+            with contextlib.suppress(subprocess.CalledProcessError):
+                if name in a11y.desk.xdo("getwindowname", wid):
+                    return wid
+        assert time.monotonic() < deadline, f"no Mousepad window showing {name}"
+        time.sleep(0.3)
+
+
+def test_the_agent_records_what_was_clicked_and_typed_into(
+    a11y: A11yDesk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real agent (`worktape agent start`) on the same desktop and buses: xdotool
+    clicks a Chromium button, opens Mousepad's File menu and types into its text area;
+    each mouse_down and the typed run's first key carry the element AT-SPI named, and
+    a click on xterm, which exposes nothing, carries none."""
+    from tests.agentkit import RunningAgent, configure
+    from tests.test_agent_x11 import bucket_events
+
+    page = a11y.tmp / "agent-expenses.html"
+    page.write_text(EXPENSES_PAGE)
+    chromium, cwid = _chromium(a11y, page)
+    notes = a11y.tmp / "agent-notes.txt"
+    notes.write_text("call the bank\n")
+    mousepad = _mousepad(a11y, notes)
+    try:
+        drawn = _magenta(a11y, monkeypatch)
+        button = (drawn[0] + drawn[2] // 2, drawn[1] + drawn[3] // 2)
+        _wait_for("chromium button", a11y.probe(), *button)
+        mwid = _mousepad_showing(a11y, "agent-notes")
+        a11y.desk.xdo("windowsize", "--sync", mwid, "700", "450")
+        a11y.desk.xdo("windowmove", "--sync", mwid, "200", "150")
+        term = a11y.desk.terminal("plain-xterm", geometry="40x8+900+600")
+        mx, my = _client(a11y.desk, mwid)[:2]
+        tx, ty = _client(a11y.desk, term)[:2]
+
+        env = {**configure(tmp_path, storage_url=str(tmp_path / "bucket")), **a11y.desk.env}
+        agent = RunningAgent(env)
+
+        def click(wid: str | None, x: int, y: int) -> None:
+            if wid is not None:
+                a11y.desk.focus(wid)
+                time.sleep(0.4)
+            a11y.desk.xdo("mousemove", "--sync", str(x), str(y))
+            time.sleep(0.3)
+            a11y.desk.xdo("click", "1")
+            time.sleep(0.8)
+
+        click(cwid, *button)
+        click(mwid, mx + 10, my + 8)  # the File menu
+        a11y.desk.xdo("key", "Escape")
+        time.sleep(0.5)
+        # still focused (and activating a window while its menu closes may fail)
+        click(None, mx + 300, my + 300)  # the text area
+        a11y.desk.xdo("type", "--delay", "60", "book the venue")
+        time.sleep(2.5)  # the typed run ends
+        click(term, tx + 40, ty + 40)
+        agent.stop()
+    finally:
+        for p in (chromium, mousepad):
+            p.terminate()
+            p.wait(10)
+
+    ev, _ = bucket_events(tmp_path / "bucket")
+    rows = ev.to_pylist()
+    downs = [r for r in rows if r["kind"] == "mouse_down"]
+    got = [(r["app"], r["element_role"], r["element_name"]) for r in downs]
+    assert len(downs) == 4, got
+    assert downs[0]["element_role"] in ("push button", "button"), got
+    assert downs[0]["element_name"] == "New expense", got
+    assert (downs[1]["element_role"], downs[1]["element_name"]) == ("menu", "File"), got
+    assert downs[2]["element_role"] == "text", got
+    assert downs[3]["element_role"] is None and downs[3]["element_name"] is None, got
+    bx, by, bw, bh = (downs[0][f"element_{k}"] for k in ("x", "y", "width", "height"))
+    assert abs(bx - drawn[0]) <= 3 and abs(by - drawn[1]) <= 3, (downs[0], drawn)
+    assert abs(bw - drawn[2]) <= 4 and abs(bh - drawn[3]) <= 4, (downs[0], drawn)
+    keys = [
+        r
+        for r in rows
+        if r["kind"] == "key_down" and r["app"] == "mousepad" and r["key"] and len(r["key"]) == 1
+    ]
+    assert "".join(r["key"] for r in keys) == "book the venue"
+    assert keys[0]["element_role"] == "text", keys[0]
+    # each typed run's first key; the first keystroke marks the title modified ("*"),
+    # and that focus change starts a second run
+    runs = [r for r in keys if r["element_role"] is not None]
+    assert len(runs) <= 2 and all(r["element_role"] == "text" for r in runs), runs
+    assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)

@@ -3,6 +3,9 @@ recorded, what is redacted, when frames are taken. The real X path is test_agent
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,8 +15,10 @@ import pytest
 from capture_agent import frames as F
 from capture_agent.config import AgentConfig
 from capture_agent.courier import seal_work_dir
+from capture_agent.elements import ElementLookups
 from capture_agent.platform import WindowInfo
-from capture_agent.recorder import Recorder
+from capture_agent.platform.atspi import Element
+from capture_agent.recorder import ELEMENT_WAIT_S, Recorder
 from capture_agent.session import BundleSession
 from worktape.core.bundle import read_bundle
 
@@ -304,3 +309,145 @@ def test_fixed_regions_are_painted_and_masking_off_is_written_into_the_manifest(
     assert changed["frames_masked_regions"] >= 1 and changed["frames_unmasked"] >= 1
     assert "pixel_masking_off" in b.manifest["redaction"]["rules"]
     assert "denylist_windows" not in b.manifest["redaction"]["rules"]
+
+
+class FakeProbe:
+    """Fakes AT-SPI (tests/test_atspi.py and test_agent_x11.py use the real one): answers
+    after `delay` seconds with the element it was set to, and records what it was asked."""
+
+    def __init__(self, delay: float = 0.02, hang: threading.Event | None = None) -> None:
+        self.delay, self.hang, self.asked = delay, hang, []
+
+    def element_at(self, x: int, y: int, pid: int | None = None) -> Element | None:
+        self.asked.append(("point", x, y, pid))
+        return self._answer(
+            Element("push button", "Send to jane@example.com", (x - 5, y - 5, 40, 20))
+        )
+
+    def focused_element(self, pid: int | None = None) -> Element | None:
+        self.asked.append(("focus", pid))
+        return self._answer(Element("entry", "Merchant", (10, 20, 300, 24)))
+
+    def _answer(self, element: Element) -> Element | None:
+        if self.hang is not None:
+            self.hang.wait()
+            return None
+        time.sleep(self.delay)
+        return element
+
+    def close(self) -> None:
+        pass
+
+
+def _with_lookups(rec: Recorder, probe: FakeProbe) -> ElementLookups:
+    lookups = ElementLookups(lambda: probe, rec.on_element, rec.window_at)
+    lookups.start()
+    rec.attach_elements(lookups)
+    return lookups
+
+
+def _answered(rec: Recorder) -> None:
+    deadline = time.monotonic() + 5
+    while rec._waiting and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not rec._waiting
+
+
+def test_the_element_goes_on_the_click_and_the_first_typed_key_fake_probe(rig) -> None:
+    rec, clock, _screen = rig
+    probe = FakeProbe()
+    _with_lookups(rec, probe)
+    rec.on_focus(WindowInfo("mousepad", "notes", 42))
+    clock.step(0.5)
+    rec.on_click(400, 200, "left", True)
+    clock.step(0.08)
+    rec.on_click(400, 200, "left", False)  # while the lookup waits: held, in order
+    rec.on_move(420, 210)
+    clock.step(1)
+    type_text(rec, clock, "Acme")
+    _answered(rec)
+    b = sealed_events(rec, clock)
+    ev = b.events.to_pylist()
+    assert [e["seq"] for e in ev] == list(range(len(ev)))
+    assert all(a["ts"] <= b_["ts"] for a, b_ in itertools.pairwise(ev))
+    with_element = [e for e in ev if e["element_role"] is not None]
+    assert [(e["kind"], e["element_role"]) for e in with_element] == [
+        ("mouse_down", "push button"),
+        ("key_down", "entry"),
+    ]
+    click, key = with_element
+    # the name is scrubbed like a title: an e-mail in a label never reaches the bundle
+    assert click["element_name"] == "Send to <email>"
+    assert (click["element_x"], click["element_y"]) == (395, 195)
+    assert key["key"] == "A" and key["element_name"] == "Merchant"
+    assert probe.asked == [("point", 400, 200, 42), ("focus", 42)]
+
+
+def test_no_element_is_asked_of_a_denylisted_window_under_the_pointer_fake_probe(rig) -> None:
+    from capture_agent.platform import WindowRect
+
+    rec, clock, _screen = rig
+    probe = FakeProbe()
+    _with_lookups(rec, probe)
+
+    class Guard:  # what the X adapter answers, set by hand
+        answer: tuple[int, list[WindowRect] | None] | None = (
+            1,
+            [
+                WindowRect("mousepad", "notes", 0, 0, 800, 600, 42),
+                WindowRect("keepassxc", "Vault", 500, 100, 400, 400, 77),
+            ],
+        )
+
+        def settled(self, timeout: float = 0.05) -> tuple[int, list | None] | None:
+            return self.answer
+
+    guard = Guard()
+    rec.window_guard = guard
+    rec.on_focus(WindowInfo("mousepad", "notes", 42))
+    for x, y in ((600, 200), (1500, 900)):  # the password manager on top; the desktop
+        clock.step(2)
+        rec.on_click(x, y, "left", True)
+        rec.on_click(x, y, "left", False)
+    guard.answer = None  # the windows are changing: nothing known about the point
+    clock.step(2)
+    rec.on_click(100, 100, "left", True)
+    rec.on_click(100, 100, "left", False)
+    guard.answer = (2, None)  # the list could not be read
+    clock.step(2)
+    rec.on_click(100, 100, "left", True)
+    _answered(rec)
+    assert probe.asked == []
+    guard.answer = (
+        2,
+        [WindowRect("mousepad", "notes", 0, 0, 800, 600, 42)],
+    )
+    clock.step(2)
+    rec.on_click(100, 100, "left", True)
+    _answered(rec)
+    assert probe.asked == [("point", 100, 100, 42)]
+
+
+def test_events_held_behind_a_lookup_that_never_answers_still_reach_the_bundle_fake_probe(
+    rig,
+) -> None:
+    rec, clock, _screen = rig
+    hang = threading.Event()
+    probe = FakeProbe(hang=hang)
+    lookups = _with_lookups(rec, probe)
+    rec.on_focus(WindowInfo("mousepad", "notes", 42))
+    clock.step(0.5)
+    rec.on_click(400, 200, "left", True)
+    rec.on_click(400, 200, "left", False)
+    rec.checkpoint()
+    assert rec._held  # held in memory behind the lookup
+    clock.step(ELEMENT_WAIT_S + 0.5)
+    rec.tick()  # waited long enough: they go without an element
+    assert not rec._held and not rec._waiting
+    rec.on_click(410, 200, "left", True)  # a second one waits too (one at a time)...
+    b = sealed_events(rec, clock)  # ...and closing the bundle does not wait for it
+    hang.set()
+    lookups.stop()
+    kinds = [e["kind"] for e in b.events.to_pylist()]
+    assert kinds.count("mouse_down") == 2 and kinds.count("mouse_up") == 1
+    assert b.events["element_role"].null_count == b.events.num_rows

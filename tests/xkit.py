@@ -148,3 +148,17 @@ class Desk:
             if "=" in line
         )
         return int(out["X"]), int(out["Y"]), int(out["WIDTH"]), int(out["HEIGHT"])
+
+
+def own_settings(folder: Path) -> dict[str, str]:
+    """Environment for a GTK application with settings of its own under `folder`: one
+    that was stopped remembers it in its settings (Mousepad then opens on a "restore the
+    previous session?" dialog), and a test or a recording must start from the same
+    state every time."""
+    return {
+        "GSETTINGS_BACKEND": "memory",
+        "XDG_CONFIG_HOME": str(folder / "config"),
+        "XDG_DATA_HOME": str(folder / "data"),
+        "XDG_STATE_HOME": str(folder / "state"),
+        "XDG_CACHE_HOME": str(folder / "cache"),
+    }

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench.corpus.webapps import APPS, Layout, WebApps
-from tests.xkit import Desk
+from tests.xkit import Desk, own_settings
 
 NEEDED = ("chromium", "mousepad")
 
@@ -76,7 +76,7 @@ class Editor:
         first.write_text("call the bank\nbook the venue\n")
         self.proc = subprocess.Popen(
             ["mousepad", "--disable-server", str(first)],
-            env={**desk.env, "NO_AT_BRIDGE": "0"},
+            env={**desk.env, "NO_AT_BRIDGE": "0", **own_settings(folder / ".mousepad")},
             cwd=folder,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

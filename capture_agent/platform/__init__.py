@@ -35,6 +35,7 @@ class WindowRect:
     y: int
     width: int
     height: int
+    pid: int | None = None  # the process that owns it (_NET_WM_PID), when it says
 
 
 class WindowGuard(Protocol):

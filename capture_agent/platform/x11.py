@@ -78,17 +78,7 @@ class X11Desktop:
                 return WindowInfo(None, None, None)
             win = self._d.create_resource_object("window", value[0])
             self._watch(win)
-            title = self._prop(win, "_NET_WM_NAME")
-            if isinstance(title, bytes):
-                title = title.decode("utf-8", "replace")
-            if not title:
-                title = win.get_wm_name()  # xterm and older clients set only WM_NAME
-                if isinstance(title, bytes):
-                    title = title.decode("latin-1")
-            app = app_name(win.get_wm_class())
-            pid_v = self._prop(win, "_NET_WM_PID")
-            pid = int(pid_v[0]) if pid_v is not None and len(pid_v) else None
-            return WindowInfo(app, title or None, pid)
+            return self._describe(win)
         except (BadWindow, XError):
             return WindowInfo(None, None, None)  # the window closed while we looked
 
@@ -203,6 +193,7 @@ class X11Desktop:
                         geo.y,
                         geo.width + 2 * border,
                         geo.height + 2 * border,
+                        info.pid,
                     )
                 )
             self._snapshot = (self._version, out)
@@ -226,11 +217,13 @@ class X11Desktop:
         if isinstance(title, bytes):
             title = title.decode("utf-8", "replace")
         if not title:
-            title = win.get_wm_name()
+            title = win.get_wm_name()  # xterm and older clients set only WM_NAME
             if isinstance(title, bytes):
                 title = title.decode("latin-1")
         app = app_name(win.get_wm_class())
-        return WindowInfo(app, title or None, None)
+        pid_v = self._prop(win, "_NET_WM_PID")
+        pid = int(pid_v[0]) if pid_v is not None and len(pid_v) else None
+        return WindowInfo(app, title or None, pid)
 
     def pointer_reader(self) -> Callable[[], tuple[int, int]]:
         """XQueryPointer on a connection of its own (connections are not thread-safe),
