@@ -134,10 +134,10 @@ def test_a_fake_server_writes_the_instruction_and_step_annotations_cached_by_req
         "source": "model",
         "endpoint": f"qwen2.5-vl at {fake_server.url}",
         "episodes": 1,
-        "generated": 0,
-        "cached": 1,
+        "by_model": 1,
         "fell_back": {},
     }
+    assert (again.stats.generated, again.stats.cached) == (0, 1)
 
 
 def test_frames_go_to_a_fake_server_only_when_allowed(

@@ -91,9 +91,23 @@ def test_a_clean_night_publishes_a_complete_version(state: Path) -> None:
     images = 0
     elements: list[dict] = []
     for r in records:
-        assert r["task_id"] and r["instruction"] and r["traj"]
+        assert r["task_id"] and r["traj"]
+        # the instruction is language, from templates: where, then what was done
+        assert r["instruction"].startswith("In ") and r["instruction"].endswith("."), r
+        assert " → " not in r["instruction"]
         for step in r["traj"]:
-            assert step["action"].startswith("pyautogui.")
+            assert step["code"].startswith("pyautogui.")
+            assert step["action"].split(" ")[0] in {
+                "Click",
+                "Double-click",
+                "Right-click",
+                "Drag",
+                "Scroll",
+                "Type",
+                "Press",
+            }, step
+            # no model wrote anything
+            assert step["observation"] is step["thought"] is step["reflection"] is None
             if step["element"] is not None:
                 elements.append({"action_type": step["action_type"], **step["element"]})
             if step["image"]:
@@ -216,6 +230,7 @@ def test_records_of_steps_without_elements_have_no_element_key(state: Path) -> N
     card["schema"]["steps"] = [
         c for c in card["schema"]["steps"] if c["name"] not in ELEMENT_COLUMNS
     ]
+    card.pop("texts")  # such a version also predates the step texts
     text = render_markdown(card)
     assert "`element`" not in text and "a pyautogui action code." in text
 
@@ -519,7 +534,10 @@ def test_forget_leaves_nothing_of_the_contributor(state: Path) -> None:
                 [person, device],
             ).fetchone()[0]
             assert n == 0, parquet
-    for text in [*bucket.glob("published/*/dataset/*"), *bucket.glob("published/*/eventlogs/*")]:
+    for text in [
+        *bucket.glob("published/*/dataset/*.jsonl"),
+        *bucket.glob("published/*/eventlogs/*"),
+    ]:
         body = text.read_text()
         assert person not in body and device not in body, text
         assert not any(f in body for f in frames), text
@@ -752,3 +770,56 @@ def test_publishing_refuses_rows_of_an_erased_contributor(
     message = _gate_message(state)
     assert "gate_erased" in message and "episodes" in message
     assert latest(state).name == before
+
+
+def test_a_model_behind_a_fake_endpoint_writes_the_texts_the_gate_scans_them(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing with WORKTAPE_LLM_* set: a fake OpenAI-compatible server (real HTTP)
+    writes each episode's instruction and step annotations; the records and the card say
+    so; a republish asks nothing (cached) and gives the same bytes; a model that writes a
+    secret leaves that episode on its templates, and the night still publishes."""
+    from tests.test_narration import FakeChatServer, _good_reply
+    from worktape.pipeline.tasks import publish_night
+    from worktape.settings import Settings
+
+    fake = FakeChatServer()
+    try:
+        monkeypatch.setenv("WORKTAPE_LLM_BASE_URL", fake.url)
+        monkeypatch.setenv("WORKTAPE_LLM_MODEL", "fake-model")
+        first = publish_night([DAY.isoformat()], run_id=None, settings=Settings())
+        asked = len(fake.requests)
+        version = latest(state)
+        records = [json.loads(line) for line in (version / "dataset/episodes.jsonl").open()]
+        # episodes whose texts are alike ask once: the answer is cached by request
+        assert 0 < asked <= len(records) and len(records) > 20
+        assert {r["instruction"] for r in records} == {"File a taxi expense in Expenses."}
+        step = records[0]["traj"][0]
+        assert step["observation"] == "The screen before step 1." and step["thought"]
+        card = json.loads((version / "card.json").read_text())
+        texts = card["texts"]
+        assert texts["source"] == "model"
+        assert texts["by_model"] == texts["episodes"] == len(records)
+        assert "A model, fake-model at" in (version / "CARD.md").read_text()
+        gate = json.loads((state / "home" / "publish" / "work" / "gate.json").read_text())
+        assert gate["success"]
+
+        again = publish_night([DAY.isoformat()], run_id=None, settings=Settings())
+        assert len(fake.requests) == asked  # every answer came from the cache
+        assert again["version"] == first["version"]
+
+        def leaky(body: dict) -> str:
+            out = json.loads(_good_reply(body).strip("`").removeprefix("json\n"))
+            out["instruction"] = "Send the receipt to jane.doe@example.com"
+            return json.dumps(out)
+
+        fake.reply = leaky
+        shutil.rmtree(state / "home" / "narration-cache")
+        publish_night([DAY.isoformat()], run_id=None, settings=Settings())
+        version = latest(state)
+        body = (version / "dataset/episodes.jsonl").read_text()
+        assert "jane.doe" not in body
+        card = json.loads((version / "card.json").read_text())
+        assert card["texts"]["fell_back"] == {"privacy_rule": len(records)}
+    finally:
+        fake.close()

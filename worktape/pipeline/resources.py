@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from worktape.core.storage import Storage, open_storage
 
 if TYPE_CHECKING:
+    from worktape.publish.narration import Narrator
     from worktape.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,3 +49,22 @@ def storage(settings: Settings) -> Storage:
         options = _airflow_s3_options() or {"endpoint_url": settings.s3_endpoint_url}
         return open_storage(url, **options)
     return open_storage(url)
+
+
+def narrator(settings: Settings) -> Narrator | None:
+    """A model that writes instructions and step annotations, when WORKTAPE_LLM_BASE_URL
+    and WORKTAPE_LLM_MODEL name one; its answers are cached under the state dir."""
+    if not (settings.llm_base_url and settings.llm_model):
+        return None
+    from worktape.publish.narration import Endpoint, Narrator
+
+    endpoint = Endpoint(
+        settings.llm_base_url,
+        settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout_s=settings.llm_timeout_s,
+        send_frames=settings.llm_send_frames,
+    )
+    return Narrator(
+        endpoint, settings.home / "narration-cache", max_calls=settings.llm_max_episodes
+    )

@@ -95,6 +95,7 @@ def publish_night(
         docs_dir=home / "data_docs",
         dbt_project=s.dbt_project_dir,
         frame_sample=s.gate_frame_sample,
+        narrator=resources.narrator(s),
     )
     analyst = write_analyst_db(
         home / "work" / "version" / "tables", result.version, s.analyst_db, s.warehouse_settings()

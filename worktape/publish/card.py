@@ -133,6 +133,34 @@ def _has_elements(card: dict[str, Any]) -> bool:
     return any(c.get("name") == "element_role" for c in steps)
 
 
+def texts_lines(texts: dict[str, Any] | None) -> list[str]:
+    """Who wrote the instructions and step texts: the templates, or a model (which, for
+    how many episodes, and why any fell back to the templates)."""
+    if not texts:
+        return []
+    lines = ["## Instructions and step texts", ""]
+    lines.append(
+        "Each step's `action` and each episode's `instruction` are written by templates "
+        "from what was recorded: the app and page, the element acted on, the typed text "
+        "(redactions kept as `<redacted:rule>`)."
+    )
+    if texts.get("source") == "model":
+        fell = texts.get("fell_back") or {}
+        why = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in fell.items())
+        lines.append(
+            f"A model, {texts['endpoint']}, rewrote the instruction and wrote each step's "
+            f"`observation`, `thought` and `reflection` for "
+            f"{texts['by_model']} of {texts['episodes']} episode(s)"
+            + (f"; the others keep the templates ({why})." if fell else ".")
+        )
+        lines.append(
+            "Its text was held to the same privacy rules as every other text before publishing."
+        )
+    else:
+        lines.append("No model wrote any text: `observation`, `thought` and `reflection` are null.")
+    return [*lines, ""]
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """CARD.md, from the card's data alone: tables in the order they are published,
     suites in the order the gate runs them."""
@@ -157,6 +185,18 @@ def render_markdown(card: dict[str, Any]) -> str:
         "  `instruction`, and `traj`, the steps with a frame (`image`, relative to",
         *(
             [
+                "  `published/`), the action in words (`action`) and as pyautogui code",
+                "  (`code`), and the element the action acted on (`element`: its",
+                "  accessibility role, name and bounds in pixels; null where the",
+                "  application named none).",
+            ]
+            if card.get("texts") and _has_elements(card)
+            else [
+                "  `published/`), the action in words (`action`) and as pyautogui code",
+                "  (`code`).",
+            ]
+            if card.get("texts")
+            else [
                 "  `published/`), a pyautogui action code and the element the action acted",
                 "  on (`element`: its accessibility role, name and bounds in pixels; null",
                 "  where the application named none).",
@@ -166,6 +206,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         ),
         "- `eventlogs/`: XES and OCEL 2.0 logs of the same episodes.",
         "",
+        *texts_lines(card.get("texts")),
         "## Quality",
         "",
         "| suite | passed |",

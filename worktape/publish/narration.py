@@ -32,7 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pyarrow as pa
+
 from worktape.core.privacy.policy import finding
+from worktape.core.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +101,13 @@ class NarrationStats:
     fell_back: Counter[str] = field(default_factory=Counter)  # reason -> episodes
 
     def as_dict(self) -> dict[str, Any]:
+        """What the card holds: not how many answers were new this run, which would make
+        a rerun's card (and version) differ from the first's."""
         return {
             "source": "model" if self.endpoint else "templates",
             "endpoint": self.endpoint,
             "episodes": self.episodes,
-            "generated": self.generated,
-            "cached": self.cached,
+            "by_model": self.generated + self.cached,
             "fell_back": dict(sorted(self.fell_back.items())),
         }
 
@@ -127,12 +132,15 @@ class Narrator:
         *,
         frame_bytes: Callable[[str], bytes | None] | None = None,
         max_failures: int = 3,
+        max_calls: int | None = None,
         client: Any = None,
     ) -> None:
         self.endpoint = endpoint
         self.cache_dir = cache_dir
         self.frame_bytes = frame_bytes
         self.max_failures = max_failures
+        self.max_calls = max_calls
+        self._calls = 0
         self.stats = NarrationStats(endpoint=endpoint.label)
         self._failures = 0
         self._client = client
@@ -151,15 +159,21 @@ class Narrator:
         if self._failures >= self.max_failures:
             self.stats.fell_back["endpoint_unavailable"] += 1
             return None
-        body = self._request(ep)
-        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        # the key names frames by id (a frame's bytes never change under its id), so a
+        # cached answer costs no frame reads
+        key = hashlib.sha256(
+            json.dumps(self._request(ep, frames_by_id=True), sort_keys=True).encode()
+        ).hexdigest()
         path = self.cache_dir / key[:2] / f"{key}.json"
         try:
             if path.exists():
                 answer = json.loads(path.read_text())
                 cached = True
             else:
-                answer = self._call(body)
+                if self.max_calls is not None and self._calls >= self.max_calls:
+                    raise NarrationError("night_budget")
+                self._calls += 1
+                answer = self._call(self._request(ep))
                 cached = False
             narration = parse(answer, len(ep.steps))
         except NarrationError as e:
@@ -180,7 +194,7 @@ class Narrator:
             self.stats.generated += 1
         return narration
 
-    def _request(self, ep: Episode) -> dict[str, Any]:
+    def _request(self, ep: Episode, frames_by_id: bool = False) -> dict[str, Any]:
         task = {
             "place": ep.place,
             "draft_instruction": ep.instruction,
@@ -190,6 +204,9 @@ class Narrator:
         if self.endpoint.send_frames and self.frame_bytes is not None:
             parts: list[dict[str, Any]] = [{"type": "text", "text": content}]
             for sid in [f for f in ep.frames if f][:MAX_FRAMES]:
+                if frames_by_id:
+                    parts.append({"type": "image_id", "id": sid})
+                    continue
                 data = self.frame_bytes(sid)
                 if data:
                     url = "data:image/webp;base64," + base64.b64encode(data).decode()
@@ -269,3 +286,91 @@ def parse(answer: dict[str, Any], n_steps: int) -> Narration:
 
 def _texts(n: Narration) -> list[str]:
     return [n.instruction, *n.observations, *n.thoughts, *n.reflections]
+
+
+# what the dataset joins: per episode, the model's instruction and per-step lists
+NARRATION_SCHEMA = pa.schema(
+    [
+        ("episode_id", pa.string()),
+        ("instruction", pa.string()),
+        ("observations", pa.list_(pa.string())),
+        ("thoughts", pa.list_(pa.string())),
+        ("reflections", pa.list_(pa.string())),
+    ]
+)
+
+
+def narrate_marts(
+    con: duckdb.DuckDBPyConnection, narrator: Narrator | None, storage: Storage | None = None
+) -> tuple[pa.Table, NarrationStats]:
+    """The narration of every episode in the marts, newest work date first (a night's
+    budget goes to new work; older episodes come from the cache), as NARRATION_SCHEMA
+    rows; none without a narrator, or for marts built before steps had texts. Frames,
+    when the endpoint may have them, are read from their bundles in `storage`."""
+    if narrator is None:
+        return NARRATION_SCHEMA.empty_table(), NarrationStats()
+    if narrator.endpoint.send_frames and storage is not None and narrator.frame_bytes is None:
+        narrator.frame_bytes = lambda sid: _raw_frame(con, storage, sid)
+    has = {
+        (t, c)
+        for t, c in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'marts' AND table_name IN ('episodes', 'steps')"
+        ).fetchall()
+    }
+    if not {("episodes", "instruction"), ("steps", "step_text")} <= has:
+        return NARRATION_SCHEMA.empty_table(), narrator.stats
+    rows = con.execute(
+        """
+        SELECT e.episode_id, e.instruction, coalesce(e.main_app, '') AS place,
+               list(s.step_text ORDER BY s.step_index) AS steps,
+               list(s.frame_before_id ORDER BY s.step_index) AS frames
+        FROM marts.episodes AS e
+        JOIN marts.steps AS s USING (episode_id)
+        GROUP BY ALL
+        ORDER BY any_value(e.work_date) DESC, e.episode_id
+        """
+    ).fetchall()
+    out: dict[str, list[Any]] = {n: [] for n in NARRATION_SCHEMA.names}
+    for episode_id, instruction, place, steps, frames in rows:
+        ep = Episode(
+            episode_id,
+            place,
+            instruction or "",
+            tuple(s or "" for s in steps),
+            tuple(frames),
+        )
+        got = narrator.narrate(ep)
+        if got is None:
+            continue
+        out["episode_id"].append(episode_id)
+        out["instruction"].append(got.instruction)
+        out["observations"].append(list(got.observations))
+        out["thoughts"].append(list(got.thoughts))
+        out["reflections"].append(list(got.reflections))
+    table = pa.table(out, schema=NARRATION_SCHEMA).sort_by("episode_id")
+    return table, narrator.stats
+
+
+def narration_texts(table: pa.Table) -> list[tuple[str, str, str]]:
+    """Every text of a narration table as (episode_id, field, text), for the gate."""
+    texts = []
+    for row in table.to_pylist():
+        texts.append((row["episode_id"], "instruction", row["instruction"]))
+        for field_name in ("observations", "thoughts", "reflections"):
+            texts.extend((row["episode_id"], field_name, t) for t in row[field_name] if t)
+    return texts
+
+
+def _raw_frame(
+    con: duckdb.DuckDBPyConnection, storage: Storage, screenshot_id: str
+) -> bytes | None:
+    """A stored frame's bytes, by a ranged read of the bundle that holds it."""
+    row = con.execute(
+        "SELECT b.object_key, s.data_offset, s.bytes FROM raw.screenshots AS s "
+        "JOIN raw.bundles AS b USING (bundle_id) WHERE s.screenshot_id = ?",
+        [screenshot_id],
+    ).fetchone()
+    if row is None or row[1] is None:
+        return None
+    return storage.read_range(row[0], int(row[1]), int(row[2]))

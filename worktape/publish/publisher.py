@@ -43,6 +43,12 @@ from worktape.publish import frames as F
 from worktape.publish.card import card_data, write_card
 from worktape.publish.eventlogs import CHUNK_STEPS, episode_chunks, write_ocel, write_xes
 from worktape.publish.frame_check import read_sample
+from worktape.publish.narration import (
+    NARRATION_SCHEMA,
+    Narrator,
+    narrate_marts,
+    narration_texts,
+)
 from worktape.publish.stage import stage_gate, stage_tables
 from worktape.sqltime import iso_utc
 from worktape.tombstones import read_tombstones
@@ -94,10 +100,17 @@ def build_dataset(
     out: Path,
     frames: pa.Table,
     chunk_steps: int = CHUNK_STEPS,
+    narration: pa.Table | None = None,
 ) -> int:
     """dataset/episodes.jsonl: one record per episode, AgentNet style, keys sorted, in
-    work date and episode id order. The instruction is the workflow's name and the first
-    eight windows the steps go through (each as often as it is entered), for now.
+    work date and episode id order. The instruction and each step's `action` are the
+    marts' template texts (episodes.instruction, steps.step_text), with the step's
+    pyautogui `code` beside it; where `narration` (worktape.publish.narration) holds an
+    episode, the model's instruction replaces the template's and its steps get
+    `observation`, `thought` and `reflection` (null otherwise). The narration is kept
+    in the version (narration.parquet), so an erasure's rewrite keeps it.
+    Marts from before the texts (an older version rewritten) give the workflow's name and
+    the windows gone through, and the pyautogui code as `action`, as they were published.
     `frames` is the version's frames index: records name each frame by its shard and
     member. A step names the element its action acted on (`element`: role, name and
     bounds, null where none was named); a version published before steps had element
@@ -129,6 +142,11 @@ def build_dataset(
         ).fetchall()
     }
     element = _ELEMENT_SQL if set(ELEMENT_COLUMNS) <= steps_columns else ""
+    has_texts = "step_text" in steps_columns
+    narration = narration if narration is not None else NARRATION_SCHEMA.empty_table()
+    if has_texts:
+        pq.write_table(narration, out.parent / NARRATION, compression="zstd")
+    con.register("narration", narration)
     target = out / "episodes.jsonl"
     part = out / ".part.jsonl"
     try:
@@ -136,7 +154,11 @@ def build_dataset(
             for work_date, first, last in chunks:
                 con.execute(
                     _DATASET_SQL.format(
-                        part=part, step_time=iso_utc("started_at"), element=element
+                        part=part,
+                        step_time=iso_utc("started_at"),
+                        element=element,
+                        texts=_TEXTS_SQL if has_texts else _OLD_TEXTS_SQL,
+                        instruction=_INSTRUCTION_SQL if has_texts else _OLD_INSTRUCTION_SQL,
                     ),
                     [work_date, first, last] * 2,
                 )
@@ -145,6 +167,7 @@ def build_dataset(
     finally:
         part.unlink(missing_ok=True)
         con.execute("DROP TABLE IF EXISTS dataset_images")
+        con.unregister("narration")
     return int(one(con.execute("SELECT count(*) FROM marts.episodes"))[0])
 
 
@@ -168,6 +191,21 @@ _ELEMENT_SQL = """
                     'x': element_x, 'y': element_y} END,
                 'name': element_name, 'role': element_role} END,"""
 
+# the model's narration of the version's episodes (worktape.publish.narration)
+NARRATION = "narration.parquet"
+# a step's texts: the template's words and the code, with the model's annotations
+_TEXTS_SQL = """
+            'action': step_text, 'code': action_code,
+            'observation': n.observations[step_index],
+            'reflection': n.reflections[step_index],
+            'thought': n.thoughts[step_index],"""
+# marts from before the step texts: as those versions were published
+_OLD_TEXTS_SQL = """
+            'action': action_code,"""
+_INSTRUCTION_SQL = "coalesce(n.instruction, e.instruction)"
+_OLD_INSTRUCTION_SQL = """coalesce(nullif(w.workflow_name, ''), 'Task') || ': '
+               || array_to_string(coalesce(win.titles, [])[1:8], ' → ')"""
+
 # one chunk of records: the episodes of one work date between two episode ids
 _DATASET_SQL = """
 COPY (
@@ -187,6 +225,7 @@ COPY (
         LEFT JOIN images AS fb ON fb.screenshot_id = s.frame_before_id
         LEFT JOIN images AS fa ON fa.screenshot_id = s.frame_after_id
     ),
+    n AS (SELECT * FROM narration SEMI JOIN chunk_steps USING (episode_id)),
     -- the windows gone through: a title that differs from the last one seen
     entered AS (
         SELECT episode_id, step_index, title,
@@ -202,18 +241,17 @@ COPY (
     traj AS (
         -- sorting each list after is 4x faster than an ordered aggregate; the lambda's
         -- parameter must not be a column's name (x would bind to a column x)
-        SELECT episode_id, list_transform(list_sort(list({{'i': step_index, 'step': {{
-            'action': action_code, 'action_type': action_type, 'app': app,{element}
+        SELECT episode_id, list_transform(list_sort(list({{'i': step_index, 'step': {{{texts}
+            'action_type': action_type, 'app': app,{element}
             'image': image, 'index': step_index - 1, 'next_image': next_image,
             'step_id': step_id,
             'time': {step_time},
             'window_title': window_title}}}})), sorted_item -> sorted_item.step) AS traj
-        FROM s GROUP BY 1
+        FROM s LEFT JOIN n USING (episode_id) GROUP BY 1
     )
     SELECT e.contributor_id,
            round(e.duration_s, 3)::DOUBLE AS duration_s,
-           coalesce(nullif(w.workflow_name, ''), 'Task') || ': '
-               || array_to_string(coalesce(win.titles, [])[1:8], ' → ') AS instruction,
+           {instruction} AS instruction,
            coalesce(w.is_recurring, false) AS is_recurring_workflow,
            e.episode_id AS task_id,
            coalesce(t.traj, []) AS traj,
@@ -224,6 +262,7 @@ COPY (
     LEFT JOIN marts.workflows AS w USING (workflow_id)
     LEFT JOIN windows AS win USING (episode_id)
     LEFT JOIN traj AS t USING (episode_id)
+    LEFT JOIN n USING (episode_id)
     WHERE e.work_date = $4 AND e.episode_id BETWEEN $5 AND $6
     ORDER BY e.episode_id
 ) TO '{part}' (FORMAT json)
@@ -266,8 +305,11 @@ def publish(
     docs_dir: Path,
     dbt_project: Path,
     frame_sample: int | None = None,
+    narrator: Narrator | None = None,
 ) -> PublishResult:
-    """Stage, gate and publish. Raises GateFailed (publishing nothing) when a suite fails."""
+    """Stage, gate and publish. Raises GateFailed (publishing nothing) when a suite fails.
+    With a `narrator`, a model writes the instructions and step annotations
+    (worktape.publish.narration) before the gate, which scans them."""
     from expectations.checkpoint import run_gate
 
     shutil.rmtree(work_dir, ignore_errors=True)
@@ -289,7 +331,26 @@ def publish(
         lap("tables")
         erased = read_tombstones(storage).contributor_ids
         previous = previous_index(storage)
-        stage_gate(con, work_dir / "gate", days, erased, storage, previous, frame_sample)
+        narration, narrated = narrate_marts(con, narrator, storage)
+        if narrator is not None:
+            log.info(
+                "texts by %s: %d new answer(s), %d cached, fell back: %s",
+                narrated.endpoint,
+                narrated.generated,
+                narrated.cached,
+                dict(narrated.fell_back) or "none",
+            )
+        lap("narration")
+        stage_gate(
+            con,
+            work_dir / "gate",
+            days,
+            erased,
+            storage,
+            previous,
+            frame_sample,
+            extra_texts=narration_texts(narration),
+        )
         lap("stage")
         gate = run_gate(work_dir / "gate", docs_dir)
         sample = read_sample(work_dir / "gate")
@@ -311,9 +372,10 @@ def publish(
         index, shards = F.publish_frames(con, storage, previous)
         F.write_index(index, version_dir / F.INDEX)
         lap("frames")
-        build_dataset(con, version_dir / "dataset", index)
+        build_dataset(con, version_dir / "dataset", index, narration=narration)
         build_eventlogs(con, version_dir / "eventlogs")
-        write_card(version_dir, card_data(con, counts, gate, dbt_project))
+        card = card_data(con, counts, gate, dbt_project)
+        write_card(version_dir, {**card, "texts": narrated.as_dict()})
         newest = one(con.execute("SELECT max(work_date) FROM marts.episodes"))[0]
         lap("dataset")
     finally:

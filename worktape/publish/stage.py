@@ -98,6 +98,7 @@ def stage_gate(
     storage: Storage | None = None,
     previous_frames: pa.Table | None = None,
     frame_sample: int | None = None,
+    extra_texts: Sequence[tuple[str, str, str]] = (),
 ) -> dict[str, int]:
     """The files the suites read: out/<suite>.parquet. `erased`: the contributors whose
     tombstones forbid publishing any row of theirs. With `storage`, the text of a sample
@@ -126,7 +127,7 @@ def stage_gate(
         )
     workflows = "SELECT * FROM gate.gate_workflows ORDER BY workflow_id"
     n["gate_workflows"] = _copy(con, workflows, out / "gate_workflows.parquet")
-    n["gate_texts"] = _write(scan_texts(con), out / "gate_texts.parquet")
+    n["gate_texts"] = _write(scan_texts(con, extra_texts), out / "gate_texts.parquet")
     n["gate_windows"] = _write(scan_windows(con), out / "gate_windows.parquet")
     n["gate_erased"] = _write(scan_erased(con, erased), out / "gate_erased.parquet")
     if storage is not None:
@@ -167,10 +168,21 @@ def _write(table: pa.Table, path: Path) -> int:
     return int(table.num_rows)
 
 
-def scan_texts(con: duckdb.DuckDBPyConnection) -> pa.Table:
+def scan_texts(
+    con: duckdb.DuckDBPyConnection, extra: Sequence[tuple[str, str, str]] = ()
+) -> pa.Table:
     """The distinct texts that could hold a secret (CANDIDATE_RE), each with the first
-    privacy rule it breaks (`finding`, null when none) and where it was seen."""
+    privacy rule it breaks (`finding`, null when none) and where it was seen; `extra`
+    texts, as (episode_id, field, text), are the model-written ones (narration), all
+    scanned with the full rules."""
     rows: dict[str, list[Any]] = {"ref": [], "table": [], "column": [], "finding": [], "masked": []}
+    for ref, col, value in extra:
+        rule = finding(value)
+        rows["ref"].append(f"narration:{ref}")
+        rows["table"].append("narration")
+        rows["column"].append(col)
+        rows["finding"].append(rule)
+        rows["masked"].append(mask(value) if rule else None)
     for table, (id_col, cols) in TEXTS.items():
         for col in cols:
             values = con.execute(

@@ -47,6 +47,9 @@ def build(
     if not full_refresh and _predates_elements(warehouse):
         log.warning("raw events name elements the warehouse's actions lack: a full refresh")
         full_refresh = True
+    if not full_refresh and _predates_step_text(warehouse):
+        log.warning("the warehouse's actions predate their step texts: a full refresh")
+        full_refresh = True
     counts = events_per_day(warehouse, None if full_refresh else days)
     todo = sorted(counts) if full_refresh else sorted(days or [])
     batches = day_batches(
@@ -128,6 +131,28 @@ def _predates_elements(settings: WarehouseSettings) -> bool:
     finally:
         con.close()
     return named is not None
+
+
+def _predates_step_text(settings: WarehouseSettings) -> bool:
+    """Actions built before they had a step text would gain the column empty on every
+    day the next build does not rebuild: that build is a full refresh."""
+    from worktape.warehouse import connect
+
+    if not settings.path.exists():
+        return False
+    con = connect(settings, read_only=True)
+    try:
+        columns = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_catalog = current_database() AND table_schema = 'intermediate' "
+                "AND table_name = 'int_actions_framed'"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    return bool(columns) and "step_text" not in columns
 
 
 # the intermediate models before issue #16 named them int_<entity>s_<verb>s

@@ -68,9 +68,12 @@ runs as (
             -- sorted after aggregating: an ordered aggregate sorts each group apart
             array_to_string(list_transform(
                 list_sort(list({'event_no': event_no,
-                                'key': case when is_redacted then chr(1) else key end})),
+                                'key': case when is_redacted
+                                    then chr(1) || coalesce(redaction_rule, 'secret') || chr(2)
+                                    else key end})),
                 typed -> typed.key), ''),
-            chr(1) || '+', '<redacted>', 'g') as typed_text,
+            -- a secret's keys as one <redacted:rule>, the rule its last key names
+            '(' || chr(1) || '([a-z_]+)' || chr(2) || ')+', '<redacted:\2>', 'g') as typed_text,
         count(*) filter (where is_redacted) as redacted_chars,
         count(*) as n_events,
         arg_min(key, event_no) as first_key,

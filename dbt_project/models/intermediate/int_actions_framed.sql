@@ -125,5 +125,8 @@ select
     element_x,
     element_y,
     element_width,
-    element_height
+    element_height,
+    -- the step in words, for people and for the dataset (macros/step_text.sql)
+    {{ step_text('action_type', 'element_role', 'element_name', 'typed_text', 'keys',
+                 'scroll_dy', 'coalesce(' ~ site_of('window_title') ~ ', app)') }} as step_text
 from normalised

@@ -19,6 +19,8 @@ select
     e.app,
     e.window_title,
     e.is_redacted,
+    -- the rule that redacted a key ("email", "card"...): the typed text says which
+    case when e.is_redacted then e.detail end as redaction_rule,
     e.element_role,
     e.element_name,
     e.element_x,

@@ -7,5 +7,10 @@
 }}
 -- Task episodes per device and work date (logic: int_episodes_aggregated), the work
 -- dates being rebuilt.
-select * from {{ ref('int_episodes_aggregated') }}
-where {{ in_work_dates('work_date') }}
+select
+    e.*,
+    -- last, where a table built before it has it (on_schema_change appends)
+    i.instruction
+from {{ ref('int_episodes_aggregated') }} as e
+left join {{ ref('int_episodes_instructed') }} as i using (episode_id)
+where {{ in_work_dates('e.work_date') }}

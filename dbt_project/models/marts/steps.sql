@@ -30,7 +30,8 @@ select
     a.element_x,
     a.element_y,
     a.element_width,
-    a.element_height
+    a.element_height,
+    a.step_text
 from {{ ref('int_actions_framed') }} as a
 inner join {{ ref('int_actions_segmented') }} as b using (action_id)
 where {{ in_work_dates('a.work_date') }}

@@ -13,7 +13,7 @@ from worktape.core.layout import PUBLISHED
 from worktape.core.storage import Storage
 from worktape.publish import frames as F
 from worktape.publish.card import after_erasure, read_card, write_card
-from worktape.publish.publisher import _manifest, build_dataset, build_eventlogs
+from worktape.publish.publisher import NARRATION, _manifest, build_dataset, build_eventlogs
 from worktape.publish.stage import TABLES
 from worktape.warehouse import WarehouseSettings, one, open_db
 
@@ -102,7 +102,15 @@ def rewrite_version(
             ).to_arrow_table()
             kept = kept.cast(F.INDEX_SCHEMA)
             F.write_index(kept, index_path)
-        build_dataset(con, root / "dataset", kept)
+        # the model's narration of the episodes that remain, as it was published
+        narration = None
+        narrated = root / NARRATION
+        if narrated.exists():
+            narration = con.execute(
+                f"SELECT * FROM read_parquet('{narrated}') "
+                "SEMI JOIN marts.episodes USING (episode_id) ORDER BY episode_id"
+            ).to_arrow_table()
+        build_dataset(con, root / "dataset", kept, narration=narration)
         build_eventlogs(con, root / "eventlogs")
     finally:
         con.close()
