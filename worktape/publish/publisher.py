@@ -44,6 +44,7 @@ from worktape.publish.card import card_data, write_card
 from worktape.publish.eventlogs import CHUNK_STEPS, episode_chunks, write_ocel, write_xes
 from worktape.publish.frame_check import read_sample
 from worktape.publish.stage import stage_gate, stage_tables
+from worktape.publish.viewer import VIEWER, ViewerSample, write_viewer
 from worktape.sqltime import iso_utc
 from worktape.tombstones import read_tombstones
 from worktape.warehouse import one
@@ -234,6 +235,7 @@ def publish(
     docs_dir: Path,
     dbt_project: Path,
     frame_sample: int | None = None,
+    viewer: ViewerSample | None = None,
 ) -> PublishResult:
     """Stage, gate and publish. Raises GateFailed (publishing nothing) when a suite fails."""
     from expectations.checkpoint import run_gate
@@ -281,6 +283,10 @@ def publish(
         lap("frames")
         build_dataset(con, version_dir / "dataset", index)
         build_eventlogs(con, version_dir / "eventlogs")
+        lap("dataset")
+        records = version_dir / "dataset" / "episodes.jsonl"
+        write_viewer(con, version_dir / VIEWER, index, storage, records=records, sample=viewer)
+        lap("viewer")
         write_card(version_dir, card_data(con, counts, gate, dbt_project))
         newest = one(con.execute("SELECT max(work_date) FROM marts.episodes"))[0]
         lap("dataset")
