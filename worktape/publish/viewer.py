@@ -562,7 +562,7 @@ class ViewerLinks:
             f'title="episode {html.escape(eid)}">{i}</a>'
             for i, (eid, href) in enumerate(pages, 1)
         )
-        return f'<div class="viewer">Step through an instance: {links}</div>'
+        return f'<div class="steps viewer">Step through an instance: {links}</div>'
 
     def paragraph(self) -> str:
         """The report's pointer to the viewer's index."""
