@@ -41,7 +41,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -213,7 +213,7 @@ def load_episodes(
                 is_redacted=bool(r[19]),
             )
             text = r[5] if r[5] else describe(step)
-            steps.setdefault(r[0], []).append(_with_text(step, text))
+            steps.setdefault(r[0], []).append(replace(step, text=text))
         episodes = con.execute(
             """
             SELECT e.episode_id, i.workflow_id, coalesce(w.workflow_name, ''),
@@ -239,12 +239,6 @@ def load_episodes(
         )
         for eid, wid, name, work_date, duration in episodes
     ]
-
-
-def _with_text(step: Step, text: str) -> Step:
-    from dataclasses import replace
-
-    return replace(step, text=text)
 
 
 def _point(x: float | None, y: float | None) -> str:
