@@ -130,7 +130,14 @@ def _step(index: int, kind: str, code: str, **kw: object) -> Step:
 
 def _episode() -> Episode:
     steps = (
-        _step(1, "click", "pyautogui.click(x=0.25, y=0.6)", x=0.25, y=0.6),
+        _step(
+            1,
+            "click",
+            "pyautogui.click(x=0.25, y=0.6)",
+            x=0.25,
+            y=0.6,
+            element="push button “Save & <close>”",
+        ),
         _step(
             2,
             "drag",
@@ -165,6 +172,7 @@ def test_a_page_draws_each_action_where_it_happened_and_steps_by_keyboard(
     page = render_page(_episode(), {"f1": _frame()})
     # every text is escaped: nothing of it can open an element or close the script
     assert HOSTILE not in page and "<b>" not in page and "<i>Expenses" not in page
+    assert "<dt>element</dt><dd>push button “Save &amp; &lt;close&gt;”</dd>" in page
     assert page.count("data:image/webp;base64,") == 1  # a frame shared by steps, once
     probe = tmp_path / "page.html"
     probe.write_text(page + HARNESS)
@@ -298,6 +306,8 @@ def test_the_version_holds_the_sampled_pages_and_the_report_links_them(state: Pa
             assert hashlib.sha256(data).hexdigest() == index[sid]["sha256"]
             shown += 1
     assert shown > len(pages)
+    # the simulator names the elements acted on: pages show them
+    assert any("<dt>element</dt>" in page for page in pages.values())
 
     # the report links the index and each top workflow's pages, and the links resolve
     report = (state / "home" / "reports" / f"night-{DAY.isoformat()}.html").read_text()

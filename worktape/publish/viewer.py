@@ -94,6 +94,7 @@ class Step:
     typed_text: str | None = None
     keys: str | None = None
     is_redacted: bool = False
+    element: str | None = None  # the element acted on, "role “name”", if the steps name one
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,14 @@ def load_episodes(
         # a step text written by the pipeline wins over the one derived here, once the
         # steps table has one
         step_text = "s.step_text" if _has_column(con, "steps", "step_text") else "NULL::VARCHAR"
+        # the element acted on (steps of format 1.1 bundles; older versions have no column)
+        element = (
+            "nullif(concat_ws(' ', nullif(s.element_role, ''), "
+            "'“' || nullif(s.element_name, '') || '”'), '')"
+            if _has_column(con, "steps", "element_role")
+            and _has_column(con, "steps", "element_name")
+            else "NULL::VARCHAR"
+        )
         steps: dict[str, list[Step]] = {}
         for r in con.execute(
             f"""
@@ -183,7 +192,7 @@ def load_episodes(
                    s.frame_before_id,
                    a.x_norm, a.y_norm, a.end_x_norm, a.end_y_norm,
                    a.scroll_dx::BIGINT, a.scroll_dy::BIGINT, a.typed_text, a.keys,
-                   coalesce(s.is_redacted, false)
+                   coalesce(s.is_redacted, false), {element}
             FROM marts.steps AS s
             SEMI JOIN viewer_wanted USING (episode_id)
             JOIN marts.episodes AS e USING (episode_id)
@@ -211,6 +220,7 @@ def load_episodes(
                 typed_text=r[17],
                 keys=r[18],
                 is_redacted=bool(r[19]),
+                element=r[20],
             )
             text = r[5] if r[5] else describe(step)
             steps.setdefault(r[0], []).append(replace(step, text=text))
@@ -403,6 +413,7 @@ def render_page(episode: Episode, frames: dict[str, Frame]) -> str:
         facts = [
             ("window", e(title) if title else "<i>unknown</i>"),
             ("app", e(step.app) if step.app else "<i>unknown</i>"),
+            *([("element", e(step.element))] if step.element else []),
             ("time", f"{e(step.time)} (+{step.offset_s:.1f} s)"),
             ("action", f"<code>{e(step.action_code)}</code>"),
             ("frame", e(step.frame_id) if step.frame_id in shown else "<i>none</i>"),
