@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         default=None,
         description="frames the gate re-reads (default: enough to catch a 1% leak at 99%)",
     )
+    viewer_workflows: int = Field(
+        default=5, description="workflows a night writes episode viewer pages for (0: none)"
+    )
+    viewer_instances: int = Field(
+        default=3, description="episodes of each of those workflows that get a viewer page"
+    )
     dags_folder: Path | None = Field(
         default=None, description="the DAG files (default: `dags/` of the source checkout)"
     )

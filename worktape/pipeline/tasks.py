@@ -84,6 +84,7 @@ def publish_night(
 
     from worktape.publish.analyst import write_analyst_db
     from worktape.publish.publisher import publish
+    from worktape.publish.viewer import ViewerSample
 
     s = settings or Settings()
     home = s.home / "publish"
@@ -96,6 +97,7 @@ def publish_night(
         dbt_project=s.dbt_project_dir,
         frame_sample=s.gate_frame_sample,
         narrator=resources.narrator(s),
+        viewer=ViewerSample(s.viewer_workflows, s.viewer_instances),
     )
     analyst = write_analyst_db(
         home / "work" / "version" / "tables", result.version, s.analyst_db, s.warehouse_settings()

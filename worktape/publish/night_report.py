@@ -1,7 +1,8 @@
 """The nightly report: one static HTML page per night, with its plots drawn as inline SVG
 (no plotting library, no script, nothing fetched): activity by hour, episodes per
-workflow, the top workflows with their step sequence and a thumbnail, the quality
-results with a link to Data Docs, and what was quarantined and why."""
+workflow, the top workflows with their step sequence, a thumbnail and links to their
+episode viewer pages (worktape.publish.viewer), the quality results with a link to Data
+Docs, and what was quarantined and why."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from worktape.core.storage import Storage
+from worktape.publish.viewer import report_links
 from worktape.warehouse import one
 
 
@@ -180,6 +182,7 @@ def render(
 ) -> str:
     hours, workflows, firsts, totals = _published_night(analyst, night)
     quarantine = _quarantined(storage, night)
+    viewer = report_links(analyst, storage)
 
     activity = column_chart(
         f"Actions by hour (UTC), {night}",
@@ -202,7 +205,7 @@ def render(
         rows.append(
             f"<tr><td>{thumb}</td><td><b>{html.escape(name)}</b>"
             f"<br>{n:,} instances, {people} contributor(s), median {median:.0f} s"
-            f'<div class="steps">{html.escape(steps)}</div></td></tr>'
+            f'<div class="steps">{html.escape(steps)}</div>{viewer.row(wid)}</td></tr>'
         )
     if gate is None:
         quality = "<p>The gate did not run.</p>"
@@ -243,6 +246,7 @@ Run {html.escape(run_id or "")}.</p>
 <h2>Activity</h2>{activity}
 <h2>Workflows</h2>{per_workflow}
 <h3>Top workflows</h3><table id="top-workflows">{"".join(rows)}</table>
+{viewer.paragraph()}
 <h2>Quality</h2>{quality}
 <h2>Quarantine</h2>{quarantined}
 </body></html>

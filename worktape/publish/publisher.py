@@ -50,6 +50,7 @@ from worktape.publish.narration import (
     narration_texts,
 )
 from worktape.publish.stage import stage_gate, stage_tables
+from worktape.publish.viewer import VIEWER, ViewerSample, write_viewer
 from worktape.sqltime import iso_utc
 from worktape.tombstones import read_tombstones
 from worktape.warehouse import one
@@ -306,6 +307,7 @@ def publish(
     dbt_project: Path,
     frame_sample: int | None = None,
     narrator: Narrator | None = None,
+    viewer: ViewerSample | None = None,
 ) -> PublishResult:
     """Stage, gate and publish. Raises GateFailed (publishing nothing) when a suite fails.
     With a `narrator`, a model writes the instructions and step annotations
@@ -374,6 +376,10 @@ def publish(
         lap("frames")
         build_dataset(con, version_dir / "dataset", index, narration=narration)
         build_eventlogs(con, version_dir / "eventlogs")
+        lap("dataset")
+        records = version_dir / "dataset" / "episodes.jsonl"
+        write_viewer(con, version_dir / VIEWER, index, storage, records=records, sample=viewer)
+        lap("viewer")
         card = card_data(con, counts, gate, dbt_project)
         write_card(version_dir, {**card, "texts": narrated.as_dict()})
         newest = one(con.execute("SELECT max(work_date) FROM marts.episodes"))[0]

@@ -1,6 +1,6 @@
 """What an erasure rewrites in the published versions: every version's tables, frames
-index, dataset, event logs and card (from the card's data, `worktape.publish.card`)
-without the contributor, with a new manifest."""
+index, dataset, event logs, viewer pages (theirs go) and card (from the card's data,
+`worktape.publish.card`) without the contributor, with a new manifest."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from worktape.publish import frames as F
 from worktape.publish.card import after_erasure, read_card, write_card
 from worktape.publish.publisher import NARRATION, _manifest, build_dataset, build_eventlogs
 from worktape.publish.stage import TABLES
+from worktape.publish.viewer import VIEWER, rewrite_viewer
 from worktape.warehouse import WarehouseSettings, one, open_db
 
 
@@ -112,6 +113,8 @@ def rewrite_version(
             ).to_arrow_table()
         build_dataset(con, root / "dataset", kept, narration=narration)
         build_eventlogs(con, root / "eventlogs")
+        records = root / "dataset" / "episodes.jsonl"
+        rewrite_viewer(con, root / VIEWER, kept, storage, records=records)
     finally:
         con.close()
         db.unlink(missing_ok=True)
@@ -126,6 +129,11 @@ def rewrite_version(
         "rewritten_for_erasure": [*old.get("rewritten_for_erasure", []), today()],
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    # what the version no longer holds (the viewer pages of their episodes) goes first:
+    # a rerun after a crash past this point finds their rows again and redoes it all
+    for info in list(storage.list(prefix)):
+        if info.key[len(prefix) :] not in files and info.key != prefix + "manifest.json":
+            storage.delete(info.key)
     for rel in files:
         storage.put(prefix + rel, root / rel, overwrite=True)
     storage.put(prefix + "manifest.json", root / "manifest.json", overwrite=True)
