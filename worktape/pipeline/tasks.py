@@ -83,6 +83,7 @@ def publish_night(
     from datetime import date as date_
 
     from worktape.publish.analyst import write_analyst_db
+    from worktape.publish.formats import FormatOptions
     from worktape.publish.publisher import publish
 
     s = settings or Settings()
@@ -95,6 +96,7 @@ def publish_night(
         docs_dir=home / "data_docs",
         dbt_project=s.dbt_project_dir,
         frame_sample=s.gate_frame_sample,
+        formats=FormatOptions.of(s.dataset_shard_bytes, s.dataset_splits),
     )
     analyst = write_analyst_db(
         home / "work" / "version" / "tables", result.version, s.analyst_db, s.warehouse_settings()

@@ -126,6 +126,13 @@ def _suite_order() -> list[str]:
     return [s.name for s in suites()]
 
 
+def _formats_lines(card: dict[str, Any]) -> list[str]:
+    # imported here: worktape.publish.formats writes cards with this module
+    from worktape.publish.formats.card_text import markdown_lines
+
+    return markdown_lines(card)
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """CARD.md, from the card's data alone: tables in the order they are published,
     suites in the order the gate runs them."""
@@ -151,6 +158,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "  `published/`) and a pyautogui action code.",
         "- `eventlogs/`: XES and OCEL 2.0 logs of the same episodes.",
         "",
+        *_formats_lines(card),
         "## Quality",
         "",
         "| suite | passed |",
