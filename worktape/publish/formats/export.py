@@ -260,5 +260,5 @@ def hub_readme(card: dict[str, Any]) -> str:
     for s in card.get("splits") or []:
         if s.get("hf_shards"):
             lines += [f"  - split: {s['name']}", f"    path: {s['name']}-*.parquet"]
-    lines += ["---", ""]
+    lines += ["---", "", ""]
     return "\n".join(lines) + render_markdown(card)
