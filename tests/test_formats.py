@@ -527,3 +527,113 @@ def test_split_fractions_are_checked() -> None:
             parse_splits(bad)
     splits = parse_splits("a=0,b=1")
     assert {split_of(f"c{i}", splits) for i in range(50)} == {"b"}
+
+
+def _tiny_version(tmp_path: Path, steps: list[dict[str, Any]]) -> tuple[Path, Any, Any]:
+    """A version folder with one record of `steps` and a bucket with one frame shard of
+    three frames, two of them in the frames index."""
+    import pyarrow as pa
+    from PIL import Image
+
+    from worktape.core.storage import LocalStorage
+    from worktape.publish import frames as F
+    from worktape.publish.card import write_card
+
+    bucket = LocalStorage(tmp_path / "bucket")
+    buf, rows = io.BytesIO(), []
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for i, color in enumerate(("red", "green", "blue")):
+            img = io.BytesIO()
+            Image.new("RGB", (8, 4), color).save(img, format="WEBP", lossless=True)
+            data = img.getvalue()
+            member = f"screenshots/b1-{i:06d}.webp"
+            ti = tarfile.TarInfo(member)
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
+            offset = buf.tell() - (len(data) + 511) // 512 * 512
+            sha = hashlib.sha256(data).hexdigest()
+            rows.append((f"b1-{i:06d}", "b1", "frames/b1.tar", member, offset, len(data), sha))
+    bucket.put("published/frames/b1.tar", buf.getvalue())
+    index = pa.Table.from_pylist(
+        [dict(zip(F.INDEX_SCHEMA.names, r, strict=True)) for r in rows[:2]], schema=F.INDEX_SCHEMA
+    )
+    version = tmp_path / "version"
+    (version / "dataset").mkdir(parents=True)
+    record = {
+        "contributor_id": "c1",
+        "duration_s": 1.5,
+        "instruction": "Task: save",
+        "is_recurring_workflow": False,
+        "task_id": "b1-1",
+        "traj": steps,
+        "work_date": "2026-11-02",
+        "workflow_id": None,
+    }
+    (version / "dataset" / "episodes.jsonl").write_text(json.dumps(record) + "\n")
+    masking = ("windows_masked", "masking_off", "not_recorded", "text_masked")
+    card = {
+        "name": "t",
+        "work_dates": ["2026-11-02"] * 2,
+        "contributors": 1,
+        "counts": {"steps": len(steps)},
+        "consent_policy_versions": ["1"],
+        "quality": {},
+        "pixel_masking": dict.fromkeys((*masking, "text_masking_off", "text_not_recorded"), 0),
+    }
+    write_card(version, card)
+    return version, bucket, index
+
+
+def _step(i: int, image: int | None, **extra: Any) -> dict[str, Any]:
+    ref = f"frames/b1.tar#screenshots/b1-{image:06d}.webp" if image is not None else None
+    return {
+        "action": "pyautogui.click(x=0.5, y=0.5)",
+        "action_type": "click",
+        "app": "gedit",
+        "image": ref,
+        "index": i,
+        "next_image": None,
+        "step_id": f"b1-{i + 1}",
+        "time": "2026-11-02T08:00:00.000000Z",
+        "window_title": "notes.txt",
+        **extra,
+    }
+
+
+def test_the_element_acted_on_is_a_column_when_the_records_have_it(tmp_path: Path) -> None:
+    """Records whose steps name the element acted on (bundle format 1.1) give the
+    Parquet rows an `element` struct, null where a step names none; a step without a
+    frame has a null image."""
+    from worktape.publish.formats import FormatOptions, write_formats
+
+    button = {"bounds": {"height": 32, "width": 96, "x": 1650, "y": 980}, "name": "Save"}
+    steps = [
+        _step(0, 0, element={**button, "role": "push button"}),
+        _step(1, None, element=None),
+        _step(2, 1, element={"bounds": None, "name": "", "role": "entry"}),
+    ]
+    version, bucket, index = _tiny_version(tmp_path, steps)
+    write_formats(version, bucket, index, FormatOptions.of(10**6, "train=1"))
+    rows = list(load_hf(version / "hf", tmp_path / "cache")["train"])
+    assert [r["element"] for r in rows] == [
+        {**button, "role": "push button"},
+        None,
+        {"bounds": None, "name": "", "role": "entry"},
+    ]
+    assert [r["image"].getpixel((0, 0)) if r["image"] else None for r in rows] == [
+        (255, 0, 0),
+        None,
+        (0, 128, 0),
+    ]
+
+
+def test_a_frame_outside_the_frames_index_is_never_embedded(tmp_path: Path) -> None:
+    """The third frame is in the shard but not in the version's index (not passed by
+    the gate for this version): a record naming it stops the formats, rather than
+    embedding it."""
+    from worktape.publish.formats import FormatOptions, write_formats
+    from worktape.publish.formats.records import FrameNotIndexed
+
+    version, bucket, index = _tiny_version(tmp_path, [_step(0, 0), _step(1, 2)])
+    with pytest.raises(FrameNotIndexed, match="b1-000002"):
+        write_formats(version, bucket, index, FormatOptions.of(10**6, "train=1"))
