@@ -68,6 +68,103 @@ def write_small(
         return w.seal(start + timedelta(hours=1))
 
 
+# the elements write_with_elements names: a button pressed, a field typed into
+BUTTON = {
+    "element_role": "push button",
+    "element_name": "New expense",
+    "element_x": 150,
+    "element_y": 180,
+    "element_width": 96,
+    "element_height": 32,
+}
+FIELD = {
+    "element_role": "entry",
+    "element_name": "Merchant",
+    "element_x": 400,
+    "element_y": 300,
+    "element_width": 480,
+    "element_height": 28,
+}
+
+
+def write_with_elements(
+    path: Path,
+    *,
+    bundle_id: str = "belem0001",
+    device_id: str = "delem",
+    contributor_id: str = "celem",
+    start: datetime = T0,
+    field: dict[str, Any] = FIELD,
+) -> SealedBundle:
+    """A format 1.1 bundle as an agent that reads the accessibility tree writes it: a
+    click on a button (its press names BUTTON, its release nothing), a click into a field
+    (FIELD) and a typed run into it (its first key names FIELD, the later ones nothing),
+    a scroll and a click where the application exposed nothing. A frame before each."""
+    with BundleWriter(
+        path,
+        bundle_id=bundle_id,
+        device_id=device_id,
+        contributor_id=contributor_id,
+        started_at=start,
+        screens=SCREENS,
+        consent=CONSENT,
+    ) as w:
+        t = start + timedelta(seconds=1)
+        w.add_event(t, "focus_change", app="chrome", window_title="Expenses - Chromium")
+
+        def frame(i: int) -> None:
+            sid = w.add_frame(
+                ts=t,
+                monitor=1,
+                width=4,
+                height=3,
+                trigger="action",
+                data=f"frame-{i}".encode() * 10,
+                phash="00ff00ff00ff00ff",
+            )
+            w.add_event(t, "screenshot", screenshot_id=sid, monitor=1)
+
+        def click(x: int, y: int, element: dict[str, Any]) -> None:
+            nonlocal t
+            t += timedelta(milliseconds=5)
+            w.add_event(t, "mouse_down", x=x, y=y, button="left", monitor=1, **element)
+            t += timedelta(milliseconds=80)
+            w.add_event(t, "mouse_up", x=x, y=y, button="left", monitor=1)
+
+        t += timedelta(seconds=2)
+        frame(0)
+        click(190, 195, BUTTON)
+        t += timedelta(seconds=2)
+        frame(1)
+        click(600, 310, field)
+        t += timedelta(seconds=1)
+        for i, ch in enumerate("Uber"):
+            t += timedelta(milliseconds=150)
+            w.add_event(t, "key_down", key=ch, **(field if i == 0 else {}))
+            w.add_event(t + timedelta(milliseconds=40), "key_up", key=ch)
+        t += timedelta(seconds=3)
+        frame(2)
+        for _ in range(3):
+            t += timedelta(milliseconds=100)
+            w.add_event(t, "scroll", x=900, y=600, dx=0, dy=-1, monitor=1)
+        t += timedelta(seconds=3)
+        frame(3)
+        click(1500, 900, {})
+        return w.seal(start + timedelta(hours=1))
+
+
+def as_format_1_0(sealed: Path, out: Path) -> Path:
+    """`sealed` as a 1.0 writer would have written it: no element columns."""
+    from worktape.core.bundle.schema import EVENT_FIELDS_SINCE
+
+    manifest, members = explode(sealed)
+    manifest["format_version"] = "1.0"
+    edit_table(members, "events.parquet", lambda t: t.drop_columns(list(EVENT_FIELDS_SINCE)))
+    refresh_files(manifest, members)
+    out.write_bytes(assemble(manifest, members))
+    return out
+
+
 def explode(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     members: dict[str, bytes] = {}
     with tarfile.open(path) as tar:

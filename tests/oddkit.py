@@ -219,13 +219,16 @@ def _work(w: BundleWriter, spec: Spec, rng: random.Random, t: datetime, end: dat
 
 def newer_minor(path: Path, rng: random.Random) -> None:
     """What a newer 1.x writer adds: manifest fields, a column, an event kind, a member."""
+    from worktape.core.bundle.contract import FORMAT_MINOR
+
     manifest, members = explode(path)
-    manifest["format_version"] = f"1.{rng.randint(1, 40)}"
+    # newer than this reader: 1.1 made element_role a column of its own
+    manifest["format_version"] = f"1.{rng.randint(FORMAT_MINOR + 1, 40)}"
     manifest["element_capture"] = {"backend": "atspi", "version": 2}
 
     def grow(t: pa.Table) -> pa.Table:
         n = t.num_rows
-        t = t.append_column("element_role", pa.array(["push button"] * n, pa.string()))
+        t = t.append_column("element_states", pa.array(["focused"] * n, pa.string()))
         if n:
             last = t.slice(n - 1, 1).to_pylist()[0]
             new = {
@@ -234,7 +237,7 @@ def newer_minor(path: Path, rng: random.Random) -> None:
                 "ts": last["ts"],
                 "kind": "window_moved",
                 "redacted": False,
-                "element_role": None,
+                "element_states": None,
             }
             t = pa.concat_tables([t, pa.Table.from_pylist([new], schema=t.schema)])
         return t

@@ -201,6 +201,11 @@ def test_a_1_0_bundle_without_the_element_columns_still_loads(small_bundle: Path
     b = read_bundle(old)
     assert b.events.schema == EVENTS_SCHEMA
     assert b.events["element_role"].null_count == b.events.num_rows == 9
+    # read for loading (dictionary columns), its events concatenate with a 1.1 bundle's:
+    # the loader commits bundles of both minors in one batch
+    loaded = [read_bundle(p, dictionary=True).events for p in (old, small_bundle)]
+    assert loaded[0].schema == loaded[1].schema
+    assert pa.concat_tables(loaded).num_rows == 18
 
     manifest["format_version"] = "1.1"
     refresh_files(manifest, members)

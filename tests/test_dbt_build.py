@@ -4,7 +4,7 @@ night leaves other days alone; a full rebuild agrees with the nights."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -106,3 +106,125 @@ def test_nights_build_the_marts_incrementally(
     print(f"episode boundary F1 {scores.f1:.3f}, workflow ARI {clusters.ari:.3f}")
     assert scores.true > 40 and scores.f1 >= 0.9
     assert clusters.ari >= 0.85
+
+
+ELEMENT = (
+    "element_role",
+    "element_name",
+    "element_x",
+    "element_y",
+    "element_width",
+    "element_height",
+)
+
+
+def _elements(db: Path, sql: str) -> dict[str, tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {r[0]: tuple(r[1:]) for r in con.execute(sql).fetchall()}
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_elements_reach_actions_steps_and_records_and_an_older_warehouse_builds(
+    tmp_path: Path,
+) -> None:
+    """A 1.1 bundle whose press and first typed key name their element, beside a 1.0
+    bundle that names none: the click and the typed run carry their element through
+    actions and steps to the published records; the rest carry none. A warehouse whose
+    actions were built before the element columns still builds: incrementally when raw
+    names no element (the columns are appended), with a full refresh when it does."""
+    import json
+
+    from tests.bundlekit import BUTTON, FIELD, as_format_1_0, write_small, write_with_elements
+    from tests.nightkit import worktape_env
+    from worktape.core.layout import raw_key
+    from worktape.core.storage import open_storage
+    from worktape.pipeline import tasks
+    from worktape.publish import frames as F
+    from worktape.publish.publisher import build_dataset
+
+    storage = open_storage(tmp_path / "bucket")
+    new = write_with_elements(tmp_path / "new.tar")
+    storage.put(raw_key(new.device_id, new.started_at, new.bundle_id), new.path)
+    small = write_small(tmp_path / "small.tar", bundle_id="bold0001", device_id="dold")
+    old = as_format_1_0(small.path, tmp_path / "old.tar")
+    storage.put(raw_key("dold", small.started_at, "bold0001"), old)
+    db = tmp_path / "warehouse.duckdb"
+    day = [DAY.isoformat()]
+    actions_sql = f"SELECT action_id, action_type, {', '.join(ELEMENT)} FROM marts.actions"
+    steps_sql = f"SELECT step_id, {', '.join(ELEMENT)} FROM marts.steps"
+    button, field = tuple(BUTTON.values()), tuple(FIELD.values())
+    none = (None,) * 6
+
+    with worktape_env(tmp_path):
+        start = datetime.combine(DAY, time(0), UTC)
+        loaded = tasks.load_keys(tasks.discover_new(start, start + timedelta(days=1)), run_id="t")
+        assert loaded["loaded"] == 2 and not loaded["quarantined"], loaded
+        assert tasks.dbt_build(day)["built"]
+
+        actions = _elements(db, actions_sql)
+        ordered = sorted(
+            (int(k.removeprefix("belem0001-")), v)
+            for k, v in actions.items()
+            if k.startswith("belem0001-")
+        )
+        assert [v for _, v in ordered] == [
+            ("click", *button),
+            ("click", *field),
+            ("type", *field),
+            ("scroll", *none),
+            ("click", *none),
+        ]
+        assert all(v[1:] == none for k, v in actions.items() if k.startswith("bold0001-"))
+        steps = _elements(db, steps_sql)
+        assert {k: v for k, v in steps.items() if v != none} == {
+            k: v[1:] for k, v in actions.items() if v[1:] != none
+        }
+        assert len({v for v in steps.values() if v != none}) == 2
+
+        # the published records: each step's element, null where none was named
+        con = duckdb.connect(str(db), read_only=True)
+        build_dataset(con, tmp_path / "dataset", F.INDEX_SCHEMA.empty_table())
+        con.close()
+        records = [json.loads(line) for line in (tmp_path / "dataset/episodes.jsonl").open()]
+        published = {s["step_id"]: s["element"] for r in records for s in r["traj"]}
+        assert published.keys() == steps.keys()
+        for step_id, element in published.items():
+            role, name, x, y, width, height = steps[step_id]
+            if role is None:
+                assert element is None
+            else:
+                assert element == {
+                    "role": role,
+                    "name": name,
+                    "bounds": {"x": x, "y": y, "width": width, "height": height},
+                }
+
+    def built_before_elements() -> None:
+        """The warehouse as a build before the element columns left it."""
+        con = duckdb.connect(str(db))
+        for table in ("intermediate.int_actions_framed", "marts.steps"):
+            for column in ELEMENT:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        con.close()
+
+    with worktape_env(tmp_path):
+        # raw names elements the actions lack: the build is a full refresh, which
+        # carries them to every day
+        built_before_elements()
+        assert tasks.dbt_build(day)["full_refresh"]
+        assert _elements(db, actions_sql) == actions and _elements(db, steps_sql) == steps
+
+        # raw names none (1.0 bundles only): the incremental build appends the columns
+        built_before_elements()
+        con = duckdb.connect(str(db))
+        con.execute(f"UPDATE raw.events SET {', '.join(f'{c} = NULL' for c in ELEMENT)}")
+        con.close()
+        assert not tasks.dbt_build(day)["full_refresh"]
+        assert {v[1:] for v in _elements(db, actions_sql).values()} == {none}
+        con = duckdb.connect(str(db), read_only=True)
+        columns = [r[0] for r in con.execute("DESCRIBE marts.steps").fetchall()]
+        con.close()
+        assert columns[-6:] == list(ELEMENT)

@@ -340,3 +340,45 @@ def test_a_newer_minor_loads_without_the_kinds_it_adds(tmp_path: Path) -> None:
     con.close()
     assert s.loaded == 1 and s.ignored_events == 1
     assert "window_moved" not in kinds and "mouse_down" in kinds
+
+
+def test_bundles_of_format_1_0_and_1_1_load_together_and_an_element_name_is_checked(
+    tmp_path: Path,
+) -> None:
+    """One batch holds a 1.0 bundle (no element columns) and 1.1 bundles that name
+    elements; a bundle whose element name holds an e-mail address is refused alone, as
+    one whose title does, before it could block the night at the privacy gate."""
+    from tests.bundlekit import FIELD, as_format_1_0, write_with_elements
+    from worktape.core.bundle import Reason
+
+    storage = open_storage(tmp_path / "bucket")
+    new = write_with_elements(tmp_path / "new.tar")
+    leak = write_with_elements(
+        tmp_path / "leak.tar",
+        bundle_id="bleak0001",
+        device_id="dleak",
+        field={**FIELD, "element_name": "Reply to bob.smith@example.com"},
+    )
+    small = write_small(tmp_path / "small.tar", bundle_id="bold0001", device_id="dold")
+    old = as_format_1_0(small.path, tmp_path / "old.tar")
+    keys = [
+        raw_key(new.device_id, new.started_at, new.bundle_id),
+        raw_key(leak.device_id, leak.started_at, leak.bundle_id),
+        raw_key("dold", small.started_at, "bold0001"),
+    ]
+    for key, path in zip(keys, (new.path, leak.path, old), strict=True):
+        storage.put(key, path)
+    con = connect(WarehouseSettings(path=tmp_path / "wh.duckdb"))
+    try:
+        s = load_bundles(storage, con, keys, run_id="r1")
+        named = dict(
+            con.execute(
+                "SELECT bundle_id, count(element_role) FROM raw.events GROUP BY 1"
+            ).fetchall()
+        )
+        (message,) = con.execute("SELECT message FROM raw.quarantine").fetchone()
+    finally:
+        con.close()
+    assert s.loaded == 2 and s.quarantined == {Reason.UNREDACTED_SECRET.value: 1}
+    assert named == {"belem0001": 3, "bold0001": 0}
+    assert "element_name" in message and "bob.smith" not in message

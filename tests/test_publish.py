@@ -89,10 +89,13 @@ def test_a_clean_night_publishes_a_complete_version(state: Path) -> None:
     index = {r["screenshot_id"]: r for r in rows.to_pylist()}
     storage = LocalStorage(state / "bucket")
     images = 0
+    elements: list[dict] = []
     for r in records:
         assert r["task_id"] and r["instruction"] and r["traj"]
         for step in r["traj"]:
             assert step["action"].startswith("pyautogui.")
+            if step["element"] is not None:
+                elements.append({"action_type": step["action_type"], **step["element"]})
             if step["image"]:
                 shard, member = step["image"].split("#")
                 sid = member.removeprefix("screenshots/").removesuffix(".webp")
@@ -102,12 +105,25 @@ def test_a_clean_night_publishes_a_complete_version(state: Path) -> None:
                     assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
                 images += 1
     assert images > 50
+    # the simulator names the element of its clicks and typed runs: the records carry it
+    # (role, name, bounds), as the steps table does; scrolls and hotkeys name none
+    assert len(elements) > 20
+    assert {e["action_type"] for e in elements} <= {"click", "double_click", "drag", "type"}
+    assert {"push button", "entry"} <= {e["role"] for e in elements}
+    assert all(e["name"] and e["bounds"]["width"] > 0 for e in elements)
+    named = con.execute(
+        f"SELECT count(element_role) FROM read_parquet('{version}/tables/steps.parquet')"
+    ).fetchone()[0]
+    assert named == len(elements)
     card = json.loads((version / "card.json").read_text())
     assert card["counts"]["episodes"] == episodes and card["consent_policy_versions"]
     assert all(q["passed"] == q["expectations"] for q in card["quality"].values())
     # simulated bundles say nothing of pixel masking, and the card says so
     assert card["pixel_masking"]["not_recorded"] > 0 and card["pixel_masking"]["masking_off"] == 0
     assert "do not say" in (version / "CARD.md").read_text()
+    steps = {c["name"]: c for c in card["schema"]["steps"]}
+    assert steps["element_role"]["type"] == "VARCHAR" and steps["element_role"]["description"]
+    assert "`element`" in (version / "CARD.md").read_text()
 
 
 def test_event_logs_read_back(state: Path) -> None:
@@ -181,6 +197,29 @@ def test_exports_written_in_small_chunks_match_one_chunk(state: Path, tmp_path: 
     assert published == (tmp_path / "40" / "episodes.jsonl").read_bytes()
 
 
+def test_records_of_steps_without_elements_have_no_element_key(state: Path) -> None:
+    """An erasure rewrites every published version with today's code, also one published
+    before steps had element columns: its records and card stay as they were published."""
+    from worktape.publish.card import read_card, render_markdown
+    from worktape.publish.frames import INDEX_SCHEMA
+    from worktape.publish.publisher import ELEMENT_COLUMNS, build_dataset
+
+    con = duckdb.connect(str(state / "warehouse.duckdb"))
+    for column in ELEMENT_COLUMNS:
+        con.execute(f"ALTER TABLE marts.steps DROP COLUMN {column}")
+    build_dataset(con, state / "old", INDEX_SCHEMA.empty_table())
+    con.close()
+    records = [json.loads(line) for line in (state / "old" / "episodes.jsonl").open()]
+    assert records and all("element" not in s for r in records for s in r["traj"])
+
+    card = read_card(latest(state))
+    card["schema"]["steps"] = [
+        c for c in card["schema"]["steps"] if c["name"] not in ELEMENT_COLUMNS
+    ]
+    text = render_markdown(card)
+    assert "`element`" not in text and "a pyautogui action code." in text
+
+
 def _gate_message(state: Path) -> str:
     return json.loads((state / "home" / "publish" / "work" / "gate.json").read_text())["message"]
 
@@ -205,6 +244,29 @@ def test_a_leaked_email_blocks_publishing(state: Path, airflow_home: dict[str, s
     assert latest(state).name == before
     report = (state / "home" / "reports" / f"night-{DAY.isoformat()}.html").read_text()
     assert "FAILED" in report and "gate_texts" in report
+
+
+def test_an_email_in_an_element_name_blocks_publishing(
+    state: Path, airflow_home: dict[str, str]
+) -> None:
+    """An accessible name is text from the screen: the gate scans it like a title."""
+    from worktape.pipeline.runner import run_dag
+
+    before = latest(state).name
+    con = duckdb.connect(str(state / "warehouse.duckdb"))
+    step = con.execute("SELECT min(step_id) FROM marts.steps WHERE element_name IS NOT NULL")
+    (step,) = step.fetchone()
+    con.execute(
+        "UPDATE marts.steps SET element_name = 'Reply to bob.smith@example.com' WHERE step_id = ?",
+        [step],
+    )
+    con.close()
+    r = run_dag("worktape_publish", DAY, airflow_home, conf={"days": [DAY.isoformat()]})
+    assert not r.ok
+    message = _gate_message(state)
+    assert "gate_texts" in message and "email" in message and f"steps:{step}" in message
+    assert "element_name" in message and "bob.smith@example.com" not in message
+    assert latest(state).name == before
 
 
 def test_a_future_frame_blocks_publishing(state: Path, airflow_home: dict[str, str]) -> None:

@@ -119,6 +119,38 @@ def test_frames_are_taken_before_actions(team) -> None:
                 assert "screenshot" in prior
 
 
+def test_presses_and_first_keys_name_the_element_they_act_on(team) -> None:
+    """As the agent records it (format 1.1): a press names the element under the pointer,
+    whose bounds hold it; a typed run's first key names the focused element; nothing
+    else names one, and some presses name none (an app that exposes nothing there)."""
+    _, _, bundles = team
+    roles: Counter[str] = Counter()
+    unnamed_presses = key_downs = named_keys = 0
+    for _, b in bundles:
+        ev = b.events
+        named = ev.filter(pc.is_valid(ev["element_role"]))
+        assert set(named["kind"].to_pylist()) <= {"mouse_down", "key_down"}
+        for r in named.to_pylist():
+            roles[r["element_role"]] += 1
+            assert r["element_name"] is not None and r["element_width"] > 0
+            assert r["element_height"] > 0
+            if r["kind"] == "mouse_down":
+                assert r["element_x"] <= r["x"] < r["element_x"] + r["element_width"]
+                assert r["element_y"] <= r["y"] < r["element_y"] + r["element_height"]
+        kinds = ev["kind"].to_pylist()
+        unnamed_presses += sum(
+            1
+            for k, role in zip(kinds, ev["element_role"].to_pylist(), strict=True)
+            if k == "mouse_down" and role is None
+        )
+        keys = ev.filter(pc.equal(ev["kind"], "key_down"))
+        key_downs += keys.num_rows
+        named_keys += keys.num_rows - keys["element_role"].null_count
+    assert {"push button", "entry", "link", "table cell", "terminal"} <= set(roles)
+    assert unnamed_presses > 0
+    assert 0 < named_keys < key_downs / 3  # a typed run's later keys name none
+
+
 def test_nothing_secret_or_denylisted_in_the_bundles(team) -> None:
     _, _, bundles = team
     deny_titles = {t for _, t in DENYLISTED}
@@ -128,6 +160,8 @@ def test_nothing_secret_or_denylisted_in_the_bundles(team) -> None:
         titles = set(pc.unique(ev["window_title"]).to_pylist()) - {None}
         assert not titles & deny_titles
         assert not any(looks_secret(t) for t in titles), titles
+        names = set(pc.unique(ev["element_name"]).to_pylist()) - {None}
+        assert not any(looks_secret(n) for n in names), names
         assert "1password" not in set(ev["app"].to_pylist())
         # typed text, rebuilt from key_down events, holds no secret
         typed = "".join(

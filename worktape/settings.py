@@ -103,6 +103,21 @@ class Settings(BaseSettings):
     dags_folder: Path | None = Field(
         default=None, description="the DAG files (default: `dags/` of the source checkout)"
     )
+    llm_base_url: str = Field(
+        default="",
+        description="an OpenAI-compatible chat endpoint (`http://host:8000/v1`) that writes "
+        "instructions and step annotations; unset: templates only",
+    )
+    llm_model: str = Field(default="", description="the model the endpoint serves")
+    llm_api_key: str = Field(default="", description="the endpoint's key, if it wants one")
+    llm_send_frames: bool = Field(
+        default=False, description="`1` lets frames go to the endpoint (never by default)"
+    )
+    llm_timeout_s: float = Field(default=60.0, description="seconds to wait for one answer")
+    llm_max_episodes: int = Field(
+        default=200,
+        description="most episodes a night asks the endpoint about (cached ones are free)",
+    )
     task_retries: int = Field(default=2, description="Airflow task retries")
     airflow_log_level: str = Field(
         default="WARNING", description="the embedded Airflow's log level"
@@ -129,6 +144,11 @@ class Settings(BaseSettings):
     @classmethod
     def _any_value_is_set(cls, v: object) -> object:
         return bool(v) if isinstance(v, str) else v  # as before: any value, even "0"
+
+    @field_validator("llm_send_frames", mode="before")
+    @classmethod
+    def _only_one_is_on(cls, v: object) -> object:
+        return v in ("1", "true", "yes") if isinstance(v, str) else v
 
     @field_validator("verify_frames", mode="before")
     @classmethod

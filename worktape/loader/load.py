@@ -282,10 +282,11 @@ class _Windows:
 
 
 def _privacy_error(b: Bundle) -> BundleError | None:
-    """A window title or app that the agent should have redacted or never recorded: the
-    same rules the privacy gate applies to what is published, per bundle, so that one
-    laptop that did not redact is refused alone instead of blocking the night."""
-    for column in ("window_title", "app"):
+    """A window title, app or element name that the agent should have redacted or never
+    recorded: the same rules the privacy gate applies to what is published, per bundle,
+    so that one laptop that did not redact is refused alone instead of blocking the
+    night."""
+    for column in ("window_title", "app", "element_name"):
         for value in sorted(_distinct(b.events[column])):
             rule = _text_rule(column, value)
             if rule == "denylist":
@@ -297,7 +298,7 @@ def _privacy_error(b: Bundle) -> BundleError | None:
             if rule:
                 return BundleError(
                     Reason.UNREDACTED_SECRET,
-                    f"a {column} holds an unredacted {rule}",
+                    f"an event's {column} holds an unredacted {rule}",
                     member=S.EVENTS,
                 )
     return None
@@ -311,6 +312,8 @@ def _text_rule(column: str, value: str) -> str | None:
 
     if rule := finding(value):
         return rule
+    if column == "element_name":  # a button's label is no window: the denylist is not its
+        return None
     app, title = (value, None) if column == "app" else (None, value)
     return "denylist" if denylisted(app, title) else None
 

@@ -133,6 +133,13 @@ def _formats_lines(card: dict[str, Any]) -> list[str]:
     return markdown_lines(card)
 
 
+def _has_elements(card: dict[str, Any]) -> bool:
+    """Whether the version's steps name the element acted on (a version published before
+    they did is rendered again, after an erasure, as it was)."""
+    steps = card.get("schema", {}).get("steps", [])
+    return any(c.get("name") == "element_role" for c in steps)
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """CARD.md, from the card's data alone: tables in the order they are published,
     suites in the order the gate runs them."""
@@ -155,7 +162,15 @@ def render_markdown(card: dict[str, Any]) -> str:
         "- `tables/`: the marts as Parquet (schema in card.json).",
         "- `dataset/episodes.jsonl`: one record per episode, AgentNet style: `task_id`,",
         "  `instruction`, and `traj`, the steps with a frame (`image`, relative to",
-        "  `published/`) and a pyautogui action code.",
+        *(
+            [
+                "  `published/`), a pyautogui action code and the element the action acted",
+                "  on (`element`: its accessibility role, name and bounds in pixels; null",
+                "  where the application named none).",
+            ]
+            if _has_elements(card)
+            else ["  `published/`) and a pyautogui action code."]
+        ),
         "- `eventlogs/`: XES and OCEL 2.0 logs of the same episodes.",
         "",
         *_formats_lines(card),

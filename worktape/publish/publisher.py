@@ -100,7 +100,9 @@ def build_dataset(
     work date and episode id order. The instruction is the workflow's name and the first
     eight windows the steps go through (each as often as it is entered), for now.
     `frames` is the version's frames index: records name each frame by its shard and
-    member.
+    member. A step names the element its action acted on (`element`: role, name and
+    bounds, null where none was named); a version published before steps had element
+    columns is rewritten (an erasure) without that key, as it was published.
 
     DuckDB writes the records, a chunk of episodes at a time (at most `chunk_steps`
     steps, one work date): joining every step to the whole frames index at once ran out
@@ -120,13 +122,23 @@ def build_dataset(
         chunks = episode_chunks(con, chunk_steps)
     finally:
         con.unregister("frames_index")
+    steps_columns = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'marts' AND table_name = 'steps'"
+        ).fetchall()
+    }
+    element = _ELEMENT_SQL if set(ELEMENT_COLUMNS) <= steps_columns else ""
     target = out / "episodes.jsonl"
     part = out / ".part.jsonl"
     try:
         with target.open("wb") as whole:
             for work_date, first, last in chunks:
                 con.execute(
-                    _DATASET_SQL.format(part=part, step_time=iso_utc("started_at")),
+                    _DATASET_SQL.format(
+                        part=part, step_time=iso_utc("started_at"), element=element
+                    ),
                     [work_date, first, last] * 2,
                 )
                 with part.open("rb") as f:
@@ -136,6 +148,26 @@ def build_dataset(
         con.execute("DROP TABLE IF EXISTS dataset_images")
     return int(one(con.execute("SELECT count(*) FROM marts.episodes"))[0])
 
+
+# the element a step's action acted on (steps.element_*, format 1.1 bundles): null when
+# the step names none; bounds null when the application gave none
+ELEMENT_COLUMNS = (
+    "element_role",
+    "element_name",
+    "element_x",
+    "element_y",
+    "element_width",
+    "element_height",
+)
+_ELEMENT_SQL = """
+            'element': CASE WHEN element_role IS NOT NULL OR element_name IS NOT NULL
+                                 OR element_x IS NOT NULL THEN {
+                'bounds': CASE WHEN element_x IS NOT NULL AND element_y IS NOT NULL
+                                    AND element_width IS NOT NULL
+                                    AND element_height IS NOT NULL THEN {
+                    'height': element_height, 'width': element_width,
+                    'x': element_x, 'y': element_y} END,
+                'name': element_name, 'role': element_role} END,"""
 
 # one chunk of records: the episodes of one work date between two episode ids
 _DATASET_SQL = """
@@ -172,7 +204,7 @@ COPY (
         -- sorting each list after is 4x faster than an ordered aggregate; the lambda's
         -- parameter must not be a column's name (x would bind to a column x)
         SELECT episode_id, list_transform(list_sort(list({{'i': step_index, 'step': {{
-            'action': action_code, 'action_type': action_type, 'app': app,
+            'action': action_code, 'action_type': action_type, 'app': app,{element}
             'image': image, 'index': step_index - 1, 'next_image': next_image,
             'step_id': step_id,
             'time': {step_time},

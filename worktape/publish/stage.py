@@ -44,8 +44,8 @@ TABLES: dict[str, str] = {
 }
 # the texts of publishable tables the privacy gate scans: table -> (id column, columns)
 TEXTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "actions": ("action_id", ("window_title", "typed_text", "action_code")),
-    "steps": ("step_id", ("window_title", "action_code")),
+    "actions": ("action_id", ("window_title", "typed_text", "action_code", "element_name")),
+    "steps": ("step_id", ("window_title", "action_code", "element_name")),
     "episodes": ("episode_id", ("first_window_title",)),
     "workflow_instances": ("episode_id", ("first_title_shape",)),
     "workflows": ("workflow_id", ("workflow_name",)),

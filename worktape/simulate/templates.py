@@ -4,6 +4,12 @@ A template is a named, recurring task: a start window and a list of steps. Each 
 one action a person takes (click, type, hotkey, scroll...) at a position relative to the
 focused window. Instances vary by values, optional steps, speed and window placement.
 The simulator's ground truth labels every episode with the template name.
+
+Steps name the element they act on, as an application's accessibility tree would
+(`element`: role and accessible name), so the bundles carry it as the agent records it
+(format 1.1): a click's element is the one under the pointer; typing goes to the element
+the last click focused, or to the one a type step names (after Tab, in a dialog). A
+click that names none is one on an application that exposes nothing there.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ class Step:
     group: str | None = None  # optional steps with one group are skipped together
     jitter: float = 0.015  # spread of the click point, in window fractions
     title: str | None = None  # the focused window's title after this step
+    # the element acted on: (AT-SPI role, accessible name template); a type step names
+    # one only where the keyboard focus is not the last click's, and gives its `at`
+    element: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -217,22 +226,32 @@ TEMPLATES: tuple[Template, ...] = (
         "chrome",
         "Expenses · Expensify - Google Chrome",
         (
-            click(0.09, 0.16, title="New expense · Expensify - Google Chrome"),
-            click(0.35, 0.30),
+            click(
+                0.09,
+                0.16,
+                element=("push button", "New expense"),
+                title="New expense · Expensify - Google Chrome",
+            ),
+            click(0.35, 0.30, element=("entry", "Merchant")),
             type_("{merchant}"),
-            click(0.35, 0.38),
+            click(0.35, 0.38, element=("entry", "Amount")),
             type_("{amount}"),
-            click(0.35, 0.46),
+            click(0.35, 0.46, element=("combo box", "Category")),
             click(0.36, 0.52, title="New expense · Expensify - Google Chrome"),
-            click(0.35, 0.60, optional=0.4, group="date"),
+            click(0.35, 0.60, optional=0.4, group="date", element=("entry", "Date")),
             type_("11/{day}", optional=0.4, group="date"),
-            click(0.35, 0.68, optional=0.5, group="note"),
+            click(0.35, 0.68, optional=0.5, group="note", element=("entry", "Description")),
             type_("{note}", optional=0.5, group="note"),
-            click(0.62, 0.74),
+            click(0.62, 0.74, element=("push button", "Attach receipt")),
             focus("xdg-desktop-portal-gtk", "Open File"),
-            dclick(0.40, 0.35, jitter=0.05),
+            dclick(0.40, 0.35, jitter=0.05, element=("table cell", "receipt.pdf")),
             focus("chrome", "New expense · Expensify - Google Chrome"),
-            click(0.86, 0.90, title="Expenses · Expensify - Google Chrome"),
+            click(
+                0.86,
+                0.90,
+                element=("push button", "Save expense"),
+                title="Expenses · Expensify - Google Chrome",
+            ),
         ),
         _expense_vars,
     ),
@@ -242,17 +261,27 @@ TEMPLATES: tuple[Template, ...] = (
         "firefox",
         "Tickets · Zendesk — Mozilla Firefox",
         (
-            click(0.30, 0.22, title="Ticket #{id}: {subject} · Zendesk — Mozilla Firefox"),
+            click(
+                0.30,
+                0.22,
+                element=("link", "{subject}"),
+                title="Ticket #{id}: {subject} · Zendesk — Mozilla Firefox",
+            ),
             scroll(0.55, 0.55, ticks=6),
-            click(0.82, 0.25),
+            click(0.82, 0.25, element=("entry", "Assignee")),
             type_("{agent}"),
             hotkey("enter"),
-            click(0.82, 0.33),
-            click(0.82, 0.40),
+            click(0.82, 0.33, element=("combo box", "Priority")),
+            click(0.82, 0.40, element=("combo box", "Status")),
             scroll(0.55, 0.60, ticks=4, optional=0.5),
-            click(0.50, 0.78),
+            click(0.50, 0.78, element=("entry", "Internal note")),
             type_("{note}"),
-            click(0.80, 0.92, title="Tickets · Zendesk — Mozilla Firefox"),
+            click(
+                0.80,
+                0.92,
+                element=("push button", "Submit as Open"),
+                title="Tickets · Zendesk — Mozilla Firefox",
+            ),
         ),
         _ticket_vars,
     ),
@@ -262,18 +291,41 @@ TEMPLATES: tuple[Template, ...] = (
         "chrome",
         "Pull requests · acme/{repo} - Google Chrome",
         (
-            click(0.30, 0.30, title="Pull Request #{n} · acme/{repo} - Google Chrome"),
             click(
-                0.42, 0.20, title="Files changed · Pull Request #{n} · acme/{repo} - Google Chrome"
+                0.30,
+                0.30,
+                element=("link", "Pull Request #{n}"),
+                title="Pull Request #{n} · acme/{repo} - Google Chrome",
+            ),
+            click(
+                0.42,
+                0.20,
+                element=("page tab", "Files changed"),
+                title="Files changed · Pull Request #{n} · acme/{repo} - Google Chrome",
             ),
             scroll(0.55, 0.55, ticks=10),
             scroll(0.55, 0.55, ticks=8, optional=0.4),
-            click(0.30, 0.48, optional=0.3, group="comment"),
-            type_("{comment}", optional=0.3, group="comment"),
-            click(0.60, 0.56, optional=0.3, group="comment"),
-            click(0.86, 0.20),
-            click(0.74, 0.40),
-            click(0.78, 0.55, title="Pull Request #{n} · acme/{repo} - Google Chrome"),
+            click(
+                0.30, 0.48, optional=0.3, group="comment", element=("push button", "Add a comment")
+            ),
+            type_(
+                "{comment}",
+                optional=0.3,
+                group="comment",
+                element=("entry", "Comment"),
+                at=(0.45, 0.52),
+            ),
+            click(
+                0.60, 0.56, optional=0.3, group="comment", element=("push button", "Add comment")
+            ),
+            click(0.86, 0.20, element=("push button", "Review changes")),
+            click(0.74, 0.40, element=("radio button", "Approve")),
+            click(
+                0.78,
+                0.55,
+                element=("push button", "Submit review"),
+                title="Pull Request #{n} · acme/{repo} - Google Chrome",
+            ),
         ),
         _pr_vars,
     ),
@@ -283,19 +335,24 @@ TEMPLATES: tuple[Template, ...] = (
         "chrome",
         "Home | Salesforce - Google Chrome",
         (
-            click(0.50, 0.08),
+            click(0.50, 0.08, element=("entry", "Search Salesforce")),
             type_("{company}"),
             hotkey("enter"),
-            click(0.25, 0.30, title="{company} | Account | Salesforce - Google Chrome"),
-            click(0.88, 0.18),
-            click(0.40, 0.42, optional=0.4, group="phone"),
+            click(
+                0.25,
+                0.30,
+                element=("link", "{company}"),
+                title="{company} | Account | Salesforce - Google Chrome",
+            ),
+            click(0.88, 0.18, element=("push button", "Edit")),
+            click(0.40, 0.42, optional=0.4, group="phone", element=("entry", "Phone")),
             hotkey("ctrl+a", optional=0.4, group="phone"),
             type_("{phone}", optional=0.4, group="phone"),
-            click(0.40, 0.52),
+            click(0.40, 0.52, element=("combo box", "Stage")),
             click(0.42, 0.58),
-            click(0.40, 0.66),
+            click(0.40, 0.66, element=("entry", "Description")),
             type_("{note}"),
-            click(0.55, 0.92),
+            click(0.55, 0.92, element=("push button", "Save")),
         ),
         _crm_vars,
     ),
@@ -305,21 +362,21 @@ TEMPLATES: tuple[Template, ...] = (
         "libreoffice-calc",
         "invoice_template.ods - LibreOffice Calc",
         (
-            click(0.20, 0.30),
+            click(0.20, 0.30, element=("table cell", "B4")),
             type_("{client}"),
             hotkey("tab"),
-            type_("{qty}"),
+            type_("{qty}", element=("table cell", "C4"), at=(0.30, 0.30)),
             hotkey("tab"),
-            type_("{price}"),
+            type_("{price}", element=("table cell", "D4"), at=(0.40, 0.30)),
             hotkey("enter"),
-            drag(0.35, 0.40, optional=0.5),
+            drag(0.35, 0.40, optional=0.5, element=("table cell", "C6")),
             hotkey("ctrl+shift+s"),
             focus("libreoffice-calc", "Save As"),
-            type_("invoice_{n}"),
+            type_("invoice_{n}", element=("text", "Name"), at=(0.50, 0.12)),
             hotkey("enter"),
             focus("libreoffice-calc", "invoice_{n}.ods - LibreOffice Calc"),
             hotkey("ctrl+p", optional=0.5, group="print"),
-            click(0.70, 0.85, optional=0.5, group="print"),
+            click(0.70, 0.85, optional=0.5, group="print", element=("push button", "Print")),
         ),
         _invoice_vars,
     ),
@@ -329,7 +386,7 @@ TEMPLATES: tuple[Template, ...] = (
         "gnome-terminal",
         "deploy@ci: ~/releases",
         (
-            click(0.50, 0.50),
+            click(0.50, 0.50, element=("terminal", "Terminal")),
             type_("git pull"),
             hotkey("enter"),
             type_("make release SERVICE={svc} VERSION={ver}"),
@@ -350,9 +407,9 @@ DISTRACTIONS: tuple[Template, ...] = (
         "slack",
         "Slack | #{channel} | Acme",
         (
-            click(0.15, 0.40),
+            click(0.15, 0.40, element=("list item", "{channel}")),
             scroll(0.60, 0.50, ticks=2, optional=0.5),
-            click(0.60, 0.92),
+            click(0.60, 0.92, element=("entry", "Message #{channel}")),
             type_("{msg}"),
             hotkey("enter"),
         ),
@@ -365,10 +422,21 @@ DISTRACTIONS: tuple[Template, ...] = (
         "thunderbird",
         "Inbox - Mozilla Thunderbird",
         (
-            click(0.45, 0.25, title="{subject} - Mozilla Thunderbird"),
+            click(
+                0.45,
+                0.25,
+                element=("table cell", "{subject}"),
+                title="{subject} - Mozilla Thunderbird",
+            ),
             scroll(0.60, 0.60, ticks=4),
-            click(0.30, 0.12, optional=0.5, group="reply"),
-            type_("{reply}", optional=0.5, group="reply"),
+            click(0.30, 0.12, optional=0.5, group="reply", element=("push button", "Reply")),
+            type_(
+                "{reply}",
+                optional=0.5,
+                group="reply",
+                element=("text", "Message body"),
+                at=(0.50, 0.60),
+            ),
             hotkey("ctrl+enter", optional=0.5, group="reply"),
         ),
         _mail_vars,

@@ -3,8 +3,9 @@
 `simulate_day` plays a person through a day of workflow episodes, distractions,
 interruptions, idle gaps, pauses and denylisted windows, emitting the same event stream
 the real agent records (moves throttled to path shape, frames before actions, keyframes,
-idle start/end, redaction with the agent's own rules), then seals it into hourly
-format-1 bundles and returns ground truth for every episode.
+idle start/end, redaction with the agent's own rules, the element a press or a typed
+run's first key acts on), then seals it into hourly format-1 bundles and returns ground
+truth for every episode.
 """
 
 from __future__ import annotations
@@ -112,6 +113,30 @@ class Truth:
     parent_episode_id: str | None = None
 
 
+# the element acted on, as the agent records it: role, name, x, y, width, height
+Element = tuple[str, str, int, int, int, int]
+# an element's size in its window (fractions of the window's width and height), by role
+_ELEMENT_SIZE = {
+    "push button": (0.07, 0.04),
+    "entry": (0.24, 0.04),
+    "combo box": (0.24, 0.04),
+    "link": (0.22, 0.03),
+    "page tab": (0.09, 0.04),
+    "radio button": (0.14, 0.03),
+    "table cell": (0.10, 0.03),
+    "list item": (0.18, 0.035),
+    "text": (0.50, 0.20),
+    "terminal": (1.0, 1.0),
+}
+ELEMENT_COLUMNS = (
+    "element_role",
+    "element_name",
+    "element_x",
+    "element_y",
+    "element_width",
+    "element_height",
+)
+
 _COLS = (
     "ts",
     "kind",
@@ -128,6 +153,7 @@ _COLS = (
     "redacted",
     "detail",
     "frame",
+    "element",  # an Element or None; the bundle's six element columns
 )
 
 
@@ -149,6 +175,7 @@ class _Day:
     content: list[str] = field(default_factory=list)
     last_frame_t: int = 0
     changed: bool = True
+    focused: Element | None = None  # where typing goes: the element the last click focused
     truths: list[Truth] = field(default_factory=list)
 
     # -- recording --------------------------------------------------------------
@@ -168,6 +195,7 @@ class _Day:
         detail: str | None = None,
         frame: int | None = None,
         context: bool = True,
+        element: Element | None = None,
     ) -> None:
         c = self.cols
         c["ts"].append(self.t)
@@ -185,6 +213,7 @@ class _Day:
         c["redacted"].append(redacted)
         c["detail"].append(detail)
         c["frame"].append(frame)
+        c["element"].append(element)
 
     def advance(self, seconds: float) -> None:
         self.t += max(1, int(seconds * US))
@@ -238,6 +267,7 @@ class _Day:
             self.denied = False
         clean, _ = scrub(title)
         self.app, self.title = app, clean
+        self.focused = None  # another window: its focused element is not known here
         self.emit("focus_change")
         self.changed = True
         self.advance(self.rng.uniform(0.05, 0.2))
@@ -265,6 +295,37 @@ class _Day:
         y = screen["top"] + int((y0 + fy * (y1 - y0)) * screen["height"])
         return x, y, screen["monitor"]
 
+    def element(
+        self,
+        spec: tuple[str, str] | None,
+        at: tuple[float, float],
+        vars_: dict[str, str],
+        point: tuple[int, int] | None = None,
+    ) -> Element | None:
+        """The element `spec` names, at `at` in the focused window, as the agent records
+        it: its name scrubbed like titles, its bounds in desktop pixels, holding `point`
+        (the pointer is on it). Computed from the template alone: no random draw."""
+        if spec is None or self.app is None:
+            return None
+        role, name = spec
+        screen, (x0, y0, x1, y1) = self.window(self.app)
+        w, h = _ELEMENT_SIZE.get(role, (0.10, 0.04))
+        fx = min(max(at[0] - w / 2, 0.0), 1.0 - w)
+        fy = min(max(at[1] - h / 2, 0.0), 1.0 - h)
+
+        def px(f: float, lo: float, hi: float, origin: int, size: int) -> int:
+            return origin + int((lo + f * (hi - lo)) * size)
+
+        left = px(fx, x0, x1, screen["left"], screen["width"])
+        right = px(fx + w, x0, x1, screen["left"], screen["width"])
+        top = px(fy, y0, y1, screen["top"], screen["height"])
+        bottom = px(fy + h, y0, y1, screen["top"], screen["height"])
+        if point is not None:  # a click's jitter may land at its edge: it is still on it
+            left, right = min(left, point[0]), max(right, point[0] + 1)
+            top, bottom = min(top, point[1]), max(bottom, point[1] + 1)
+        clean, _ = scrub(name.format(**vars_))
+        return role, clean, left, top, right - left, bottom - top
+
     def move(self, x: int, y: int, monitor: int) -> None:
         """A curved path, sampled the way the agent throttles moves (about every 40 ms,
         fewer points on straight stretches)."""
@@ -288,15 +349,24 @@ class _Day:
             self.emit("mouse_move", x=px, y=py, monitor=mon)
         self.pos = (x, y)
 
-    def press(self, x: int, y: int, monitor: int, button: str, clicks: int = 1) -> None:
+    def press(
+        self,
+        x: int,
+        y: int,
+        monitor: int,
+        button: str,
+        clicks: int = 1,
+        element: Element | None = None,
+    ) -> None:
         for i in range(clicks):
-            self.emit("mouse_down", x=x, y=y, monitor=monitor, button=button)
+            self.emit("mouse_down", x=x, y=y, monitor=monitor, button=button, element=element)
             self.advance(self.rng.uniform(0.06, 0.12))
             self.emit("mouse_up", x=x, y=y, monitor=monitor, button=button)
             if i + 1 < clicks:
                 self.advance(self.rng.uniform(0.06, 0.12))
 
-    def type_text(self, text: str) -> None:
+    def type_text(self, text: str, element: Element | None = None) -> None:
+        """A typed run; its first key names `element`, the one the keyboard focus is in."""
         hidden = redact_run(text)
         # the frame shows what the agent would store: the secret painted out
         shown = "".join(F.MASKED if i in hidden else ch for i, ch in enumerate(text))
@@ -304,7 +374,14 @@ class _Day:
             rule = hidden.get(i)
             mods = "shift" if ch.isupper() and rule is None else None
             key = None if rule else ch
-            self.emit("key_down", key=key, modifiers=mods, redacted=bool(rule), detail=rule)
+            self.emit(
+                "key_down",
+                key=key,
+                modifiers=mods,
+                redacted=bool(rule),
+                detail=rule,
+                element=element if i == 0 else None,
+            )
             self.advance(self.rng.uniform(0.04, 0.09))
             self.emit("key_up", key=key, modifiers=mods, redacted=bool(rule), detail=rule)
             self.advance(self.rng.uniform(0.5, 1.6) / self.person.typing_cps)
@@ -331,6 +408,8 @@ class _Day:
             return
         if a in ("click", "double_click", "right_click", "drag", "scroll"):
             x, y, mon = self.point(step.at, step.jitter)
+            # a scroll names no element (the agent asks only at a press and a first key)
+            el = None if a == "scroll" else self.element(step.element, step.at, vars_, (x, y))
             self.move(x, y, mon)
             self.advance(self.rng.uniform(0.05, 0.25))
             self.take_frame("action")
@@ -340,23 +419,28 @@ class _Day:
                     self.advance(self.rng.uniform(0.05, 0.14))
                 self.content.append("~")
             elif a == "drag":
-                self.emit("mouse_down", x=x, y=y, monitor=mon, button="left")
+                self.focused = el
+                self.emit("mouse_down", x=x, y=y, monitor=mon, button="left", element=el)
                 ex, ey, _ = self.point((step.at[0] + 0.15, step.at[1] + 0.1), 0.01)
                 self.move(ex, ey, mon)
                 self.emit("mouse_up", x=ex, y=ey, monitor=mon, button="left")
                 self.content.append("[selection]")
             else:
+                self.focused = el
                 self.press(
                     x,
                     y,
                     mon,
                     "right" if a == "right_click" else "left",
                     2 if a == "double_click" else 1,
+                    element=el,
                 )
                 self.content.append(f"> {a} {step.at[0]:.2f},{step.at[1]:.2f}")
         elif a == "type":
+            if step.element is not None:  # focus moved without a click (Tab, a dialog)
+                self.focused = self.element(step.element, step.at, vars_)
             self.take_frame("action")
-            self.type_text(step.text.format(**vars_))
+            self.type_text(step.text.format(**vars_), self.focused)
         elif a == "hotkey":
             self.take_frame("action")
             self.hotkey(step.text)
@@ -416,11 +500,13 @@ class _Day:
                 and self.rng.random() < interrupt_p
             ):
                 app, title, content = self.app, self.title, self.content
+                focused = self.focused
                 self.episode(self.rng.choice(DISTRACTIONS), next(next_id), parent=truth)
                 truth.is_interrupted = True
                 self.wait(self.rng.uniform(1, 4))
                 self.content = content
                 self.focus(app or tpl.app, title or "")
+                self.focused = focused  # back in the window, focus is where it was left
             n_first = len(ts)
             self.step(step, vars_)
             if not started and len(ts) > n_first:
@@ -544,7 +630,10 @@ def _seal_hours(d: _Day, seed: int, start: datetime, work_dir: Path) -> list[Sea
                         data=data,
                         phash=phash,
                     )
-                cols = {c: d.cols[c][lo:hi] for c in _COLS if c != "frame"}
+                cols = {c: d.cols[c][lo:hi] for c in _COLS if c not in ("frame", "element")}
+                elements = d.cols["element"][lo:hi]
+                for i, name in enumerate(ELEMENT_COLUMNS):
+                    cols[name] = [None if e is None else e[i] for e in elements]
                 cols["screenshot_id"] = [
                     None if f is None else sids[f] for f in d.cols["frame"][lo:hi]
                 ]

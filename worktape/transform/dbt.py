@@ -44,6 +44,9 @@ def build(
         log.warning("the warehouse's actions predate int_actions_framed: a full refresh")
         _drop_old_layout(warehouse)
         full_refresh = True
+    if not full_refresh and _predates_elements(warehouse):
+        log.warning("raw events name elements the warehouse's actions lack: a full refresh")
+        full_refresh = True
     counts = events_per_day(warehouse, None if full_refresh else days)
     todo = sorted(counts) if full_refresh else sorted(days or [])
     batches = day_batches(
@@ -86,6 +89,45 @@ def _predates_int_actions_framed(settings: WarehouseSettings) -> bool:
         kinds.get("marts.actions") == "BASE TABLE"
         and "intermediate.int_actions_framed" not in kinds
     )
+
+
+def _predates_elements(settings: WarehouseSettings) -> bool:
+    """Actions built before they carried the element acted on (bundle format 1.1) gain
+    the element columns on the next build (on_schema_change: append_new_columns), empty
+    on the days it does not rebuild. That is right for 1.0 bundles, which name none; but
+    raw events that already name elements (1.1 bundles loaded before the models carried
+    them) would stay out of every day but the night's, so that build is a full refresh."""
+    from worktape.warehouse import connect
+
+    if not settings.path.exists():
+        return False
+    con = connect(settings, read_only=True)
+    try:
+        columns = {
+            (r[0], r[1])
+            for r in con.execute(
+                "SELECT table_schema || '.' || table_name, column_name "
+                "FROM information_schema.columns WHERE table_catalog = current_database() "
+                "AND ((table_schema = 'intermediate' AND table_name = 'int_actions_framed') "
+                "OR (table_schema = 'raw' AND table_name = 'events'))"
+            ).fetchall()
+        }
+        tables = {t for t, _ in columns}
+        if (
+            "intermediate.int_actions_framed" not in tables
+            or ("intermediate.int_actions_framed", "element_role") in columns
+            or ("raw.events", "element_role") not in columns
+        ):
+            return False
+        # no element is the common case: row groups whose statistics say all-null are
+        # skipped without reading them
+        named = con.execute(
+            "SELECT 1 FROM raw.events WHERE element_role IS NOT NULL "
+            "OR element_name IS NOT NULL OR element_x IS NOT NULL LIMIT 1"
+        ).fetchone()
+    finally:
+        con.close()
+    return named is not None
 
 
 # the intermediate models before issue #16 named them int_<entity>s_<verb>s

@@ -3,6 +3,9 @@
 --   scroll                                     a burst of scroll events
 --   type                                       a run of character keys (no ctrl/alt/cmd)
 --   hotkey                                     a named key or a combination
+-- Each action carries the element its first input event names (format 1.1): the agent
+-- names one on a press (the element under the pointer) and on a typed run's first key
+-- (the focused element), and none on a release, a later key or a scroll.
 with inputs as (
     select
         *,
@@ -73,7 +76,11 @@ runs as (
         arg_min(key, event_no) as first_key,
         arg_min(modifiers, event_no) as first_modifiers,
         arg_min(app, event_no) as app,
-        arg_min(window_title, event_no) as window_title
+        arg_min(window_title, event_no) as window_title,
+        -- the first event's element, whole: arg_min skips a null value, and a later
+        -- key's element is not the run's (a struct is never null)
+        arg_min({'role': element_role, 'name': element_name, 'x': element_x, 'y': element_y,
+                 'width': element_width, 'height': element_height}, event_no) as element
     from grouped
     where category in ('char', 'scroll', 'hotkey')
     group by device_id, group_no, category
@@ -139,7 +146,9 @@ pointer_actions as (
         x, y, monitor,
         cast(null as integer) as end_x,
         cast(null as integer) as end_y,
-        app, window_title
+        app, window_title,
+        -- a double click's is its first press's
+        element_role, element_name, element_x, element_y, element_width, element_height
     from clicks
     -- the second click of a double click belongs to the first
     where not (button != 'right'
@@ -151,7 +160,8 @@ pointer_actions as (
 
     select
         device_id, contributor_id, event_id, 'drag', event_at, released_at,
-        x, y, monitor, release_x, release_y, app, window_title
+        x, y, monitor, release_x, release_y, app, window_title,
+        element_role, element_name, element_x, element_y, element_width, element_height
     from presses
     where is_drag
 )
@@ -161,7 +171,8 @@ select
     x, y, monitor, end_x, end_y,
     cast(null as varchar) as typed_text, 0 as redacted_chars,
     cast(null as varchar) as keys, cast(null as integer) as scroll_dy,
-    cast(null as integer) as scroll_dx, app, window_title
+    cast(null as integer) as scroll_dx, app, window_title,
+    element_role, element_name, element_x, element_y, element_width, element_height
 from pointer_actions
 
 union all
@@ -177,5 +188,7 @@ select
          then coalesce(first_modifiers || '+', '') || first_key end,
     case when category = 'scroll' then scroll_dy end,
     case when category = 'scroll' then scroll_dx end,
-    app, window_title
+    app, window_title,
+    element.role as element_role, element.name as element_name, element.x as element_x,
+    element.y as element_y, element.width as element_width, element.height as element_height
 from runs

@@ -118,5 +118,12 @@ select
                                 'string_agg', ', '))
             else format('pyautogui.press(''{}'')', keys)
         end
-    end as action_code
+    end as action_code,
+    -- last, where a warehouse built before them has them (on_schema_change appends)
+    element_role,
+    element_name,
+    element_x,
+    element_y,
+    element_width,
+    element_height
 from normalised

@@ -18,7 +18,13 @@ select
     e.modifiers,
     e.app,
     e.window_title,
-    e.is_redacted
+    e.is_redacted,
+    e.element_role,
+    e.element_name,
+    e.element_x,
+    e.element_y,
+    e.element_width,
+    e.element_height
 from {{ ref('stg_worktape__events') }} as e
 inner join {{ ref('stg_worktape__bundles') }} as b using (bundle_id)
 where e.event_kind in ('mouse_down', 'mouse_up', 'scroll', 'key_down')

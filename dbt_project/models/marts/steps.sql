@@ -23,7 +23,14 @@ select
     a.app,
     a.window_title,
     a.site,
-    a.is_redacted
+    a.is_redacted,
+    -- last, where a table built before them has them (on_schema_change appends)
+    a.element_role,
+    a.element_name,
+    a.element_x,
+    a.element_y,
+    a.element_width,
+    a.element_height
 from {{ ref('int_actions_framed') }} as a
 inner join {{ ref('int_actions_segmented') }} as b using (action_id)
 where {{ in_work_dates('a.work_date') }}

@@ -58,8 +58,10 @@ def load_table(
     fields = []
     for f in schema:
         if f.name not in table.column_names and (since or {}).get(f.name, 0) > minor:
-            cols.append(pa.nulls(table.num_rows, f.type))
-            fields.append(f)
+            # typed as the newer minor's column reads: bundles of both minors concatenate
+            absent = pa.dictionary(pa.int32(), f.type) if f.name in dict_cols else f.type
+            cols.append(pa.nulls(table.num_rows, absent))
+            fields.append(f.with_type(absent))
             continue
         if f.name not in table.column_names:
             raise BundleError(Reason.BAD_SCHEMA, f"{name} lacks column {f.name!r}", member=name)
