@@ -602,15 +602,15 @@ def _step(i: int, image: int | None, **extra: Any) -> dict[str, Any]:
 
 def test_the_element_acted_on_is_a_column_when_the_records_have_it(tmp_path: Path) -> None:
     """Records whose steps name the element acted on (bundle format 1.1) give the
-    Parquet rows an `element` struct, null where a step names none; a step without a
-    frame has a null image."""
+    Parquet rows an `element` struct, null where a step names none; keys without a
+    typed column come along as text; a step without a frame has a null image."""
     from worktape.publish.formats import FormatOptions, write_formats
 
     button = {"bounds": {"height": 32, "width": 96, "x": 1650, "y": 980}, "name": "Save"}
     steps = [
-        _step(0, 0, element={**button, "role": "push button"}),
-        _step(1, None, element=None),
-        _step(2, 1, element={"bounds": None, "name": "", "role": "entry"}),
+        _step(0, 0, element={**button, "role": "push button"}, thought="Save it", extra=None),
+        _step(1, None, element=None, thought=None, extra={"b": 1, "a": [2]}),
+        _step(2, 1, element={"bounds": None, "name": "", "role": "entry"}, thought="", extra=3),
     ]
     version, bucket, index = _tiny_version(tmp_path, steps)
     write_formats(version, bucket, index, FormatOptions.of(10**6, "train=1"))
@@ -620,6 +620,9 @@ def test_the_element_acted_on_is_a_column_when_the_records_have_it(tmp_path: Pat
         None,
         {"bounds": None, "name": "", "role": "entry"},
     ]
+    # keys the records gain that have no typed column: text, JSON where not text
+    assert [r["thought"] for r in rows] == ["Save it", None, ""]
+    assert [r["extra"] for r in rows] == [None, '{"a": [2], "b": 1}', "3"]
     assert [r["image"].getpixel((0, 0)) if r["image"] else None for r in rows] == [
         (255, 0, 0),
         None,

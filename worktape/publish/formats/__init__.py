@@ -25,7 +25,13 @@ import pyarrow as pa
 from worktape.core.storage import Storage
 from worktape.publish.card import read_card, write_card
 from worktape.publish.formats.records import FrameSource, read_records, step_rows
-from worktape.publish.formats.shards import SHARD_BYTES, ParquetShards, TarShards, hf_schema
+from worktape.publish.formats.shards import (
+    SHARD_BYTES,
+    TYPED,
+    ParquetShards,
+    TarShards,
+    hf_schema,
+)
 from worktape.publish.formats.splits import (
     DEFAULT_SPLITS,
     METHOD,
@@ -85,7 +91,8 @@ def write_formats(
     records = version_dir / RECORDS
     for sub in (HF_DIR, WDS_DIR):
         shutil.rmtree(version_dir / sub, ignore_errors=True)
-    schema = hf_schema(with_element=_has_element(records))
+    with_element, extras = _columns(records)
+    schema = hf_schema(with_element, extras)
     frames = FrameSource(storage, index)
     counter = SplitCounter(options.splits)
     hf = {
@@ -117,13 +124,17 @@ def write_formats(
     return FormatsWritten(sorted(files), splits, frames.shard_reads)
 
 
-def _has_element(records: Path) -> bool:
-    """Whether the records' steps carry `element` (every step of a version does, or
-    none: it was published before steps had one)."""
+def _columns(records: Path) -> tuple[bool, list[str]]:
+    """Whether the records' steps carry `element` (every step of a version does, or none:
+    it was published before steps had one), and the keys of a record and its steps
+    that the Parquet rows have no typed column for (keys the records gain later): they
+    become text columns. The first record with a step decides: DuckDB writes every
+    record with the same keys."""
     for record in read_records(records):
         for step in record.get("traj") or []:
-            return "element" in step
-    return False
+            keys = set(record) - {"traj"} | set(step) - {"image", "next_image"}
+            return "element" in step, sorted(keys - set(TYPED))
+    return False, []
 
 
 def rewrite_formats(version_dir: Path, storage: Storage, index: pa.Table) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,12 @@ _EPISODE_TYPES = {
 assert tuple(_EPISODE_TYPES) == EPISODE_FIELDS
 
 
-def hf_schema(with_element: bool) -> pa.Schema:
+def hf_schema(with_element: bool, extras: Sequence[str] = ()) -> pa.Schema:
     """One row per step: the episode, the step, the screen before the action (embedded,
-    a `datasets` Image) and the references of both frames in the published shards. The
-    schema's metadata holds the `datasets` features, so `image` decodes as an Image."""
+    a `datasets` Image) and the references of both frames in the published shards; then
+    `extras`, keys of the records without a typed column here, as text (JSON where a
+    value is not text). The schema's metadata holds the `datasets` features, so `image`
+    decodes as an Image."""
     fields = [
         ("task_id", pa.string()),
         ("index", pa.int32()),
@@ -61,6 +64,7 @@ def hf_schema(with_element: bool) -> pa.Schema:
         ("image_ref", pa.string()),
         ("next_image_ref", pa.string()),
         *[(k, t) for k, t in _EPISODE_TYPES.items() if k not in ("task_id", "instruction")],
+        *[(k, pa.string()) for k in extras],
     ]
     schema = pa.schema(fields)
     features = {f.name: _feature(f.type, image=f.name == "image") for f in schema}
@@ -76,6 +80,10 @@ def _feature(t: pa.DataType, *, image: bool = False) -> dict[str, Any]:
         return {t.field(i).name: _feature(t.field(i).type) for i in range(t.num_fields)}
     names = {pa.string(): "string", pa.int32(): "int32", pa.float64(): "float64"}
     return {"dtype": names.get(t, "bool" if pa.types.is_boolean(t) else str(t)), "_type": "Value"}
+
+
+# the keys of rows (a record's and its step's) that have a column of their own type
+TYPED = tuple(hf_schema(with_element=True).names)
 
 
 class _Sharded:
@@ -145,6 +153,7 @@ class ParquetShards(_Sharded):
     def __init__(self, out: Path, split: str, shard_bytes: int, schema: pa.Schema) -> None:
         super().__init__(out, split, shard_bytes)
         self.schema = schema
+        self.extras = {f.name for f in schema if f.name not in TYPED}
         self.writer: pq.ParquetWriter | None = None
         self.buffer: dict[str, list[Any]] = {n: [] for n in schema.names}
         self.buffered = 0
@@ -180,6 +189,8 @@ class ParquetShards(_Sharded):
                 value: Any = {"bytes": frame.data, "path": frame.name} if frame else None
             else:
                 value = row.get(name)
+                if name in self.extras and value is not None and not isinstance(value, str):
+                    value = json.dumps(value, sort_keys=True, ensure_ascii=False)
             self.buffer[name].append(value)
         self.buffered += len(frame.data) if frame else 0
         if len(self.buffer["image"]) >= ROW_GROUP_ROWS or self.buffered >= ROW_GROUP_BYTES:
