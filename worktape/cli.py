@@ -238,6 +238,20 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from worktape.pipeline import resources
+    from worktape.publish.formats.export import export_version, open_target
+
+    r = export_version(
+        resources.storage(_settings()), args.format, open_target(args.out), args.version
+    )
+    print(
+        f"exported version {r.version} as {r.format} to {r.url}: {r.files} file(s), "
+        f"{_human(r.bytes)}"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from worktape.demo import run_demo
 
@@ -358,6 +372,24 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("contributor_id", metavar="CONTRIBUTOR_ID")
     fg.add_argument("--yes", action="store_true", help="go ahead without asking")
     fg.set_defaults(func=cmd_forget)
+
+    ex = sub.add_parser(
+        "export", help="write a published version as Hugging Face Parquet, WebDataset or JSONL"
+    )
+    ex.add_argument(
+        "--format",
+        required=True,
+        choices=("hf", "wds", "agentnet"),
+        help="hf: Parquet with images embedded; wds: WebDataset tars; agentnet: "
+        "episodes.jsonl and its frame shards",
+    )
+    ex.add_argument(
+        "--out", required=True, metavar="DIR", help="an empty folder, or s3://bucket/prefix"
+    )
+    ex.add_argument(
+        "--version", default=None, metavar="V", help="the published version (default: LATEST)"
+    )
+    ex.set_defaults(func=cmd_export)
 
     _add_plugin_commands(sub)
 

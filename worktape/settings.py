@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     viewer_instances: int = Field(
         default=3, description="episodes of each of those workflows that get a viewer page"
     )
+    dataset_shard_bytes: int = Field(
+        default=500_000_000,
+        description="about how large a shard of the published Parquet and WebDataset formats is",
+    )
+    dataset_splits: str = Field(
+        default="train=0.8,validation=0.1,test=0.1",
+        description="the published splits and their shares of the contributors, in order",
+    )
     dags_folder: Path | None = Field(
         default=None, description="the DAG files (default: `dags/` of the source checkout)"
     )

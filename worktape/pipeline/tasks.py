@@ -83,6 +83,7 @@ def publish_night(
     from datetime import date as date_
 
     from worktape.publish.analyst import write_analyst_db
+    from worktape.publish.formats import FormatOptions
     from worktape.publish.publisher import publish
     from worktape.publish.viewer import ViewerSample
 
@@ -98,6 +99,7 @@ def publish_night(
         frame_sample=s.gate_frame_sample,
         narrator=resources.narrator(s),
         viewer=ViewerSample(s.viewer_workflows, s.viewer_instances),
+        formats=FormatOptions.of(s.dataset_shard_bytes, s.dataset_splits),
     )
     analyst = write_analyst_db(
         home / "work" / "version" / "tables", result.version, s.analyst_db, s.warehouse_settings()

@@ -126,6 +126,13 @@ def _suite_order() -> list[str]:
     return [s.name for s in suites()]
 
 
+def _formats_lines(card: dict[str, Any]) -> list[str]:
+    # imported here: worktape.publish.formats writes cards with this module
+    from worktape.publish.formats.card_text import markdown_lines
+
+    return markdown_lines(card)
+
+
 def _has_elements(card: dict[str, Any]) -> bool:
     """Whether the version's steps name the element acted on (a version published before
     they did is rendered again, after an erasure, as it was)."""
@@ -207,6 +214,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "- `eventlogs/`: XES and OCEL 2.0 logs of the same episodes.",
         "",
         *texts_lines(card.get("texts")),
+        *_formats_lines(card),
         "## Quality",
         "",
         "| suite | passed |",

@@ -42,6 +42,7 @@ from worktape.core.storage.base import ObjectExists, ObjectMissing
 from worktape.publish import frames as F
 from worktape.publish.card import card_data, write_card
 from worktape.publish.eventlogs import CHUNK_STEPS, episode_chunks, write_ocel, write_xes
+from worktape.publish.formats import FormatOptions, write_formats
 from worktape.publish.frame_check import read_sample
 from worktape.publish.narration import (
     NARRATION_SCHEMA,
@@ -308,6 +309,7 @@ def publish(
     frame_sample: int | None = None,
     narrator: Narrator | None = None,
     viewer: ViewerSample | None = None,
+    formats: FormatOptions | None = None,
 ) -> PublishResult:
     """Stage, gate and publish. Raises GateFailed (publishing nothing) when a suite fails.
     With a `narrator`, a model writes the instructions and step annotations
@@ -386,6 +388,9 @@ def publish(
         lap("dataset")
     finally:
         con.close()
+    # hf/, wds/ and the splits in the card, from the records: the warehouse is closed
+    write_formats(version_dir, storage, index, formats)
+    lap("formats")
 
     files = _manifest(version_dir)
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()

@@ -13,6 +13,7 @@ from worktape.core.layout import PUBLISHED
 from worktape.core.storage import Storage
 from worktape.publish import frames as F
 from worktape.publish.card import after_erasure, read_card, write_card
+from worktape.publish.formats import DERIVED, rewrite_formats
 from worktape.publish.publisher import NARRATION, _manifest, build_dataset, build_eventlogs
 from worktape.publish.stage import TABLES
 from worktape.publish.viewer import VIEWER, rewrite_viewer
@@ -43,10 +44,13 @@ def rewrite_version(
         return False  # an incomplete version: never LATEST, nothing to keep
     root = work / version
     shutil.rmtree(root, ignore_errors=True)
-    for info in storage.list(prefix):
-        dest = root / info.key[len(prefix) :]
+    old_keys = [info.key for info in storage.list(prefix)]
+    for key in old_keys:
+        if key[len(prefix) :].startswith(DERIVED):
+            continue  # hf/ and wds/ are written again from the records, not read
+        dest = root / key[len(prefix) :]
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(storage.get_bytes(info.key))
+        dest.write_bytes(storage.get_bytes(key))
     # named plainly: dbt names the file's catalog after it
     db = work / "rewrite.duckdb"
     db.unlink(missing_ok=True)
@@ -119,6 +123,7 @@ def rewrite_version(
         con.close()
         db.unlink(missing_ok=True)
     write_card(root, after_erasure(read_card(root), counts))
+    rewrite_formats(root, storage, kept)  # their rows and images leave hf/ and wds/ too
     old = json.loads((root / "manifest.json").read_text())
     (root / "manifest.json").unlink()
     files = _manifest(root)
@@ -137,6 +142,10 @@ def rewrite_version(
     for rel in files:
         storage.put(prefix + rel, root / rel, overwrite=True)
     storage.put(prefix + "manifest.json", root / "manifest.json", overwrite=True)
+    # files the version no longer has (a format shard that held their rows)
+    for key in old_keys:
+        if key[len(prefix) :] not in files and key != prefix + "manifest.json":
+            storage.delete(key)
     return True
 
 
