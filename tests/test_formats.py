@@ -107,7 +107,8 @@ def warehouse_steps(root: Path) -> dict[str, dict[str, Any]]:
         rows = con.execute(
             """
             SELECT s.step_id, s.episode_id, s.step_index - 1 AS index, s.contributor_id,
-                   s.action_code, s.action_type, s.app, s.window_title, s.frame_before_id,
+                   s.action_code, s.step_text, s.action_type, s.app, s.window_title,
+                   s.frame_before_id,
                    s.frame_after_id, strftime(s.work_date, '%Y-%m-%d') AS work_date
             FROM marts.steps AS s
             """
@@ -158,9 +159,9 @@ def test_hf_parquet_loads_with_decoded_images(state: Path, tmp_path: Path) -> No
             assert row["task_id"] == want["episode_id"] and row["index"] == want["index"]
             assert row["contributor_id"] == want["contributor_id"]
             assert split_of(row["contributor_id"], parse_splits(SPLITS)) == split
-            assert (
-                row["action"] == want["action_code"] and row["action_type"] == want["action_type"]
-            )
+            # the action in words, and its code (both as the record has them)
+            assert row["action"] == want["step_text"] and row["code"] == want["action_code"]
+            assert row["action_type"] == want["action_type"]
             assert row["app"] == want["app"] and row["window_title"] == want["window_title"]
             assert row["work_date"] == want["work_date"] and row["instruction"]
             sid = want["frame_before_id"]
