@@ -18,9 +18,15 @@ from pathlib import Path
 import pytest
 
 from capture_agent.platform.atspi import AccessibilityProbe, Element
-from tests.xkit import Desk, missing_tools, own_settings, virtual_desktop
+from tests.xkit import (
+    LAUNCHER,
+    Desk,
+    accessibility_bus,
+    missing_tools,
+    own_settings,
+    virtual_desktop,
+)
 
-LAUNCHER = "/usr/libexec/at-spi-bus-launcher"
 _missing = [
     *missing_tools(),
     *(t for t in ("dbus-daemon", "mousepad", "chromium") if shutil.which(t) is None),
@@ -69,31 +75,15 @@ def _wait_for(
 @pytest.fixture(scope="module")
 def a11y() -> Iterator[A11yDesk]:
     with virtual_desktop(1280, 800) as disp:
-        daemon = subprocess.Popen(
-            ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert daemon.stdout is not None
-        address = daemon.stdout.readline().strip()
         desk = Desk(disp)
         tmp = Path(tempfile.mkdtemp(prefix="worktape-atspi-"))
-        desk.env.update(
-            DBUS_SESSION_BUS_ADDRESS=address,
-            NO_AT_BRIDGE="0",
-            GTK_A11Y="atspi",
-            XDG_RUNTIME_DIR=str(tmp),
-        )
-        desk.env.pop("AT_SPI_BUS_ADDRESS", None)
-        world = A11yDesk(desk, address, tmp)
-        world.start(LAUNCHER, "--launch-immediately")
         try:
-            yield world
+            with accessibility_bus(desk.env, tmp) as address:
+                try:
+                    yield A11yDesk(desk, address, tmp)
+                finally:
+                    desk.close()
         finally:
-            desk.close()
-            daemon.terminate()
-            daemon.wait(5)
             shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -162,3 +162,46 @@ def own_settings(folder: Path) -> dict[str, str]:
         "XDG_STATE_HOME": str(folder / "state"),
         "XDG_CACHE_HOME": str(folder / "cache"),
     }
+
+
+LAUNCHER = "/usr/libexec/at-spi-bus-launcher"
+
+
+@contextmanager
+def accessibility_bus(env: dict[str, str], runtime_dir: Path) -> Iterator[str]:
+    """A private D-Bus session with at-spi2-core's accessibility bus launcher on it, as a
+    desktop session has: `env` (a desk's) is pointed at it, so the applications started
+    with it expose their accessibility tree and the agent can read it. Yields the
+    session bus address."""
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert daemon.stdout is not None
+    address = daemon.stdout.readline().strip()
+    runtime_dir.mkdir(parents=True, exist_ok=True)
+    env.update(
+        DBUS_SESSION_BUS_ADDRESS=address,
+        NO_AT_BRIDGE="0",
+        GTK_A11Y="atspi",
+        XDG_RUNTIME_DIR=str(runtime_dir),
+    )
+    env.pop("AT_SPI_BUS_ADDRESS", None)
+    launcher = subprocess.Popen(
+        [LAUNCHER, "--launch-immediately"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield address
+    finally:
+        for p in (launcher, daemon):
+            p.terminate()
+        for p in (launcher, daemon):
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()

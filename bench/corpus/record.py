@@ -6,6 +6,7 @@ so that `worktape evaluate` reads both sources alike."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import random
@@ -25,7 +26,7 @@ from bench.corpus.user import Episode, Habits, User
 from bench.corpus.webapps import WebApps
 from capture_agent import config as C
 from tests.agentkit import RunningAgent, cli, configure
-from tests.xkit import Desk, virtual_desktop
+from tests.xkit import Desk, accessibility_bus, virtual_desktop
 from worktape.core.layout import truth_key
 from worktape.core.storage import open_storage
 from worktape.simulate.workday import TRUTH_SCHEMA
@@ -148,18 +149,22 @@ def record(name: str, minutes: float, home: Path, bucket: str, seed: int, digest
     started = time.time()
     with virtual_desktop() as display, WebApps() as web:
         desk = Desk(display)
+        # a session bus with the accessibility bus on it, as a desktop has: the apps
+        # expose their trees, and the agent records the element each action acted on
+        stack = contextlib.ExitStack()
+        stack.enter_context(accessibility_bus(desk.env, home / "runtime"))
         browser = editor = None
         try:
             browser = Browser(desk, web, profile)
             editor = Editor(desk, home / "files")
             desk.focus(browser.window)
-            agent = RunningAgent({**env, "DISPLAY": display})
+            agent = RunningAgent({**desk.env, **env})
             user = User(habits, desk, browser, editor, random.Random(seed), interruption=reply_chat)
             try:
                 idle = work(user, minutes * 60)
                 time.sleep(1.0)
             finally:
-                flushed = cli("flush", env={**env, "DISPLAY": display})
+                flushed = cli("flush", env={**desk.env, **env})
                 if flushed.returncode != 0:
                     raise RuntimeError(f"agent flush failed: {flushed.stderr.strip()}")
                 agent.stop()
@@ -168,6 +173,7 @@ def record(name: str, minutes: float, home: Path, bucket: str, seed: int, digest
                 if app:
                     app.close()
             desk.close()
+            stack.close()
             shutil.rmtree(profile, ignore_errors=True)
     ended = time.time()
     table = _truth_table(user.truth, identity.device_id, identity.contributor_id)

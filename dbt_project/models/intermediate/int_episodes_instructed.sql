@@ -40,7 +40,7 @@ phrased as (
         case
             when action_type = 'click' and element_name is not null
                 and role in ('button', 'toggle', 'link', 'menu item', 'menu', 'tab',
-                             'checkbox', 'option', 'list item', 'tree item')
+                             'checkbox', 'option', 'list item', 'tree item', 'table cell')
                 then 'click ''' || {{ clipped('element_name', 40) }} || ''''
             when action_type = 'double_click' and element_name is not null
                 then 'open ''' || {{ clipped('element_name', 40) }} || ''''
