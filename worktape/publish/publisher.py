@@ -104,8 +104,8 @@ def build_dataset(
     chunk_steps: int = CHUNK_STEPS,
     narration: pa.Table | None = None,
 ) -> int:
-    """dataset/episodes.jsonl: one record per episode, AgentNet style, keys sorted, in
-    work date and episode id order. The instruction and each step's `action` are the
+    """dataset/episodes.jsonl: one record per episode, AgentNet style, keys in a fixed
+    order, in work date and episode id order. The instruction and each step's `action` are the
     marts' template texts (episodes.instruction, steps.step_text), with the step's
     pyautogui `code` beside it; where `narration` (worktape.publish.narration) holds an
     episode, the model's instruction replaces the template's and its steps get
