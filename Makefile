@@ -90,7 +90,9 @@ bench-night: install
 # ~4 min), then the recorded corpus if `make corpus` has recorded it (night and scores)
 EVAL := $(WORKTAPE_HOME)/evaluate
 evaluate: install
-	rm -rf $(EVAL)/warehouse  # a warehouse from an earlier run would keep its episodes
+	# a warehouse from an earlier run would keep its episodes, and a bucket from an older
+	# simulator its bundles (simulating again takes seconds)
+	rm -rf $(EVAL)/warehouse $(EVAL)/bucket
 	WORKTAPE_STORAGE_URL=$(EVAL)/bucket WORKTAPE_WAREHOUSE=$(EVAL)/warehouse/worktape.duckdb \
 	sh -c '$(BIN)/worktape simulate --contributors 10 --days 5 --seed 11 --frames none \
 		--out $(EVAL)/bucket -q && \

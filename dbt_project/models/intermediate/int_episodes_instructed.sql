@@ -9,8 +9,8 @@
 -- done there, as a person would ask for it: "In Ledgerly, click 'New expense', fill in
 -- 'Merchant' and 'Amount', and click 'Save'." Its parts are the steps that say what the
 -- task is: clicks on named controls, the named fields typed into (consecutive ones as one
--- "fill in"), text typed where no field is named, and shortcuts with a purpose; at most
--- five, each said once in a row. An episode with none of them (an app that names no
+-- "fill in"), text typed in an episode that names no field, and shortcuts with a purpose;
+-- at most five, each said once in a row. An episode with none of them (an app that names no
 -- elements) says which page it worked on. Deterministic; a model may rewrite it when one
 -- is configured (worktape/publish/narration.py).
 -- depends_on: {{ ref('int_actions_framed') }}  (in_work_dates reads it only when days are given)
@@ -37,6 +37,10 @@ phrased as (
     select
         *,
         action_type = 'type' and element_name is not null as is_field,
+        -- typing whose field went unnamed (a lookup that failed, a correction after a
+        -- Backspace) belongs to the fields the episode names, when it names any
+        bool_or(action_type = 'type' and element_name is not null)
+            over (partition by episode_id) as names_fields,
         case
             when action_type = 'click' and element_name is not null
                 and role in ('button', 'toggle', 'link', 'menu item', 'menu', 'tab',
@@ -46,7 +50,7 @@ phrased as (
                 then 'open ''' || {{ clipped('element_name', 40) }} || ''''
             when action_type = 'type' and element_name is not null
                 then '''' || {{ clipped('element_name', 40) }} || ''''
-            when action_type = 'type'
+            when action_type = 'type' and not names_fields
                 then 'type ''' || {{ clipped('typed_text', 30) }} || ''''
             when action_type = 'hotkey'
                 and {{ shortcut_purpose('keys') }} not in ('', ' to confirm')

@@ -6,9 +6,12 @@
     )
 }}
 -- What each episode looks like to the workflow clustering: its main app (with the site,
--- for a browser) and the distinct words of its window titles (digits dropped: ids and
--- amounts vary between instances; the browser's name dropped; dialogs left out), as a
--- sorted list and a key to group on.
+-- for a browser), the distinct words of its window titles (digits dropped: ids and
+-- amounts vary between instances; the browser's name dropped; dialogs left out) and of
+-- the controls it clicked (buttons, links, menu items, tabs, as the accessibility tree
+-- named them, marked '@' so a button's "save" is not a title's), as a sorted list and a
+-- key to group on. Two tasks on one page differ by what they act on; the weighting in
+-- worktape.workflows lets names that vary between instances count little.
 -- depends_on: {{ ref('int_actions_framed') }}  (in_work_dates reads it only when days are given)
 with words as (
     select distinct a.episode_id, a.device_id, a.work_date, w.word
@@ -17,7 +20,20 @@ with words as (
             lower(regexp_replace(coalesce(a.window_title, ''), {{ browser_suffix() }}, '')),
             '[a-z][a-z]+'
         )) as w(word)
-    where not a.is_dialog
+    where not a.is_dialog and {{ in_work_dates('a.work_date') }}
+    {%- if var('workflow_by_elements') %}
+    union
+    select distinct a.episode_id, a.device_id, a.work_date, '@' || w.word as word
+    from {{ ref('int_actions_segmented') }} as a
+    inner join {{ ref('int_actions_framed') }} as f using (action_id),
+        unnest(regexp_extract_all(lower(coalesce(f.element_name, '')), '[a-z][a-z]+'))
+            as w(word)
+    where not a.is_dialog and {{ in_work_dates('a.work_date') }}
+        and f.action_type in ('click', 'double_click')
+        and {{ role_words('f.element_role') }} in (
+            'button', 'toggle', 'link', 'menu item', 'menu', 'tab', 'checkbox', 'option'
+        )
+    {%- endif %}
 ),
 
 -- a browser's workflows are told apart by site first, as its apps are
