@@ -139,6 +139,9 @@ def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
     out["gate"] = Measured(gate_s, m.peak_mb)
     out["publish"] = Measured(m.seconds - gate_s, m.peak_mb)
     out["publish_parts"] = s  # type: ignore[assignment]  # one nested entry
+    # what one version adds to the bucket beside the frame shards versions share
+    version = bucket / "published" / result.version
+    out["version_mb"] = Measured(sum(f.stat().st_size for f in version.rglob("*")) / 2**20, 0)
 
     def rerun() -> int:
         # what run_night does when nothing new arrived: discover, then nothing to build
@@ -203,6 +206,7 @@ def main() -> None:
             print(f"    {stage:8} {m.seconds:8.1f} s   peak {m.peak_mb:8,.0f} MB")
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in r["publish_parts"].items())  # type: ignore[union-attr]  # set just above
         print(f"    (publish, by step: {parts})")
+        print(f"    (published version: {r['version_mb'].seconds:,.1f} MB besides frame shards)")
     if args.once:
         return
     one, two = runs[p], runs[2 * p]
