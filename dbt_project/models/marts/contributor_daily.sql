@@ -1,57 +1,39 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='work_date',
-    )
-}}
--- Per contributor and work date: active time (the sum of their sessions), the apps they
--- used, their episodes and the workflows those belong to.
-with sessions as (
-    select contributor_id, work_date, count(*) as session_count,
-           sum(duration_s) as active_s, sum(action_count) as action_count,
-           min(started_at) as first_action_at, max(ended_at) as last_action_at
-    from {{ ref('int_sessions_aggregated') }}
-    where {{ in_work_dates('work_date') }}
-    group by all
+{{ config(materialized='table') }}
+-- Per contributor and work date: what int_contributor_days_aggregated keeps (incremental),
+-- with the number of workflows their episodes belong to and how many of those episodes
+-- are of recurring workflows. Rebuilt whole, like workflow_instances: a night's episodes
+-- can regroup past ones, and a past day's counts must read as a full build would.
+with recurring as (
+    select workflow_id
+    from {{ ref('int_workflow_instances_joined') }}
+    group by workflow_id
+    having {{ is_recurring('count(*)') }}
 ),
 
-episodes as (
-    select e.contributor_id, e.work_date,
-           count(*) as episode_count,
-           count(distinct w.workflow_id) as workflow_count,
-           count(*) filter (where w.workflow_id in (
-               select workflow_id from {{ ref('int_workflow_instances_joined') }}
-               group by workflow_id
-               having {{ is_recurring('count(*)') }}
-           )) as recurring_episode_count
-    from {{ ref('int_episodes_aggregated') }} as e
-    left join {{ ref('int_episodes_clustered') }} as w using (episode_id)
-    where {{ in_work_dates('e.work_date') }}
-    group by all
-),
-
-apps as (
-    select contributor_id, work_date, list(distinct app order by app) as apps_used
-    from {{ ref('int_actions_framed') }}
-    where {{ in_work_dates('work_date') }}
+workflows as (
+    select
+        i.contributor_id,
+        i.work_date,
+        count(distinct i.workflow_id) as workflow_count,
+        count(*) filter (where r.workflow_id is not null) as recurring_episode_count
+    from {{ ref('int_workflow_instances_joined') }} as i
+    left join recurring as r using (workflow_id)
     group by all
 )
 
 select
-    s.contributor_id,
-    s.work_date,
-    s.contributor_id || '/' || strftime(s.work_date, '%Y-%m-%d') as contributor_day_id,
-    s.session_count,
-    round(s.active_s, 1) as active_s,
-    s.action_count,
-    s.first_action_at,
-    s.last_action_at,
-    len(a.apps_used) as app_count,
-    a.apps_used,
-    coalesce(e.episode_count, 0) as episode_count,
-    coalesce(e.workflow_count, 0) as workflow_count,
-    coalesce(e.recurring_episode_count, 0) as recurring_episode_count
-from sessions as s
-left join episodes as e using (contributor_id, work_date)
-left join apps as a using (contributor_id, work_date)
+    d.contributor_id,
+    d.work_date,
+    d.contributor_day_id,
+    d.session_count,
+    d.active_s,
+    d.action_count,
+    d.first_action_at,
+    d.last_action_at,
+    d.app_count,
+    d.apps_used,
+    d.episode_count,
+    coalesce(w.workflow_count, 0) as workflow_count,
+    coalesce(w.recurring_episode_count, 0) as recurring_episode_count
+from {{ ref('int_contributor_days_aggregated') }} as d
+left join workflows as w using (contributor_id, work_date)
