@@ -22,6 +22,10 @@ MARTS = {
     "workflow_instances": "SELECT * FROM marts.workflow_instances ORDER BY ALL",
     "workflows": "SELECT * FROM marts.workflows ORDER BY ALL",
     "contributor_daily": "SELECT * FROM marts.contributor_daily ORDER BY ALL",
+    "procedures": "SELECT * FROM marts.procedures ORDER BY ALL",
+    "procedure_steps": "SELECT * FROM marts.procedure_steps ORDER BY ALL",
+    # the units a night kept (same sample, same method) are those a full build aligns
+    "procedure_units": "SELECT * FROM marts.procedure_units ORDER BY ALL",
 }
 
 

@@ -273,3 +273,79 @@ def evaluate(
         boundary_scores(warehouse, truth, tolerance_s),
         cluster_scores(warehouse, truth, tolerance_s),
     )
+
+
+@dataclass(frozen=True)
+class ProcedureScore:
+    """How a true workflow's procedure matches the steps its driver scripted."""
+
+    workflow: str
+    procedure_id: str | None
+    title: str
+    score: float  # worktape.procedures.alignment_score, optional steps included
+    found: tuple[str, ...]  # the procedure's step keys, "?" before optional ones
+    expected: tuple[str, ...]
+    optional_as_optional: bool  # every scripted optional step found reads as optional
+
+
+def procedure_scores(
+    warehouse: Path | WarehouseSettings,
+    truth: pa.Table,
+    scripts: dict[str, list[str]],
+    tolerance_s: float = 3.0,
+) -> list[ProcedureScore]:
+    """Per scripted workflow (keys as worktape.procedures makes them, "?" marking the
+    optional ones): the procedure of the workflow most of its true episodes' steps were
+    put in, and how its canonical steps align with the script."""
+    from worktape.procedures import alignment_score
+
+    tol = int(tolerance_s * 1e6)
+    con = connect(warehouse_at(warehouse), read_only=True)
+    try:
+        con.register("truth", truth.select(["device_id", "workflow", "started_at", "ended_at"]))
+        chosen = dict(
+            con.execute(
+                f"""
+                SELECT t.workflow, i.workflow_id
+                FROM marts.steps AS s
+                JOIN truth AS t
+                  ON s.device_id = t.device_id AND s.started_at >= t.started_at
+                 AND s.started_at <= t.ended_at + to_microseconds({tol})
+                JOIN marts.workflow_instances AS i USING (episode_id)
+                SEMI JOIN marts.procedures AS p ON p.procedure_id = i.workflow_id
+                GROUP BY t.workflow, i.workflow_id
+                QUALIFY row_number() OVER (
+                    PARTITION BY t.workflow ORDER BY count(*) DESC, i.workflow_id
+                ) = 1
+                """
+            ).fetchall()
+        )
+        steps: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+        for pid, key, optional in con.execute(
+            "SELECT procedure_id, step_key, is_optional FROM marts.procedure_steps "
+            "ORDER BY procedure_id, step_index"
+        ).fetchall():
+            steps[pid].append((key, optional))
+        titles = dict(con.execute("SELECT procedure_id, title FROM marts.procedures").fetchall())
+    finally:
+        con.close()
+    out = []
+    for workflow, script in sorted(scripts.items()):
+        pid = chosen.get(workflow)
+        path = steps.get(pid or "", [])
+        expected = [k.lstrip("?") for k in script]
+        found = [k for k, _ in path]
+        optional = {k[1:] for k in script if k.startswith("?")} - set(script)
+        optional_ok = all(opt for k, opt in path if k in optional)
+        out.append(
+            ProcedureScore(
+                workflow=workflow,
+                procedure_id=pid,
+                title=titles.get(pid or "", "(none)"),
+                score=round(alignment_score(found, expected), 3),
+                found=tuple(("?" if opt else "") + k for k, opt in path),
+                expected=tuple(script),
+                optional_as_optional=optional_ok,
+            )
+        )
+    return out

@@ -1,14 +1,20 @@
-"""A workflow's usual path, found by aligning its instances' steps (issue #18, groundwork:
-not yet called by the pipeline).
+"""A workflow's procedure: its instances' steps as procedure units, and the usual path
+found by aligning them. The dbt model `procedure_units` calls it; the marts
+`procedure_steps` and `procedures` summarise what it returns.
 
-Each instance is a sequence of step keys (what was done to what, with what varies between
-instances taken out: "click:New expense", "type:Merchant"). The path is not one
-instance copied: the medoid instance (the one most like all others) is the backbone,
+An instance's steps become **units**, what a person would call one step of a procedure
+(`units`): a click into a field and the typing that follows, with its typos fixed by
+Backspace, is one "Fill in 'Merchant'"; Tab to a drop-down, typing the first letters of a
+choice and Return is one "Choose 'Category'"; keys that only move between fields, fix
+typos or switch tabs are not steps. Each unit has a key, what was done to what with what
+varies between instances taken out ("click:new expense", "fill:merchant"). The path is
+not one instance copied: the medoid instance (the one most like all others) is the backbone,
 every instance is aligned to it, and
 - a backbone step is kept with the share of instances that have it at that place;
 - a step the backbone lacks but enough instances do at the same place is put in;
 - a step whose share is under `optional_below` reads as optional, and one under
-  `keep_at_least` is left out (one person's detour).
+  `keep_at_least`, or done in fewer than `keep_min_instances` instances, is left out
+  (one person's detour).
 
 Deterministic: the same instances, in any order, give the same path (ties are broken by
 the sequences themselves). Pure Python, on a bounded sample of instances: the cost is
@@ -17,8 +23,10 @@ the number of instances squared times their length.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from difflib import SequenceMatcher
 
 # instances aligned per workflow, at most (the newest, chosen by the caller)
@@ -56,7 +64,8 @@ def usual_path(
     instances: Sequence[Sequence[Hashable]],
     *,
     optional_below: float = 0.8,
-    keep_at_least: float = 0.3,
+    keep_at_least: float = 0.2,
+    keep_min_instances: int = 2,
 ) -> list[PathStep]:
     """The usual path through `instances` (see the module's docstring)."""
     if not instances:
@@ -90,7 +99,7 @@ def usual_path(
 
     def put(key: Hashable, count: int) -> None:
         share = count / n
-        if share >= keep_at_least:
+        if share >= keep_at_least and count >= min(keep_min_instances, n):
             path.append(PathStep(key, round(share, 4), share < optional_below))
 
     for gap in range(len(center) + 1):
@@ -105,7 +114,310 @@ def usual_path(
     return path
 
 
-def alignment_score(found: Sequence[Hashable], expected: Sequence[Hashable]) -> float:
-    """How well a found path matches an expected one (a driver's script): 2 x matched
-    steps / all steps, in order."""
-    return similarity(found, expected)
+def alignment_score(found: Sequence[str], expected: Sequence[str]) -> float:
+    """How well a found path of unit keys matches an expected one (a driver's script):
+    2 x matched steps / all steps, in order (the longest common subsequence). A step
+    whose element went unnamed ("click:") matches a step of the same verb: the step is
+    there, what it acted on was not told (the application named nothing, or the page
+    had changed under the lookup)."""
+    if not found and not expected:
+        return 1.0
+
+    def alike(f: str, e: str) -> bool:
+        verb, _, target = f.partition(":")
+        other, _, expected = e.partition(":")
+        return f == e or ((not target or not expected) and verb == other)
+
+    prev = [0] * (len(expected) + 1)
+    for f in found:
+        row = [0]
+        for j, e in enumerate(expected):
+            row.append(prev[j] + 1 if alike(f, e) else max(prev[j + 1], row[j]))
+        prev = row
+    return 2 * prev[-1] / (len(found) + len(expected))
+
+
+# roles of elements one types into: a click on one is the start of filling it in
+FIELD_ROLES = frozenset(
+    {"entry", "text", "password text", "spin button", "combo box", "document text"}
+)
+CHOICE_ROLES = frozenset({"combo box"})
+# roles that name a control (its name says what it does, the same in every instance);
+# other roles (a page, a cell, a list item) name data, which varies
+CONTROL_ROLES = frozenset(
+    {
+        "push button",
+        "toggle button",
+        "button",
+        "link",
+        "menu item",
+        "check menu item",
+        "radio menu item",
+        "menu",
+        "page tab",
+        "check box",
+        "radio button",
+        "combo box",
+        "entry",
+        "text",
+        "password text",
+        "spin button",
+        "slider",
+    }
+)
+ROLE_WORDS = {
+    "push button": "button",
+    "toggle button": "toggle",
+    "entry": "text field",
+    "text": "text field",
+    "password text": "password field",
+    "spin button": "number field",
+    "combo box": "drop-down",
+    "check box": "checkbox",
+    "radio button": "option",
+    "page tab": "tab",
+    "list item": "list item",
+    "table cell": "table cell",
+    "document web": "page",
+    "document text": "document",
+    "link": "link",
+    "menu item": "menu item",
+    "menu": "menu",
+}
+# keys that move between fields, fix typing or switch tabs and windows: not steps
+_NOT_STEPS = re.compile(
+    r"^(tab|shift\+tab|backspace|delete|left|right|up|down|home|end|shift|ctrl|alt"
+    r"|ctrl\+[1-9]|ctrl\+tab|ctrl\+shift\+tab|ctrl\+page_(up|down)|alt\+tab)$"
+)
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step of an instance as the steps mart has it."""
+
+    step_id: str
+    started_at: datetime
+    action_type: str
+    action_code: str | None
+    element_role: str | None
+    element_name: str | None
+    app: str | None
+    window_title: str | None
+
+
+@dataclass
+class Unit:
+    """One step of a procedure as a person would say it; `step_id` is its first step."""
+
+    verb: str  # click, double_click, right_click, drag, scroll, fill, choose, press
+    step_id: str
+    started_at: datetime
+    element_role: str | None
+    element_name: str | None
+    keys: str | None
+    app: str | None
+    page: str | None
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        """What the unit acted on, as the key has it: a control's name (lowercase, cut
+        at its first digit: ids vary), else a role."""
+        if self.verb == "press":
+            return self.keys or ""
+        name = (self.element_name or "").strip()
+        if name and (self.element_role in CONTROL_ROLES or self.verb in ("fill", "choose")):
+            return name_key(name)
+        # a page, a cell, a label, nothing: the same step whatever the data under it
+        # (and a lookup that raced the page's change often names the page instead)
+        return ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.verb}:{self.target}"
+
+    @property
+    def text(self) -> str:
+        return unit_text(self.verb, self.element_role, self.element_name, self.keys)
+
+
+def name_key(name: str) -> str:
+    """'Report 2242 — Dana Reyes' -> 'report #': lowercase, digits masked, cut after the
+    first number (what follows an id is the record's data)."""
+    masked = re.sub(r"[0-9]+", "#", name.strip().lower())
+    cut = masked.find("#")
+    return masked[: cut + 1] if cut >= 0 else masked[:60]
+
+
+def shown_name(name: str) -> str:
+    """A control's name as a procedure shows it: digits masked, cut after the first
+    number, at most 60 characters."""
+    masked = re.sub(r"[0-9]+", "#", name.strip())
+    cut = masked.find("#")
+    shown = masked[: cut + 1] if cut >= 0 else masked
+    return shown if len(shown) <= 60 else shown[:59] + "…"
+
+
+def key_words(keys: str) -> str:
+    """'ctrl+s' -> 'Ctrl+S', 'page_down' -> 'Page Down' (as the step_text macro)."""
+    return "+".join(
+        k.upper() if len(k) == 1 else " ".join(w.capitalize() for w in k.split("_"))
+        for k in keys.split("+")
+    )
+
+
+def unit_text(verb: str, role: str | None, name: str | None, keys: str | None) -> str:
+    """A procedure step in words: "Click 'New expense'", "Fill in 'Merchant'",
+    "Choose 'Category'", "Press Ctrl+S". What a person typed is never in it."""
+    name = (name or "").strip()
+    is_control = role in CONTROL_ROLES or verb in ("fill", "choose")
+    what = f"'{shown_name(name)}'" if name and is_control else None
+    role_words = ROLE_WORDS.get(role or "")
+    if verb == "press":
+        return f"Press {key_words(keys or '')}"
+    if verb == "fill":
+        return f"Fill in {what}" if what else f"Type into the {role_words or 'window'}"
+    if verb == "choose":
+        return f"Choose {what}" if what else "Choose an option"
+    if verb == "scroll":
+        return "Scroll"
+    words = {"click": "Click", "double_click": "Double-click", "right_click": "Right-click"}
+    head = words.get(verb, verb.replace("_", " ").capitalize())
+    if what:
+        return f"{head} {what}"
+    if role_words:
+        return f"{head} a {role_words}" if role != "document web" else f"{head} in the page"
+    return f"{head} in the window"
+
+
+def page_shape(title: str | None) -> str | None:
+    """A window title with its digits masked: the page, not the record."""
+    return re.sub(r"[0-9]+", "#", title) if title else title
+
+
+def _keys(code: str | None) -> str:
+    return "+".join(k.lower() for k in _QUOTED.findall(code or ""))
+
+
+def units(steps: Iterable[Step]) -> list[Unit]:
+    """An instance's steps (in order) as procedure units (see the module's docstring)."""
+    out: list[Unit] = []
+    open_field: Unit | None = None  # a fill or choose that typing may still continue
+
+    def start(verb: str, s: Step, keys: str | None = None) -> Unit:
+        u = Unit(
+            verb,
+            s.step_id,
+            s.started_at,
+            s.element_role,
+            s.element_name,
+            keys,
+            s.app,
+            page_shape(s.window_title),
+            [s.step_id],
+        )
+        out.append(u)
+        return u
+
+    for s in steps:
+        kind = s.action_type
+        if kind == "hotkey":
+            keys = _keys(s.action_code)
+            if _NOT_STEPS.match(keys):
+                continue  # moving between fields keeps a fill open for the next field
+            if keys in ("return", "enter") and open_field and open_field.verb == "choose":
+                open_field.steps.append(s.step_id)  # the choice made
+                open_field = None
+                continue
+            start("press", s, keys)
+            open_field = None
+        elif kind == "type":
+            same = open_field is not None and (
+                open_field.verb == "choose"  # the keys go to the choice's pop-up list
+                or s.element_name is None
+                or (s.element_name or "").strip() == (open_field.element_name or "").strip()
+            )
+            if open_field is not None and same:
+                open_field.steps.append(s.step_id)
+                if open_field.element_name is None and s.element_name and open_field.verb == "fill":
+                    open_field.element_name, open_field.element_role = (
+                        s.element_name,
+                        s.element_role,
+                    )
+                continue
+            verb = "choose" if s.element_role in CHOICE_ROLES else "fill"
+            open_field = start(verb, s)
+        elif kind == "click" and s.element_role in FIELD_ROLES:
+            if (
+                open_field is not None
+                and (open_field.element_name or "") == (s.element_name or "")
+                and open_field.step_id == out[-1].step_id
+            ):
+                open_field.steps.append(s.step_id)  # a second click into the same field
+                continue
+            verb = "choose" if s.element_role in CHOICE_ROLES else "fill"
+            open_field = start(verb, s)
+        elif kind == "scroll":
+            if out and out[-1].verb == "scroll":
+                out[-1].steps.append(s.step_id)
+                continue
+            start("scroll", s)
+            open_field = None
+        else:
+            start(kind, s)
+            open_field = None
+    return out
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """An instance's unit and the place on its procedure's path it matched (None: a
+    step of its own)."""
+
+    unit: Unit
+    path_index: int | None
+
+
+def named_keys(instances: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The instances' unit keys, where a step with no element named ("click:") takes the
+    name the other instances have at the same place: the most common named key of the
+    same verb between the same two neighbours (ties by the key). A lookup that raced a
+    page change, or an application that named nothing this once, does not make the
+    step a different one."""
+    seen: dict[tuple[str, str, str, str], dict[str, int]] = {}
+
+    def around(seq: Sequence[str], i: int) -> tuple[str, str]:
+        return (seq[i - 1] if i else "^", seq[i + 1] if i + 1 < len(seq) else "$")
+
+    for seq in instances:
+        for i, key in enumerate(seq):
+            verb, _, target = key.partition(":")
+            if target:
+                slot = (verb, *around(seq, i), "")
+                seen.setdefault(slot, {})
+                seen[slot][key] = seen[slot].get(key, 0) + 1
+    out = []
+    for seq in instances:
+        named = list(seq)
+        for i, key in enumerate(seq):
+            verb, _, target = key.partition(":")
+            if not target:
+                counts = seen.get((verb, *around(seq, i), ""))
+                if counts:
+                    named[i] = min(counts, key=lambda k: (-counts[k], k))
+        out.append(named)
+    return out
+
+
+def align(
+    path: Sequence[Hashable], instance: Sequence[Unit], keys: Sequence[str] | None = None
+) -> list[Aligned]:
+    """Each unit of `instance` with the index of the path step it matches, in order
+    (`keys`: the units' keys as the path was found from, by default their own)."""
+    keys = list(keys) if keys is not None else [u.key for u in instance]
+    at: dict[int, int] = {}
+    for block in SequenceMatcher(None, list(path), keys, autojunk=False).get_matching_blocks():
+        for k in range(block.size):
+            at[block.b + k] = block.a + k
+    return [Aligned(u, at.get(i)) for i, u in enumerate(instance)]

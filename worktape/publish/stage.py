@@ -41,7 +41,11 @@ TABLES: dict[str, str] = {
     "workflow_instances": "episode_id",
     "workflows": "workflow_id",
     "contributor_daily": "contributor_day_id",
+    "procedures": "procedure_id",
+    "procedure_steps": "procedure_step_id",
 }
+# tables a version published before they existed lacks (an erasure rewrites it without)
+LATER_TABLES = frozenset({"procedures", "procedure_steps"})
 # the texts of publishable tables the privacy gate scans: table -> (id column, columns)
 TEXTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "actions": ("action_id", ("window_title", "typed_text", "action_code", "element_name")),
@@ -49,6 +53,8 @@ TEXTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "episodes": ("episode_id", ("first_window_title",)),
     "workflow_instances": ("episode_id", ("first_title_shape",)),
     "workflows": ("workflow_id", ("workflow_name",)),
+    "procedures": ("procedure_id", ("title", "purpose")),
+    "procedure_steps": ("procedure_step_id", ("step_text", "element_name", "page")),
 }
 # the windows of publishable tables the denylist is checked against
 WINDOWS: dict[str, tuple[str, str, str]] = {

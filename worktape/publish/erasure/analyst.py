@@ -7,7 +7,7 @@ from pathlib import Path
 from worktape.core.layout import PUBLISHED
 from worktape.core.storage import Storage
 from worktape.publish.analyst import write_analyst_db
-from worktape.publish.stage import TABLES
+from worktape.publish.stage import LATER_TABLES, TABLES
 from worktape.warehouse import WarehouseSettings
 
 
@@ -23,5 +23,7 @@ def rewrite_analyst_file(
     tables.mkdir()
     for t in TABLES:
         key = f"{PUBLISHED}{latest}/tables/{t}.parquet"
+        if t in LATER_TABLES and not storage.exists(key):
+            continue
         (tables / f"{t}.parquet").write_bytes(storage.get_bytes(key))
     write_analyst_db(tables, latest, path, duckdb_settings)

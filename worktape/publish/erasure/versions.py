@@ -57,7 +57,8 @@ def rewrite_version(
     con = open_db(db, settings=duckdb_settings)
     try:
         con.execute("CREATE SCHEMA marts")
-        for t in TABLES:
+        tables = [t for t in TABLES if (root / "tables" / f"{t}.parquet").exists()]
+        for t in tables:
             con.execute(
                 f"CREATE TABLE marts.{t} AS SELECT * FROM read_parquet('{root}/tables/{t}.parquet')"
             )
@@ -83,11 +84,13 @@ def rewrite_version(
         # workflows: what is left of them, from the instances that remain, by the dbt
         # model that made them (its vars, its naming: nothing of theirs stays in a name)
         con.close()
-        rebuild_workflows(db, work, dbt_project, duckdb_settings)
+        rebuild_workflows(db, work, dbt_project, duckdb_settings, procedures="procedures" in tables)
         con = open_db(db, settings=duckdb_settings)
         con.execute("SET preserve_insertion_order = true")
         counts = {}
         for t, key in TABLES.items():
+            if t not in tables:
+                continue
             path = root / "tables" / f"{t}.parquet"
             con.execute(
                 f"COPY (SELECT * FROM marts.{t} ORDER BY {key}) TO '{path}' "
@@ -150,11 +153,18 @@ def rewrite_version(
 
 
 def rebuild_workflows(
-    db: Path, work: Path, project: Path, duckdb_settings: WarehouseSettings | None = None
+    db: Path,
+    work: Path,
+    project: Path,
+    duckdb_settings: WarehouseSettings | None = None,
+    *,
+    procedures: bool = False,
 ) -> None:
     """marts.workflows in `db` again, from its marts.workflow_instances, with the dbt
     project's `workflows` model (what it reads, int_workflow_instances_joined, is
-    given those instances): one definition of a workflow's summary, not a copy here."""
+    given those instances): one definition of a workflow's summary, not a copy here.
+    With `procedures`, the procedures too, by their models, from the steps that
+    remain."""
     import os
     import subprocess
     import sys
@@ -180,6 +190,7 @@ def rebuild_workflows(
         "run",
         "--select",
         "workflows",
+        *(["procedure_units", "procedure_steps", "procedures"] if procedures else []),
         "--project-dir",
         str(project),
         "--profiles-dir",
