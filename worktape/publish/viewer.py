@@ -381,7 +381,7 @@ def _keys_box(step: Step) -> str:
 
 
 # -- pages --------------------------------------------------------------------------------
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
@@ -428,7 +428,7 @@ def render_page(episode: Episode, frames: dict[str, Frame]) -> str:
         items.append(f'<li><a href="#step-{step.index}">{e(step.text)}</a></li>')
     meta = (
         f"{e(episode.work_date)} · {n} step{'s' if n != 1 else ''} · "
-        f"{_duration(episode.duration_s)} · episode {e(episode.episode_id)}"
+        f"{duration_text(episode.duration_s)} · episode {e(episode.episode_id)}"
     )
     frames_json = json.dumps(shown, sort_keys=True, separators=(",", ":"))
     return Template(TEMPLATE.read_text()).substitute(
@@ -455,7 +455,7 @@ def render_index(episodes: Sequence[Episode]) -> str:
         rows = "".join(
             f'<li><a href="{quote(ep.episode_id)}.html">{e(ep.instruction or ep.episode_id)}</a>'
             f" <small>{e(ep.work_date)}, {len(ep.steps)} steps, "
-            f"{_duration(ep.duration_s)}</small></li>"
+            f"{duration_text(ep.duration_s)}</small></li>"
             for ep in sorted(eps, key=lambda x: (x.work_date, x.episode_id), reverse=True)
         )
         body.append(
