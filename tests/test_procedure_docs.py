@@ -473,3 +473,26 @@ def test_a_document_renders_in_chromium_with_its_steps_and_pictures(
     assert (seen["steps"], seen["optional"]) == (4, 1)
     assert seen["images"] == seen["loaded"] == 3
     assert all(w > 100 for w in seen["widths"])
+
+
+def test_the_report_links_the_procedures_of_the_published_version(
+    world: tuple[duckdb.DuckDBPyConnection, LocalStorage, pa.Table], tmp_path: Path
+) -> None:
+    from worktape.publish.viewer import report_links
+
+    con, storage, index = world
+    _write(con, storage, index, tmp_path / "v1")
+    _publish(storage, "v1", tmp_path / "v1")
+    analyst = tmp_path / "analyst.duckdb"
+    a = duckdb.connect(str(analyst))
+    a.execute("CREATE TABLE dataset_version AS SELECT 'v1' AS version")
+    a.execute("CREATE TABLE workflow_instances (workflow_id VARCHAR, episode_id VARCHAR)")
+    a.close()
+    links = report_links(analyst, storage)
+    root = storage.url + f"/{PUBLISHED}v1/{PROCEDURES}/"
+    assert links.procedures_index == root + "index.html"
+    assert links.procedures == {w: f"{root}{w}.html" for w in ("wexpense0000001", "winvoice000002")}
+    assert f'<a id="procedure-docs" href="{root}index.html">2 documents</a>' in links.paragraph()
+    row = links.row("winvoice000002")
+    assert f'<a class="procedure-doc" href="{root}winvoice000002.html">' in row
+    assert links.row("wother") == ""
