@@ -92,7 +92,8 @@ class ProcedureDocs:
 # -- the marts --------------------------------------------------------------------------
 def has_procedures(con: duckdb.DuckDBPyConnection) -> bool:
     row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' "
+        "SELECT count(DISTINCT table_name) FROM information_schema.tables "
+        "WHERE table_schema = 'marts' "
         "AND table_name IN ('procedures', 'procedure_steps')"
     ).fetchone()
     return bool(row and row[0] == 2)
@@ -472,8 +473,8 @@ class Previous:
             return cls.none()
         prefix = f"{PUBLISHED}{version}/"
         try:
-            files = json.loads(storage.get_bytes(prefix + "manifest.json"))["files"]
             index = storage.get_bytes(f"{prefix}{PROCEDURES}/{INDEX}.json")
+            files = json.loads(storage.get_bytes(prefix + "manifest.json"))["files"]
         except (ObjectMissing, ValueError, KeyError):
             return cls.none()
 
