@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from tests.test_viewer import _chromium, _flags
@@ -368,7 +369,7 @@ def test_unchanged_procedures_are_copied_from_the_previous_version(
     assert (fresh.rendered, fresh.reused) == (2, 0)
     assert _files(tmp_path / "v4" / PROCEDURES) == v3
     # a frame no longer in the index: the procedure showing it is drawn again, without it
-    fewer = index.filter(pa.compute.not_equal(index["screenshot_id"], "f3"))
+    fewer = index.filter(pc.not_equal(index["screenshot_id"], "f3"))
     _publish(storage, "v4", tmp_path / "v4")
     less = _write(con, storage, fewer, tmp_path / "v5", Previous.published(storage, "v4"))
     assert (less.rendered, less.reused) == (1, 1)
@@ -381,7 +382,7 @@ def test_an_erasure_draws_them_again_from_what_remains(
     con, storage, index = world
     out = tmp_path / "v1" / PROCEDURES
     _write(con, storage, index, tmp_path / "v1")
-    kept = index.filter(pa.compute.not_equal(index["screenshot_id"], "f2"))
+    kept = index.filter(pc.not_equal(index["screenshot_id"], "f2"))
     docs = rewrite_procedures(con, out, kept, storage)
     assert docs is not None and (docs.rendered, docs.reused) == (1, 1)
     assert not (out / "wexpense0000001/step-02.webp").exists()
