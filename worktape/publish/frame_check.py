@@ -101,7 +101,7 @@ def stage_frames(
         {
             "ref": [r[0] for r in rows],
             "finding": [f[0] if f else None for f in found],
-            "masked": [_masked(f[1]) if f else None for f in found],
+            "masked": [masked(f[1]) if f else None for f in found],
         },
         schema=SCHEMA,
     )
@@ -147,9 +147,6 @@ def _check(
     storage: Storage, sid: str, key: str, offset: int | None, size: int, member: str
 ) -> tuple[str, str] | None:
     """The first secret readable in one frame: (rule, text), or None."""
-    import numpy as np
-    from PIL import Image
-
     if offset is not None:
         data = storage.read_range(key, int(offset), int(size))
     else:  # a bundle laid out by another writer: find the member
@@ -158,6 +155,16 @@ def _check(
                 (tar.extractfile(ti).read() for ti in tar if ti.name == member),  # type: ignore[union-attr]
                 b"",
             )
+    return scan_image(data)
+
+
+def scan_image(data: bytes) -> tuple[str, str] | None:
+    """The first secret readable in an encoded image: (rule, text), or None. The gate's
+    reader and rules (also for the crops of the procedure documents). Without the
+    recogniser installed this raises: nothing unread is published."""
+    import numpy as np
+    from PIL import Image
+
     try:
         img = Image.open(io.BytesIO(data)).convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError):
@@ -167,6 +174,6 @@ def _check(
     return hits[0] if hits else None
 
 
-def _masked(text: str) -> str:
+def masked(text: str) -> str:
     """What the report may show of a finding: its shape, not its characters."""
     return "".join("x" if c.isalnum() else c for c in text)

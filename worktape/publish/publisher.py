@@ -5,6 +5,7 @@
     published/<version>/eventlogs/episodes.xes      XES (IEEE 1849-2016)
     published/<version>/eventlogs/worktape.ocel.json  OCEL 2.0
     published/<version>/frames.parquet              where each frame it refers to lies
+    published/<version>/procedures/                 a document per recurring workflow
     published/<version>/CARD.md, card.json          the dataset card (worktape.publish.card)
     published/<version>/manifest.json               every file with its bytes and sha256
     published/frames/<bundle_id>.tar                a bundle's frames, one shard per bundle
@@ -50,6 +51,7 @@ from worktape.publish.narration import (
     narrate_marts,
     narration_texts,
 )
+from worktape.publish.procedures import PROCEDURES, Previous, write_procedures
 from worktape.publish.stage import stage_gate, stage_tables
 from worktape.publish.viewer import VIEWER, ViewerSample, write_viewer
 from worktape.sqltime import iso_utc
@@ -80,6 +82,9 @@ class PublishResult:
     gate: Any
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, for benchmarks
+    # procedure documents drawn and copied from the previous version (not in the card:
+    # a rerun copies what the first run drew, and the card would differ)
+    procedures: dict[str, int] = field(default_factory=dict)
 
 
 def latest_version(storage: Storage) -> str | None:
@@ -334,6 +339,7 @@ def publish(
         counts = stage_tables(con, version_dir / "tables")
         lap("tables")
         erased = read_tombstones(storage).contributor_ids
+        previous_version = latest_version(storage)
         previous = previous_index(storage)
         narration, narrated = narrate_marts(con, narrator, storage)
         if narrator is not None:
@@ -382,6 +388,15 @@ def publish(
         records = version_dir / "dataset" / "episodes.jsonl"
         write_viewer(con, version_dir / VIEWER, index, storage, records=records, sample=viewer)
         lap("viewer")
+        # raises ProcedureLeak (publishing nothing) if a crop or a text shows a secret
+        procedures = write_procedures(
+            con,
+            version_dir / PROCEDURES,
+            index,
+            storage,
+            previous=Previous.published(storage, previous_version),
+        )
+        lap("procedures")
         card = card_data(con, counts, gate, dbt_project)
         write_card(version_dir, {**card, "texts": narrated.as_dict()})
         newest = one(con.execute("SELECT max(work_date) FROM marts.episodes"))[0]
@@ -409,4 +424,13 @@ def publish(
     storage.put(LATEST, version.encode() + b"\n", overwrite=True)
     lap("upload")
     log.info("published %s (%s) %s", version, "new" if is_new else "unchanged", seconds)
-    return PublishResult(version, is_new, counts, shards, gate, files, seconds)
+    return PublishResult(
+        version,
+        is_new,
+        counts,
+        shards,
+        gate,
+        files,
+        seconds,
+        procedures.as_dict() if procedures else {},
+    )

@@ -381,7 +381,7 @@ def _keys_box(step: Step) -> str:
 
 
 # -- pages --------------------------------------------------------------------------------
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
@@ -428,7 +428,7 @@ def render_page(episode: Episode, frames: dict[str, Frame]) -> str:
         items.append(f'<li><a href="#step-{step.index}">{e(step.text)}</a></li>')
     meta = (
         f"{e(episode.work_date)} · {n} step{'s' if n != 1 else ''} · "
-        f"{_duration(episode.duration_s)} · episode {e(episode.episode_id)}"
+        f"{duration_text(episode.duration_s)} · episode {e(episode.episode_id)}"
     )
     frames_json = json.dumps(shown, sort_keys=True, separators=(",", ":"))
     return Template(TEMPLATE.read_text()).substitute(
@@ -455,7 +455,7 @@ def render_index(episodes: Sequence[Episode]) -> str:
         rows = "".join(
             f'<li><a href="{quote(ep.episode_id)}.html">{e(ep.instruction or ep.episode_id)}</a>'
             f" <small>{e(ep.work_date)}, {len(ep.steps)} steps, "
-            f"{_duration(ep.duration_s)}</small></li>"
+            f"{duration_text(ep.duration_s)}</small></li>"
             for ep in sorted(eps, key=lambda x: (x.work_date, x.episode_id), reverse=True)
         )
         body.append(
@@ -553,30 +553,49 @@ def rewrite_viewer(
 class ViewerLinks:
     index: str | None = None  # the viewer's index page
     pages: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # workflow -> pages
+    # the procedure documents (worktape.publish.procedures): their index, and each
+    # workflow's page (a procedure is named by its workflow's id)
+    procedures_index: str | None = None
+    procedures: dict[str, str] = field(default_factory=dict)
 
     def count(self) -> int:
         return sum(len(v) for v in self.pages.values())
 
     def row(self, workflow_id: str) -> str:
-        """A workflow's pages, for its row in the report."""
+        """A workflow's pages and its procedure document, for its row in the report."""
+        out = ""
+        if doc := self.procedures.get(workflow_id):
+            out += (
+                f'<div class="steps procedure"><a class="procedure-doc" '
+                f'href="{html.escape(doc)}">How it is done</a>, step by step</div>'
+            )
         pages = self.pages.get(workflow_id, [])
         if not pages:
-            return ""
+            return out
         links = " ".join(
             f'<a class="viewer-page" href="{html.escape(href)}" '
             f'title="episode {html.escape(eid)}">{i}</a>'
             for i, (eid, href) in enumerate(pages, 1)
         )
-        return f'<div class="steps viewer">Step through an instance: {links}</div>'
+        return out + f'<div class="steps viewer">Step through an instance: {links}</div>'
 
     def paragraph(self) -> str:
-        """The report's pointer to the viewer's index."""
+        """The report's pointer to the viewer's index and the procedures' index."""
         if self.index is None:
-            return "<p>No episode viewer pages in the published version.</p>"
-        return (
-            f'<p>Episode viewer: <a id="episode-viewer" href="{html.escape(self.index)}">'
-            f"{self.count()} sampled episodes</a>, a page each, in the published version.</p>"
-        )
+            text = "<p>No episode viewer pages in the published version.</p>"
+        else:
+            text = (
+                f'<p>Episode viewer: <a id="episode-viewer" href="{html.escape(self.index)}">'
+                f"{self.count()} sampled episodes</a>, a page each, in the published version.</p>"
+            )
+        if self.procedures_index is not None:
+            text += (
+                f'<p>Procedures: <a id="procedure-docs" '
+                f'href="{html.escape(self.procedures_index)}">{len(self.procedures)} '
+                "documents</a>, how each recurring workflow is done, in the published "
+                "version.</p>"
+            )
+        return text
 
 
 def _href(storage: Storage, key: str) -> str:
@@ -601,6 +620,16 @@ def report_links(analyst: Path, storage: Storage | None) -> ViewerLinks:
         pages = {k[len(prefix) : -len(".html")]: k for k in keys}
         index_key = pages.pop(INDEX_PAGE[: -len(".html")], None)
         links = ViewerLinks(_href(storage, index_key) if index_key else None)
+        # the procedure documents' pages (a folder of its own: not the crops in it)
+        docs = f"{PUBLISHED}{version}/procedures/"
+        for i in storage.list(docs):
+            name = i.key[len(docs) :]
+            if "/" in name or not name.endswith(".html"):
+                continue
+            if name == INDEX_PAGE:
+                links.procedures_index = _href(storage, i.key)
+            else:
+                links.procedures[name[: -len(".html")]] = _href(storage, i.key)
         if pages:
             con.register("viewer_pages", pa.table({"episode_id": sorted(pages)}))
             for wid, eid in con.execute(

@@ -1,6 +1,7 @@
 """What an erasure rewrites in the published versions: every version's tables, frames
-index, dataset, event logs, viewer pages (theirs go) and card (from the card's data,
-`worktape.publish.card`) without the contributor, with a new manifest."""
+index, dataset, event logs, viewer pages (theirs go), procedure documents (drawn again
+from what remains) and card (from the card's data, `worktape.publish.card`) without the
+contributor, with a new manifest."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from worktape.core.storage import Storage
 from worktape.publish import frames as F
 from worktape.publish.card import after_erasure, read_card, write_card
 from worktape.publish.formats import DERIVED, rewrite_formats
+from worktape.publish.procedures import PROCEDURES, rewrite_procedures
 from worktape.publish.publisher import NARRATION, _manifest, build_dataset, build_eventlogs
 from worktape.publish.stage import TABLES
 from worktape.publish.viewer import VIEWER, rewrite_viewer
@@ -122,6 +124,9 @@ def rewrite_version(
         build_eventlogs(con, root / "eventlogs")
         records = root / "dataset" / "episodes.jsonl"
         rewrite_viewer(con, root / VIEWER, kept, storage, records=records)
+        # from the rewritten marts and the frames that remain (their crops go); nothing
+        # where the marts have no procedures (an older version)
+        rewrite_procedures(con, root / PROCEDURES, kept, storage)
     finally:
         con.close()
         db.unlink(missing_ok=True)
