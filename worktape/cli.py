@@ -218,6 +218,50 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from worktape.publish.search import search
+
+    settings = _settings()
+    path = Path(args.db) if args.db else settings.analyst_db
+    if not path.exists():
+        raise RuntimeError(f"no analyst file at {path}: has a night been published?")
+    if not args.text.strip():
+        raise ValueError('search for some words, e.g. worktape search "expense report"')
+    if args.limit < 0:
+        raise ValueError("--limit is a number of episodes, 0 or more")
+    try:
+        base = _storage_url(settings)  # links as the nightly report makes them
+    except Exception:  # no storage to name: the links stay relative to the version
+        base = None
+    result = search(
+        path, args.text, limit=args.limit, base_url=base, settings=settings.warehouse_settings()
+    )
+    if args.json:
+        hits = [asdict(h) for h in result.hits]
+        print(
+            json.dumps({"query": result.query, "version": result.version, "hits": hits}, indent=2)
+        )
+        return 0
+    if not result.hits:
+        print(f"no hits for {args.text!r} in version {result.version or '?'}")
+        return 0
+    for heading, hits in (("procedures", result.procedures), ("episodes", result.episodes)):
+        if not hits:
+            continue
+        print(f"{heading}:")
+        for i, h in enumerate(hits, 1):
+            score = f"score {h.score:.2f}" if h.score is not None else "of the top procedure"
+            detail = f" ({h.detail})" if h.detail else ""
+            print(f"  {i}. {h.title}{detail}  [{score}]")
+            if h.href:
+                print(f"     {h.href}")
+            elif h.kind == "episode":
+                print(f"     no viewer page (episode {h.episode_id})")
+    return 0
+
+
 def cmd_forget(args: argparse.Namespace) -> int:
     from worktape.pipeline.tasks import forget_contributor
 
@@ -365,6 +409,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--db", default=None, help="the analyst file (default: published.duckdb)")
     q.add_argument("--limit", type=int, default=50, help="rows to print (default: 50)")
     q.set_defaults(func=cmd_query)
+
+    se = sub.add_parser(
+        "search", help="find procedures and episodes by what they do (the analyst file)"
+    )
+    se.add_argument("text", metavar="WORDS", help='what to look for, e.g. "expense report"')
+    se.add_argument("--limit", type=int, default=5, help="episodes to show (default: 5)")
+    se.add_argument("--json", action="store_true", help="print the hits as JSON")
+    se.add_argument("--db", default=None, help="the analyst file (default: published.duckdb)")
+    se.set_defaults(func=cmd_search)
 
     fg = sub.add_parser(
         "forget", help="erase a contributor from the bucket, warehouse and published versions"

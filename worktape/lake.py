@@ -8,13 +8,11 @@ through a PostgreSQL catalog, and dbt builds the marts from the lake.
 
 from __future__ import annotations
 
-import glob
-import os
 import re
 
 import duckdb
 
-from worktape.warehouse import RAW_DDL, WarehouseSettings, open_db
+from worktape.warehouse import RAW_DDL, WarehouseSettings, extension_file, open_db
 
 
 def extension_paths() -> list[str]:
@@ -23,14 +21,9 @@ def extension_paths() -> list[str]:
     import duckdb_extension_ducklake
     import duckdb_extension_postgres_scanner
 
-    out = []
-    for module in (duckdb_extension_postgres_scanner, duckdb_extension_ducklake):
-        base = os.path.dirname(module.__file__ or "")
-        found = glob.glob(os.path.join(base, "**", "*.duckdb_extension"), recursive=True)
-        if not found:
-            raise RuntimeError(f"no extension file in {base}")
-        out.append(found[0])
-    return out
+    return [
+        extension_file(m) for m in (duckdb_extension_postgres_scanner, duckdb_extension_ducklake)
+    ]
 
 
 def attach_sql(catalog: str, data_path: str, alias: str = "lake") -> list[str]:

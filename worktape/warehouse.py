@@ -8,8 +8,11 @@ the published, read-only `published.duckdb` and Parquet instead (see docs/wareho
 
 from __future__ import annotations
 
+import glob
+import os
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import duckdb
@@ -42,6 +45,17 @@ def open_db(
     )
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def extension_file(module: ModuleType) -> str:
+    """The extension file a DuckDB extension's PyPI wheel (duckdb-extension-<name>, the
+    module duckdb_extension_<name>) holds, for `LOAD '<file>'`: DuckDB would otherwise
+    download the extension at run time, and the servers have no internet."""
+    base = os.path.dirname(module.__file__ or "")
+    found = sorted(glob.glob(os.path.join(base, "**", "*.duckdb_extension"), recursive=True))
+    if not found:
+        raise RuntimeError(f"no extension file in {base}")
+    return found[0]
 
 
 def warehouse_at(warehouse: Path | WarehouseSettings) -> WarehouseSettings:
