@@ -13,6 +13,7 @@ Simulated data is cached under $WORKTAPE_HOME/bench/; published/ is removed afte
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -26,9 +27,11 @@ from bench.measure import Measured, measure
 from worktape.core.storage import LocalStorage
 from worktape.loader import discover, load_bundles
 from worktape.pipeline.tasks import dbt_build
+from worktape.publish.analyst import write_analyst_db
+from worktape.publish.search import build_search_index
 from worktape.settings import Settings
 from worktape.simulate import DEFAULT_START, simulate
-from worktape.warehouse import connect
+from worktape.warehouse import WarehouseSettings, connect, open_db
 
 SEED = 3
 
@@ -123,6 +126,16 @@ def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
     _, out["dbt"] = measure(
         lambda: dbt_build([d.isoformat() for d in utc], warehouse=db, settings=settings)
     )
+    # what the procedure models took of the (last) dbt invocation
+    results = json.loads((settings.dbt_project_dir / "target" / "run_results.json").read_text())
+    out["dbt_procedures"] = Measured(
+        sum(
+            r["execution_time"]
+            for r in results["results"]
+            if r["unique_id"].split(".")[-1].startswith("procedure")
+        ),
+        0,
+    )
     result, m = measure(
         lambda: publish(
             settings.warehouse_settings(db),
@@ -143,6 +156,19 @@ def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
     version = bucket / "published" / result.version
     out["version_mb"] = Measured(sum(f.stat().st_size for f in version.rglob("*")) / 2**20, 0)
 
+    # the analysts' file with its search index, from the version's tables
+    _, out["analyst"] = measure(
+        lambda: write_analyst_db(
+            work / "publish" / "version" / "tables",
+            result.version,
+            work / "analyst.duckdb",
+            settings.warehouse_settings(work / "analyst.duckdb"),
+        )
+    )
+    _, out["analyst_index"] = measure(
+        lambda: index_only(work / "analyst.duckdb", settings.warehouse_settings(db))
+    )
+
     def rerun() -> int:
         # what run_night does when nothing new arrived: discover, then nothing to build
         # or publish (the warehouse is what the last publish saw)
@@ -158,6 +184,15 @@ def night(bucket: Path, days: int, work: Path) -> dict[str, Measured]:
     out["shards"] = Measured(result.shards_written, 0)
     shutil.rmtree(bucket / "published", ignore_errors=True)
     return out
+
+
+def index_only(path: Path, settings: WarehouseSettings) -> int:
+    """The search index of the analyst file at `path` built again: its share of the file."""
+    con = open_db(path, settings=settings)
+    try:
+        return build_search_index(con, [])
+    finally:
+        con.close()
 
 
 def drop_page_cache() -> str:
@@ -207,6 +242,12 @@ def main() -> None:
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in r["publish_parts"].items())  # type: ignore[union-attr]  # set just above
         print(f"    (publish, by step: {parts})")
         print(f"    (published version: {r['version_mb'].seconds:,.1f} MB besides frame shards)")
+        print(
+            f"    (procedures: dbt models {r['dbt_procedures'].seconds:.1f} s, documents "
+            f"{r['publish_parts'].get('procedures', 0):.1f} s; analyst file "  # type: ignore[union-attr]
+            f"{r['analyst'].seconds:.1f} s, of which the search index "
+            f"{r['analyst_index'].seconds:.1f} s)"
+        )
     if args.once:
         return
     one, two = runs[p], runs[2 * p]

@@ -17,18 +17,22 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.corpus import record as R
+from bench.corpus.scripts import QUERIES, SCRIPTS
+from worktape.evaluate import ProcedureScore
 
 SOURCES = Path(__file__).parent
+_NOT_RECORDED = ("__main__.py", "scripts.py")
 
 
 def sources_digest(minutes: float, seed: int) -> str:
     h = hashlib.sha256(f"{minutes}:{seed}".encode())
     for path in sorted(SOURCES.rglob("*")):
-        if path.suffix in (".py", ".js", ".html") and path.name != "__main__.py":
+        # what the drivers do and the apps show; not the scoring (scripts.py, this file)
+        if path.suffix in (".py", ".js", ".html") and path.name not in _NOT_RECORDED:
             h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -155,6 +159,41 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
     if done.returncode != 0:
         raise SystemExit("corpus: evaluate failed")
+    print("procedures against the drivers' scripts (alignment score; search rank by plain words):")
+    print(f"{'workflow':18} {'score':>5} {'opt ok':>6} {'rank':>4}  query")
+    for r in procedure_report(args.dir):
+        print(
+            f"{r.score.workflow:18} {r.score.score:5.3f} {r.score.optional_as_optional!s:>6} "
+            f"{r.search_rank if r.search_rank is not None else '-':>4}  {r.query!r}"
+        )
+
+
+@dataclass(frozen=True)
+class ProcedureRow:
+    score: ProcedureScore
+    query: str
+    search_rank: int | None  # of the workflow's procedure among the procedure hits, 1-based
+
+
+def procedure_report(root: Path) -> list[ProcedureRow]:
+    """Per scripted workflow: its procedure's alignment with the script, and where
+    `worktape search` ranks it for plain words that are not its title (in the analyst
+    file the night published)."""
+    from worktape.core.storage import open_storage
+    from worktape.evaluate import load_truth, procedure_scores
+    from worktape.publish.search import search
+
+    bucket, warehouse = _paths(root)
+    scores = procedure_scores(warehouse, load_truth(open_storage(bucket)), SCRIPTS)
+    analyst = Path(_env(root)["WORKTAPE_ANALYST_DB"])
+    out = []
+    for s in scores:
+        query = QUERIES[s.workflow]
+        hits = [h for h in search(analyst, query).hits if h.kind == "procedure"]
+        ids = [h.procedure_id for h in hits]
+        rank = ids.index(s.procedure_id) + 1 if s.procedure_id in ids else None
+        out.append(ProcedureRow(s, query, rank))
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -64,3 +64,16 @@ SCRIPTS: dict[str, list[str]] = {
     ],
     "reply_chat": ["fill:message #", "press:enter"],
 }
+
+# plain words someone looking for the procedure would type, none of them its title's
+QUERIES: dict[str, str] = {
+    "submit_expense": "merchant amount category",
+    "approve_expense": "approve a report",
+    "log_crm_call": "log a call outcome",
+    "create_lead": "new lead company",
+    "answer_ticket": "reply to a ticket status",
+    "reply_mail": "answer an email",
+    "write_doc": "new document title text",
+    "write_notes": "to-do list notes save",
+    "reply_chat": "team chat message",
+}

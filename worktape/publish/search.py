@@ -297,8 +297,9 @@ def search(
             f"""
             SELECT {_FIELDS} FROM ({scored})
             WHERE kind = 'episode' AND (score IS NOT NULL OR workflow_id = $top)
-            ORDER BY coalesce(workflow_id = $top, false) DESC, score DESC NULLS LAST,
-                     link IS NULL, document_id
+            ORDER BY coalesce(workflow_id = $top, false) DESC,
+                     -- an example one can open beats a slightly better-worded one
+                     link IS NULL, score DESC NULLS LAST, document_id
             LIMIT $n
             """,
             {"q": text, "top": top, "n": max(limit, 0)},
