@@ -8,6 +8,7 @@ the drivers wrote. At least 5 minutes of activity; `make corpus` records the ful
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ pytestmark = [
 ]
 F1_FLOOR = 0.9  # the targets of issue #15; the whole corpus scores 0.989 and 0.986
 ARI_FLOOR = 0.9
+ALIGNMENT_FLOOR = 0.8  # issue #18: a procedure's steps against its driver's script
 
 
 def test_a_recorded_slice_of_the_corpus_scores_above_its_floor(tmp_path: Path) -> None:
@@ -51,3 +53,22 @@ def test_a_recorded_slice_of_the_corpus_scores_above_its_floor(tmp_path: Path) -
     assert bounds.true >= 8, bounds
     assert bounds.f1 >= F1_FLOOR, (bounds, table)
     assert clusters.ari >= ARI_FLOOR, (clusters, table)
+
+    # procedures (issue #18): each workflow done often enough in the slice has one,
+    # whose steps align with what its driver scripted, its optional steps marked
+    # optional, and which search finds first by plain words that are not its title
+    done = Counter(truth["workflow"].to_pylist())
+    report = corpus.procedure_report(args.dir)
+    lines = "\n".join(
+        f"{r.score.workflow}: {done[r.score.workflow]} done, score {r.score.score:.3f}, "
+        f"search rank {r.search_rank} for {r.query!r}; found {r.score.found}"
+        for r in report
+    )
+    print(lines)
+    frequent = [r for r in report if done[r.score.workflow] >= 4]
+    assert len(frequent) >= 3, lines
+    for r in frequent:
+        assert r.score.procedure_id is not None, lines
+        assert r.score.score >= ALIGNMENT_FLOOR, lines
+        assert r.score.optional_as_optional, lines
+        assert r.search_rank == 1, lines

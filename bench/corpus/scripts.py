@@ -72,8 +72,8 @@ QUERIES: dict[str, str] = {
     "log_crm_call": "log a call outcome",
     "create_lead": "new lead company",
     "answer_ticket": "reply to a ticket status",
-    "reply_mail": "answer an email",
+    "reply_mail": "reply to a mail message",
     "write_doc": "new document title text",
-    "write_notes": "to-do list notes save",
+    "write_notes": "append a line to the text file and save",
     "reply_chat": "team chat message",
 }
