@@ -296,7 +296,8 @@ def procedure_scores(
 ) -> list[ProcedureScore]:
     """Per scripted workflow (keys as worktape.procedures makes them, "?" marking the
     optional ones): the procedure of the workflow most of its true episodes' steps were
-    put in, and how its canonical steps align with the script."""
+    put in (none when that workflow has none), and how its canonical steps align with
+    the script."""
     from worktape.procedures import alignment_score
 
     tol = int(tolerance_s * 1e6)
@@ -312,7 +313,6 @@ def procedure_scores(
                   ON s.device_id = t.device_id AND s.started_at >= t.started_at
                  AND s.started_at <= t.ended_at + to_microseconds({tol})
                 JOIN marts.workflow_instances AS i USING (episode_id)
-                SEMI JOIN marts.procedures AS p ON p.procedure_id = i.workflow_id
                 GROUP BY t.workflow, i.workflow_id
                 QUALIFY row_number() OVER (
                     PARTITION BY t.workflow ORDER BY count(*) DESC, i.workflow_id
@@ -327,6 +327,8 @@ def procedure_scores(
         ).fetchall():
             steps[pid].append((key, optional))
         titles = dict(con.execute("SELECT procedure_id, title FROM marts.procedures").fetchall())
+        # a workflow not recurring (yet) has no procedure
+        chosen = {w: pid for w, pid in chosen.items() if pid in titles}
     finally:
         con.close()
     out = []
