@@ -102,7 +102,11 @@ class User:
     def click_at(self, x: float, y: float) -> None:
         self.move_to(x, y)
         time.sleep(self.rng.uniform(0.05, 0.2))
-        self.desk.xdo("click", "1")
+        # a person holds the button for about a tenth of a second; xdotool's click lets
+        # go at once, before the page under the pointer could be asked what it is
+        self.desk.xdo("mousedown", "1")
+        time.sleep(self.rng.uniform(0.06, 0.14))
+        self.desk.xdo("mouseup", "1")
         self._counted()
 
     def type(self, text: str) -> None:

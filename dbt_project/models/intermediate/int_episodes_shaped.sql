@@ -9,7 +9,8 @@
 -- for a browser), the distinct words of its window titles (digits dropped: ids and
 -- amounts vary between instances; the browser's name dropped; dialogs left out) and of
 -- the controls it clicked (buttons, links, menu items, tabs, as the accessibility tree
--- named them, marked '@' so a button's "save" is not a title's), as a sorted list and a
+-- named them, up to the first number in the name, marked '@' so a button's "save" is
+-- not a title's), as a sorted list and a
 -- key to group on. Two tasks on one page differ by what they act on; the weighting in
 -- worktape.workflows lets names that vary between instances count little.
 -- depends_on: {{ ref('int_actions_framed') }}  (in_work_dates reads it only when days are given)
@@ -26,8 +27,11 @@ with words as (
     select distinct a.episode_id, a.device_id, a.work_date, '@' || w.word as word
     from {{ ref('int_actions_segmented') }} as a
     inner join {{ ref('int_actions_framed') }} as f using (action_id),
-        unnest(regexp_extract_all(lower(coalesce(f.element_name, '')), '[a-z][a-z]+'))
-            as w(word)
+        -- the words before the name's first number: what follows an id is the record's
+        -- data ('#4471 Refund not received', 'Report 2242 — Dana Reyes')
+        unnest(regexp_extract_all(
+            regexp_extract(lower(coalesce(f.element_name, '')), '^[^0-9]*'), '[a-z][a-z]+'
+        )) as w(word)
     where not a.is_dialog and {{ in_work_dates('a.work_date') }}
         and f.action_type in ('click', 'double_click')
         and {{ role_words('f.element_role') }} in (
