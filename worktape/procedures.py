@@ -63,7 +63,7 @@ def medoid(instances: Sequence[Sequence[Hashable]]) -> int:
 def usual_path(
     instances: Sequence[Sequence[Hashable]],
     *,
-    optional_below: float = 0.8,
+    optional_below: float = 0.9,
     keep_at_least: float = 0.2,
     keep_min_instances: int = 2,
 ) -> list[PathStep]:

@@ -1,10 +1,13 @@
 """Recurring episodes grouped into workflows, deterministically.
 
 An episode is described by its main app and the words of its window titles (digits
-dropped). Within one app, each word weighs as much as it is common among that app's
-episodes: the words of the screens a workflow always visits ("zendesk", "expensify")
-outweigh the words that vary between its instances (a company, a subject line, a chat
-channel), so instances that differ only in those stay together.
+dropped). Within one app, each word weighs the chance that another of that app's
+episodes has it too: the words of the screens a workflow always visits ("zendesk",
+"expensify") outweigh the words that vary between its instances (a company, a subject
+line, a chat channel), so instances that differ only in those stay together. A word only
+one episode has weighs nothing, since it says nothing about what recurs; that matters on
+a short history, where one-off words would otherwise weigh 1/n each and a subject line
+of five of them could outweigh the few words its workflow shares.
 
 Clustering is leader-based: distinct word sets are taken most frequent first (ties by
 their sorted words); each joins the most similar existing workflow of its app if the
@@ -71,7 +74,7 @@ def cluster_shapes(
         for words, c in group.items():
             for w in words:
                 df[w] += c
-        weight = {w: c / n for w, c in df.items()}
+        weight = {w: (c - 1) / (n - 1) if n > 1 else 1.0 for w, c in df.items()}
         leaders: list[frozenset[str]] = []
         for words in sorted(group, key=lambda k: (-group[k], sorted(k))):
             best, best_sim = None, threshold

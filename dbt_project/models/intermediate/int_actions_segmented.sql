@@ -75,6 +75,7 @@ segments as (
         bool_or(is_opening and is_segment_start) as is_opening,
         arg_min(gap_s, (started_at, action_id)) as first_gap_s,
         count(*) as action_count,
+        bool_or(action_type = 'type') as has_typing,
         min(started_at) as started_at,
         max(ended_at) as ended_at,
         count(distinct task_app) as app_count
@@ -111,16 +112,52 @@ resumes as (
     window w as (partition by device_id, work_date order by segment_no)
 ),
 
--- each segment joins an episode: the one it resumes, the one before it (a plain switch
--- of window that opens nothing), or its own; chains (A, B, A, C, A) follow to the root
-parents as (
+-- an excursion the task is resumed after is an interruption of its own when text was
+-- typed there (a chat answered): a window only looked at (a reference, a figure copied)
+-- belongs to the task. A switch to a window used moments ago opens nothing in the first
+-- pass, so without this a reply typed in a chat open in the last few actions would join
+-- the task around it.
+excursions as (
     select
         *,
+        coalesce(
+            {{ var('typed_excursion_is_task') }} and lead(is_resume) over w and has_typing,
+            false
+        ) as is_typed_excursion,
+        sum((not is_resume)::int) over w as alternation_no
+    from resumes
+    window w as (partition by device_id, work_date order by segment_no)
+),
+
+-- when tasks alternate (form, chat, form, chat, form), each segment from the third on
+-- reads as resuming the one two back. An alternation begins at a segment that resumes
+-- nothing: that one and every second one after it are the excursions, the others the
+-- task coming back. A typed excursion is an interruption of its own; the task's own
+-- segments, typed too, resume the task. So a second chat reply is not the first one
+-- resumed, and a reply typed in a chat only glanced at before is not the glance resumed.
+roles as (
+    select
+        *,
+        is_typed_excursion and (
+            row_number() over (
+                partition by device_id, work_date, alternation_no order by segment_no
+            ) % 2 = 1
+        ) as is_interruption
+    from excursions
+),
+
+-- each segment joins an episode: its own when it is an interruption, the one it resumes,
+-- the one before it (a plain switch of window that opens nothing), or its own; chains
+-- (A, B, A, C, A) follow to the root
+parents as (
+    select
+        * replace (is_resume and not is_interruption as is_resume),
         case
+            when is_interruption then null
             when is_resume then resumed_segment_id
             when not is_opening then previous_segment_id
         end as parent_segment_id
-    from resumes
+    from roles
 ),
 
 episode_roots as (
