@@ -135,6 +135,21 @@ def test_an_unnamed_click_takes_the_name_others_have_at_the_same_place() -> None
     assert out[2] == elsewhere  # no named click between those neighbours: left as it is
 
 
+def test_a_click_named_by_data_is_one_step_however_the_data_varies() -> None:
+    # an inbox: every reply opens a different message, named by sender and subject
+    messages = ["li wei — lunch on friday?", "sam okafor — your invoice", "omar haddad — q"]
+    instances = [[f"click:{m}", "click:reply", "fill:message", "click:send"] for m in messages] + [
+        ["click:", "click:reply", "fill:message", "click:send"]
+    ]
+    out = named_keys(instances)
+    assert all(o == ["click:", "click:reply", "fill:message", "click:send"] for o in out)
+    path = usual_path(out)
+    assert [p.key for p in path] == ["click:", "click:reply", "fill:message", "click:send"]
+    # a control most instances name alike keeps its name, and lends it to an unnamed one
+    same = [["click:approve", "click:expenses"]] * 3 + [["click:other", "click:expenses"]]
+    assert named_keys(same) == same
+
+
 def test_the_score_against_a_script_counts_an_unnamed_step_of_the_same_verb() -> None:
     script = ["click:new expense", "fill:merchant", "click:submit"]
     assert alignment_score(script, script) == 1.0

@@ -379,13 +379,21 @@ class Aligned:
     path_index: int | None
 
 
+CLICK_VERBS = frozenset({"click", "double_click", "right_click"})
+
+
 def named_keys(instances: Sequence[Sequence[str]]) -> list[list[str]]:
-    """The instances' unit keys, where a step with no element named ("click:") takes the
-    name the other instances have at the same place: the most common named key of the
-    same verb between the same two neighbours (ties by the key). A lookup that raced a
-    page change, or an application that named nothing this once, does not make the
-    step a different one."""
-    seen: dict[tuple[str, str, str, str], dict[str, int]] = {}
+    """The instances' unit keys, with two fixes made by looking at the same place (the
+    same verb between the same two neighbours) in the other instances:
+    - a click there that names a different control in nearly every instance (at least
+      three names, none in half of them: an inbox's messages, a list's customers) names
+      data, not a control: it becomes a click of no name ("click:"), one step however
+      the data varies;
+    - a step with no element named ("click:") takes the most common name the others
+      have there (ties by the key): a lookup that raced a page change, or an
+      application that named nothing this once, does not make the step a different one.
+    """
+    seen: dict[tuple[str, str, str], dict[str, int]] = {}
 
     def around(seq: Sequence[str], i: int) -> tuple[str, str]:
         return (seq[i - 1] if i else "^", seq[i + 1] if i + 1 < len(seq) else "$")
@@ -394,16 +402,28 @@ def named_keys(instances: Sequence[Sequence[str]]) -> list[list[str]]:
         for i, key in enumerate(seq):
             verb, _, target = key.partition(":")
             if target:
-                slot = (verb, *around(seq, i), "")
-                seen.setdefault(slot, {})
-                seen[slot][key] = seen[slot].get(key, 0) + 1
+                counts = seen.setdefault((verb, *around(seq, i)), {})
+                counts[key] = counts.get(key, 0) + 1
+
+    def names_data(slot: tuple[str, str, str]) -> bool:
+        counts = seen.get(slot, {})
+        total = sum(counts.values())
+        return (
+            slot[0] in CLICK_VERBS
+            and len(counts) >= 3
+            and max(counts.values(), default=0) * 2 < total
+        )
+
     out = []
     for seq in instances:
         named = list(seq)
         for i, key in enumerate(seq):
             verb, _, target = key.partition(":")
-            if not target:
-                counts = seen.get((verb, *around(seq, i), ""))
+            slot = (verb, *around(seq, i))
+            if names_data(slot):
+                named[i] = f"{verb}:"
+            elif not target:
+                counts = seen.get(slot)
                 if counts:
                     named[i] = min(counts, key=lambda k: (-counts[k], k))
         out.append(named)

@@ -27,6 +27,7 @@ def model(dbt, session):
         align,
         named_keys,
         shown_name,
+        unit_text,
         units,
         usual_path,
     )
@@ -179,7 +180,15 @@ def model(dbt, session):
                         "path_index": k + 1,
                         "unit_key": p.key,
                         "verb": p.key.partition(":")[0],
-                        "step_text": u.text if u else p.key,
+                        # a step whose control is named by data ("click:") is told
+                        # by its role, not by one instance's data
+                        "step_text": (
+                            u.text
+                            if p.key.partition(":")[2] or u.verb == "press"
+                            else unit_text(u.verb, u.element_role, None, u.keys)
+                        )
+                        if u
+                        else p.key,
                         "element_role": u.element_role if u else None,
                         # as the step's words show it: no record's data after an id
                         "element_name": shown_name(u.element_name)
