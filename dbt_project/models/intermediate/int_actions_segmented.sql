@@ -76,6 +76,7 @@ segments as (
         arg_min(gap_s, (started_at, action_id)) as first_gap_s,
         count(*) as action_count,
         bool_or(action_type = 'type') as has_typing,
+        bool_or(is_segment_start and is_same_instant) as is_at_taken_instant,
         min(started_at) as started_at,
         max(ended_at) as ended_at,
         count(distinct task_app) as app_count
@@ -121,7 +122,9 @@ excursions as (
     select
         *,
         coalesce(
-            {{ var('typed_excursion_is_task') }} and lead(is_resume) over w and has_typing,
+            {{ var('typed_excursion_is_task') }} and lead(is_resume) over w and has_typing
+            -- nothing opens at an instant already taken (step 7 of the README)
+            and not is_at_taken_instant,
             false
         ) as is_typed_excursion,
         sum((not is_resume)::int) over w as alternation_no
