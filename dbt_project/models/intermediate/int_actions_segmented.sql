@@ -136,8 +136,8 @@ excursions as (
 -- reads as resuming the one two back. An alternation begins at a segment that resumes
 -- nothing: that one and every second one after it are the excursions, the others the
 -- task coming back. A typed excursion is an interruption of its own; the task's own
--- segments, typed too, resume the task. So a second chat reply is not the first one
--- resumed, and a reply typed in a chat only glanced at before is not the glance resumed.
+-- segments, typed too, resume the task. So a second chat reply, with the task resumed
+-- after it, is not the first one resumed, nor a reply in a chat glanced at before.
 roles as (
     select
         *,
