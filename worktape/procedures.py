@@ -190,6 +190,8 @@ _NOT_STEPS = re.compile(
     r"|ctrl\+[1-9]|ctrl\+tab|ctrl\+shift\+tab|ctrl\+page_(up|down)|alt\+tab)$"
 )
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+# the verbs of a click, as a step's words say them
+CLICK_WORDS = {"click": "Click", "double_click": "Double-click", "right_click": "Right-click"}
 
 
 @dataclass(frozen=True)
@@ -282,8 +284,7 @@ def unit_text(verb: str, role: str | None, name: str | None, keys: str | None) -
         return f"Choose {what}" if what else "Choose an option"
     if verb == "scroll":
         return "Scroll"
-    words = {"click": "Click", "double_click": "Double-click", "right_click": "Right-click"}
-    head = words.get(verb, verb.replace("_", " ").capitalize())
+    head = CLICK_WORDS.get(verb, verb.replace("_", " ").capitalize())
     if what:
         return f"{head} {what}"
     if role_words:
@@ -379,9 +380,6 @@ class Aligned:
     path_index: int | None
 
 
-CLICK_VERBS = frozenset({"click", "double_click", "right_click"})
-
-
 def named_keys(instances: Sequence[Sequence[str]]) -> list[list[str]]:
     """The instances' unit keys, with two fixes made by looking at the same place (the
     same verb between the same two neighbours) in the other instances:
@@ -405,22 +403,20 @@ def named_keys(instances: Sequence[Sequence[str]]) -> list[list[str]]:
                 counts = seen.setdefault((verb, *around(seq, i)), {})
                 counts[key] = counts.get(key, 0) + 1
 
-    def names_data(slot: tuple[str, str, str]) -> bool:
-        counts = seen.get(slot, {})
-        total = sum(counts.values())
-        return (
-            slot[0] in CLICK_VERBS
-            and len(counts) >= 3
-            and max(counts.values(), default=0) * 2 < total
-        )
-
+    data_slots = {
+        slot
+        for slot, counts in seen.items()
+        if slot[0] in CLICK_WORDS
+        and len(counts) >= 3
+        and max(counts.values()) * 2 < sum(counts.values())
+    }
     out = []
     for seq in instances:
         named = list(seq)
         for i, key in enumerate(seq):
             verb, _, target = key.partition(":")
             slot = (verb, *around(seq, i))
-            if names_data(slot):
+            if slot in data_slots:
                 named[i] = f"{verb}:"
             elif not target:
                 counts = seen.get(slot)
