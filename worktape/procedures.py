@@ -190,8 +190,6 @@ _NOT_STEPS = re.compile(
     r"|ctrl\+[1-9]|ctrl\+tab|ctrl\+shift\+tab|ctrl\+page_(up|down)|alt\+tab)$"
 )
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
-# the verbs of a click, as a step's words say them
-CLICK_WORDS = {"click": "Click", "double_click": "Double-click", "right_click": "Right-click"}
 
 
 @dataclass(frozen=True)
@@ -284,7 +282,8 @@ def unit_text(verb: str, role: str | None, name: str | None, keys: str | None) -
         return f"Choose {what}" if what else "Choose an option"
     if verb == "scroll":
         return "Scroll"
-    head = CLICK_WORDS.get(verb, verb.replace("_", " ").capitalize())
+    words = {"click": "Click", "double_click": "Double-click", "right_click": "Right-click"}
+    head = words.get(verb, verb.replace("_", " ").capitalize())
     if what:
         return f"{head} {what}"
     if role_words:
@@ -380,6 +379,9 @@ class Aligned:
     path_index: int | None
 
 
+CLICK_VERBS = frozenset({"click", "double_click", "right_click"})
+
+
 def named_keys(instances: Sequence[Sequence[str]]) -> list[list[str]]:
     """The instances' unit keys, with two fixes made by looking at the same place (the
     same verb between the same two neighbours) in the other instances:
@@ -403,20 +405,22 @@ def named_keys(instances: Sequence[Sequence[str]]) -> list[list[str]]:
                 counts = seen.setdefault((verb, *around(seq, i)), {})
                 counts[key] = counts.get(key, 0) + 1
 
-    data_slots = {
-        slot
-        for slot, counts in seen.items()
-        if slot[0] in CLICK_WORDS
-        and len(counts) >= 3
-        and max(counts.values()) * 2 < sum(counts.values())
-    }
+    def names_data(slot: tuple[str, str, str]) -> bool:
+        counts = seen.get(slot, {})
+        total = sum(counts.values())
+        return (
+            slot[0] in CLICK_VERBS
+            and len(counts) >= 3
+            and max(counts.values(), default=0) * 2 < total
+        )
+
     out = []
     for seq in instances:
         named = list(seq)
         for i, key in enumerate(seq):
             verb, _, target = key.partition(":")
             slot = (verb, *around(seq, i))
-            if slot in data_slots:
+            if names_data(slot):
                 named[i] = f"{verb}:"
             elif not target:
                 counts = seen.get(slot)

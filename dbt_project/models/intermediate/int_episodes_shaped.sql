@@ -10,7 +10,8 @@
 -- amounts vary between instances; the browser's name dropped; dialogs left out) and of
 -- the controls it clicked (buttons, links, menu items, tabs, as the accessibility tree
 -- named them, up to the first number in the name, marked '@' so a button's "save" is
--- not a title's), as a sorted list and a key to group on. Two tasks on one page differ by what they act on; the weighting in
+-- not a title's), as a sorted list and a
+-- key to group on. Two tasks on one page differ by what they act on; the weighting in
 -- worktape.workflows lets names that vary between instances count little.
 -- depends_on: {{ ref('int_actions_framed') }}  (in_work_dates reads it only when days are given)
 with words as (

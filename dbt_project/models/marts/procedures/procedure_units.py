@@ -171,9 +171,6 @@ def model(dbt, session):
                             first_unit[a.path_index] = u
             for k, p in enumerate(path):
                 u = first_unit.get(k)
-                # a step whose key names nothing (a control named by data, "click:") is
-                # told by its role, not by one instance's data
-                is_named = bool(p.key.partition(":")[2])
                 out.append(
                     {
                         **base,
@@ -183,15 +180,19 @@ def model(dbt, session):
                         "path_index": k + 1,
                         "unit_key": p.key,
                         "verb": p.key.partition(":")[0],
-                        "step_text": unit_text(
-                            u.verb, u.element_role, u.element_name if is_named else None, u.keys
+                        # a step whose control is named by data ("click:") is told
+                        # by its role, not by one instance's data
+                        "step_text": (
+                            u.text
+                            if p.key.partition(":")[2] or u.verb == "press"
+                            else unit_text(u.verb, u.element_role, None, u.keys)
                         )
                         if u
                         else p.key,
                         "element_role": u.element_role if u else None,
                         # as the step's words show it: no record's data after an id
                         "element_name": shown_name(u.element_name)
-                        if u and u.element_name and is_named
+                        if u and u.element_name and p.key.partition(":")[2]
                         else None,
                         "keys": u.keys if u else None,
                         "app": u.app if u else None,
