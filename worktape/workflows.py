@@ -20,6 +20,7 @@ and its leading word set.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -40,10 +41,13 @@ def similarity(a: frozenset[str], b: frozenset[str], weight: Mapping[str, float]
     """Weighted Jaccard similarity of two word sets (two empty sets are alike)."""
     if not a and not b:
         return 1.0
-    union = sum(weight.get(w, 0.0) for w in a | b)
+    # fsum is exact whatever the order: a set's order changes from process to process
+    # (string hashing), and a plain sum could then land a hair either side of the
+    # threshold, so a night and a full build would cluster the same shapes differently
+    union = math.fsum(weight.get(w, 0.0) for w in a | b)
     if union <= 0:
         return 0.0
-    return sum(weight.get(w, 0.0) for w in a & b) / union
+    return math.fsum(weight.get(w, 0.0) for w in a & b) / union
 
 
 def workflow_id(app: str, leader: frozenset[str]) -> str:
