@@ -156,3 +156,29 @@ def test_every_user_facing_failure_is_one_clear_line(
     assert "CONTRIBUTOR_ID" in line
     line = one_clear_line(run("nonsense"))
     assert "invalid choice" in line
+
+
+def test_a_failed_nights_summary_names_what_this_run_raised(tmp_path: Path) -> None:
+    """Reruns append to one log per night: the summary reads this run's part and names
+    the first exception in it (the cause), not the watcher's that followed it."""
+    from worktape.pipeline.summary import failure_reason
+
+    log = tmp_path / "worktape_publish-2026-12-03.log"
+    log.write_text("Traceback (most recent call last):\nValueError: last night's cause\n")
+    offset = log.stat().st_size
+    with log.open("a") as f:
+        f.write(
+            "2026-12-03T12:35:23Z [error    ] Task failed with exception [task]\n"
+            "Traceback (most recent call last):\n"
+            '  File "worktape/publish/publisher.py", line 392, in publish\n'
+            "worktape.publish.procedures.ProcedureLeak: procedure w1, step 3: its crop "
+            "shows text breaking the phone rule (xxx-xxxx); nothing was published\n"
+            "Traceback (most recent call last):\n"
+            "RuntimeError: the night failed: see the gate_and_publish task and the report\n"
+        )
+    assert failure_reason(log, offset) == (
+        "ProcedureLeak: procedure w1, step 3: its crop shows text breaking the phone rule "
+        "(xxx-xxxx); nothing was published"
+    )
+    assert failure_reason(log) == "ValueError: last night's cause"
+    assert failure_reason(tmp_path / "missing.log") is None

@@ -81,6 +81,7 @@ class NightResult:
     state: str
     day: date  # the UTC day whose data the night processed
     log: Path | None = None  # what Airflow printed while it ran
+    log_offset: int = 0  # where this run's part of the log starts (reruns append)
 
     @property
     def ok(self) -> bool:
@@ -113,9 +114,10 @@ def run_dag(
     # date, so the night of `day` ([day, day+1) UTC) is triggered at day+1 00:00.
     logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
     log = s.home / "logs" / f"{dag_id}-{day.isoformat()}.log"
+    offset = log.stat().st_size if log.exists() else 0
     with _output_to(log):
         dr = dag.test(logical_date=logical, run_conf=conf)
-    return NightResult(dag_id, dr.run_id, str(dr.state), day, log)
+    return NightResult(dag_id, dr.run_id, str(dr.state), day, log, offset)
 
 
 @contextmanager

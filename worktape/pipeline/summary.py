@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import re
+from pathlib import Path
 
 from worktape.pipeline.runner import NightResult
 from worktape.settings import Settings
 from worktape.warehouse import WarehouseSettings, connect
+
+# the last line of a Python traceback: "package.module.SomeError: what went wrong"
+_RAISED = re.compile(r"^(?:[A-Za-z_]\w*\.)*([A-Z]\w*): (.+)$")
+
+
+def failure_reason(log: Path, offset: int = 0) -> str | None:
+    """What the failed task raised, from the night's log after `offset`: the first
+    exception's name and message (what failed after it, like the watcher that fails the
+    run, followed from it), the line a person at 2 a.m. needs before opening the file."""
+    try:
+        with log.open("rb") as f:
+            f.seek(offset)
+            text = f.read(16_000_000).decode("utf-8", "replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if m := _RAISED.match(line.strip()):
+            return f"{m[1]}: {m[2]}"[:500]
+    return None
 
 
 def night_counts(run_id: str, settings: WarehouseSettings) -> dict[str, object]:
@@ -110,6 +131,8 @@ def print_workflows(settings: Settings, limit: int = 5) -> None:
 def print_night(r: NightResult, settings: Settings) -> None:
     print(f"{r.dag_id}, night of {r.day.isoformat()}: {r.state} (run {r.run_id})")
     if not r.ok and r.log is not None:
+        if reason := failure_reason(r.log, r.log_offset):
+            print(f"  it raised: {reason}")
         print(f"  what Airflow said: {r.log}")
     if r.dag_id == "worktape_publish":
         print_publish(r, settings)
