@@ -497,3 +497,26 @@ def test_the_report_links_the_procedures_of_the_published_version(
     row = links.row("winvoice000002")
     assert f'<a class="procedure-doc" href="{root}winvoice000002.html">' in row
     assert links.row("wother") == ""
+
+
+def test_a_pictures_pixels_are_read_at_the_frames_own_scale() -> None:
+    """A recorded corpus frame (Chromium on a local app, `127.0.0.1:39251/banter/` in the
+    address bar): scaled down to a thumbnail, the recogniser read the host and port as a
+    phone number and the night failed. The gate reads what a picture is drawn from, at
+    the frame's own scale: the whole frame for a thumbnail, the crop's region (no ring)
+    for a crop."""
+    from PIL import Image
+
+    from worktape.publish.frame_check import scan_image
+    from worktape.publish.procedures import crop_box, draw_crop, picture_source
+
+    frame = (Path(__file__).parent / "data" / "address_bar_frame.webp").read_bytes()
+    thumb, w, _ = draw_crop(frame, None, None)
+    assert w == 640 and scan_image(thumb) == ("phone", "127.881-39251")  # the misreading
+    source = Image.open(io.BytesIO(picture_source(frame, None, None)))
+    assert source.size == (960, 540)
+    assert scan_image(picture_source(frame, None, None)) is None
+    region = Image.open(io.BytesIO(picture_source(frame, 0.12, 0.2))).convert("RGB")
+    box = crop_box(960, 540, 0.12, 0.2)
+    whole = Image.open(io.BytesIO(frame)).convert("RGB")
+    assert region.tobytes() == whole.crop(box).tobytes()  # the region as it is, no ring

@@ -16,9 +16,11 @@ and when it was first and last seen (with a note when its usual path changed).
 A step's picture is its example frame (the screen before the action) cropped around the
 point acted on (CROP_SHARE of the frame's width, clamped to the frame) with a ring drawn
 there; without a point, the whole frame scaled down; without a frame, none. Frames come
-only from the version's frames index (those that passed the gate), and every crop drawn
-is read again with the gate's recogniser and rules (`frame_check.scan_image`); the
-Markdown is checked with the text rules (`privacy.policy.finding`). Any finding raises
+only from the version's frames index (those that passed the gate), and the pixels of
+every picture drawn are read again with the gate's recogniser and rules
+(`frame_check.scan_image`), at the frame's own scale: the crop's region before the ring
+is drawn, the whole frame a thumbnail is scaled from. The Markdown is checked with the
+text rules (`privacy.policy.finding`). Any finding raises
 ProcedureLeak: nothing is published. The recogniser missing raises too (fail closed).
 
 Deterministic: the same marts and frames give the same bytes (the version's name is the
@@ -414,6 +416,27 @@ def ring_radius(crop_width: int) -> tuple[int, int]:
     return r, max(2, r // 4)
 
 
+def _has_point(x: float | None, y: float | None) -> bool:
+    return x is not None and y is not None and math.isfinite(x) and math.isfinite(y)
+
+
+def picture_source(data: bytes, x: float | None, y: float | None) -> bytes:
+    """The frame's pixels a step's picture shows, at the frame's own scale: the crop's
+    region before the ring is drawn, or the whole frame a thumbnail is scaled from (PNG).
+    What the gate reads: a picture cannot show what its source does not, and text
+    scaled down to a thumbnail is misread (a URL's host and port read as a phone)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as src:
+        img = src.convert("RGB")
+    if _has_point(x, y):
+        assert x is not None and y is not None
+        img = img.crop(crop_box(img.width, img.height, x, y))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
 def draw_crop(data: bytes, x: float | None, y: float | None) -> tuple[bytes, int, int]:
     """The WebP of a step's picture: the frame cropped around the point with a ring on
     it, or without a point the whole frame scaled down. Returns (bytes, width, height)."""
@@ -422,7 +445,8 @@ def draw_crop(data: bytes, x: float | None, y: float | None) -> tuple[bytes, int
     with Image.open(io.BytesIO(data)) as src:
         img = src.convert("RGB")
     w, h = img.size
-    if x is not None and y is not None and math.isfinite(x) and math.isfinite(y):
+    if _has_point(x, y):
+        assert x is not None and y is not None
         box = crop_box(w, h, x, y)
         img = img.crop(box)
         px = min(1.0, max(0.0, x)) * w - box[0]
@@ -522,7 +546,8 @@ def _check_markdown(procedure_id: str, text: str) -> None:
 
 
 def _check_crops(crops: Sequence[tuple[str, int, bytes]]) -> None:
-    """The gate's reading of every crop drawn: any secret fails the night."""
+    """The gate's reading of the pixels of every picture drawn (`picture_source`): any
+    secret fails the night."""
     from worktape.publish.frame_check import THREADS, masked, scan_image
 
     if not crops:
@@ -638,12 +663,13 @@ def _render(
         if frame is None:
             continue
         k = int(s["step_index"])
-        data, w, h = draw_crop(frame.data, s.get("example_x_norm"), s.get("example_y_norm"))
+        x, y = s.get("example_x_norm"), s.get("example_y_norm")
+        data, w, h = draw_crop(frame.data, x, y)
         rel = f"{stem}/{_crop_name(k)}"
         (out / stem).mkdir(exist_ok=True)
         (out / rel).write_bytes(data)
         crops[k] = (rel, w, h)
-        drawn.append((k, data))
+        drawn.append((k, picture_source(frame.data, x, y)))
         files.append(rel)
     doc = _Doc(p, crops)
     for ext, text in (
