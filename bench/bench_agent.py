@@ -241,7 +241,9 @@ def main() -> None:
             print(
                 f"  text masking      {tm['frames']} frames read, {tm['rows_read']} rows, "
                 f"{tm['lines_read']} lines recognised ({tm['lines_cached']} from cache), "
-                f"{tm['cpu_ms'] / 1000:.1f} s CPU over the whole run (warm-up included)"
+                f"{tm['cpu_ms'] / 1000:.1f} s CPU over the whole run (warm-up included); "
+                f"{tm['bands']} changed bands, {tm.get('bands_in_line', 0)} of them read "
+                "inside a line already found (no detection)"
             )
 
 

@@ -89,6 +89,37 @@ def test_only_changed_rows_are_read_again_and_earlier_boxes_are_repainted() -> N
     assert "204417" not in text and "Monday" in text
 
 
+@pytest.mark.parametrize(
+    ("typed", "secret"),
+    [
+        ("jane.doe@example.org today", "jane.doe"),
+        ("card 4539 1488 0343 6467 ok", "0343"),  # four groups: read across the spaces
+    ],
+)
+def test_text_typed_onto_a_line_is_read_around_the_change_without_detecting(
+    typed: str, secret: str
+) -> None:
+    """Typing into a line the detector already found reads that line's rows around the
+    change only (the changed word and the words either side): what is typed there is
+    masked once it is whole, and an address earlier on the same line, outside what is
+    read, stays masked."""
+    masker = TextMasker()
+    head = "Reply to dana.whitfield@example.com and copy the notes for the team, then "
+    size = (1400, 120)
+    img = screen(["Inbox", head], size)
+    masker.mask(1, bgrx(img), *size)
+    detected = masker.stats["bands"] - masker.stats["bands_in_line"]
+    for n in range(1, len(typed) + 1):
+        img = screen(["Inbox", head + typed[:n]], size)
+        px = bgrx(img)
+        masker.mask(1, px, *size)
+    assert masker.stats["bands"] - masker.stats["bands_in_line"] == detected
+    assert masker.stats["bands_in_line"] == len(typed.replace(" ", ""))  # a space shows nothing
+    text = read(px, size)
+    assert "whitfield" not in text and secret not in text, text
+    assert "Inbox" in text, text
+
+
 def test_a_frame_not_read_in_time_raises() -> None:
     img = screen(["Contact: dana.whitfield@example.com"])
     with pytest.raises(RedactionIncomplete):

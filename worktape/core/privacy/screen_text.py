@@ -45,6 +45,9 @@ MIN_DET_HEIGHT = 128
 CHUNK = 320  # rows detected at once
 OVERLAP = 64  # rows two chunks share: a line up to 32 px tall lies whole in one
 PIECE = 48  # line-heights of text recognised at once
+GROW = 3  # line-heights past a known line's end where a change is text typed onto it
+WORDS = 5  # words each side of a change read with it (a card or phone is up to four)
+GAP = 0.3  # of a line's height: blank columns at least this wide part two words
 
 
 class RedactionIncomplete(Exception):
@@ -167,19 +170,107 @@ def _card_windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
 class Hit:
     rect: Rect
     rule: str
-    rows: tuple[int, int]  # the line's core rows: a change there means it is read again
-    piece: bool = False  # found in a piece of a long line: read again only where it changed
+    rows: tuple[int, int]  # the line's core rows
 
 
-# what a read found: its rectangle, rule, text, core rows, and whether a piece found it
-_Found = tuple[Rect, str, str, tuple[int, int], bool]
+# what a read found: its rectangle, rule, text and core rows
+_Found = tuple[Rect, str, str, tuple[int, int]]
 
 
-def _unchanged(h: Hit, diff: np.ndarray) -> bool:
-    """Whether a box found earlier shows the same pixels: its line's rows, or for a piece
-    of a long line only its own columns of them."""
-    rows = diff[max(0, h.rows[0]) : h.rows[1]]
-    return not (rows[:, h.rect[0] : h.rect[2]] if h.piece else rows).any()
+def _kept(h: Hit, diff: np.ndarray, read: list[Rect]) -> bool:
+    """Whether a box found earlier is painted again unread: its own pixels did not
+    change, and no region read in this frame holds it (what was read decides anew, so
+    a box found in a half-typed word does not outlive the word)."""
+    if diff[max(0, h.rows[0]) : h.rows[1], h.rect[0] : h.rect[2]].any():
+        return False
+    mid = (h.rows[0] + h.rows[1]) // 2
+    return not any(r[0] <= h.rect[0] and h.rect[2] <= r[2] and r[1] <= mid < r[3] for r in read)
+
+
+def _outermost(hits: list[Hit]) -> list[Hit]:
+    """The hits less any lying inside another (a secret kept from one read and found
+    again, or a part of it, by the next)."""
+    out: list[Hit] = []
+    for i, h in enumerate(hits):
+        inside = any(
+            j != i
+            and o.rect[0] <= h.rect[0]
+            and o.rect[1] <= h.rect[1]
+            and h.rect[2] <= o.rect[2]
+            and h.rect[3] <= o.rect[3]
+            and (o.rect != h.rect or j < i)
+            for j, o in enumerate(hits)
+        )
+        if not inside:
+            out.append(h)
+    return out
+
+
+def _rect(b: np.ndarray) -> Rect:
+    """A detected box (four corners) as a rectangle."""
+    return int(b[:, 0].min()), max(0, int(b[:, 1].min())), int(b[:, 0].max()), int(b[:, 1].max())
+
+
+def _holding_line(band: tuple[int, int], diff: np.ndarray, lines: list[Rect]) -> Rect | None:
+    """The one known text line that holds every change in `band`: the changed rows
+    within its rows, the changed columns within it or just past its end (text typed
+    onto it). None: the change is elsewhere, spans lines, or no line is known."""
+    part = diff[band[0] : band[1]]
+    rows = np.flatnonzero(part.any(axis=1))
+    if rows.size == 0:
+        return None
+    r0, r1 = band[0] + int(rows[0]), band[0] + int(rows[-1]) + 1
+    cols = np.flatnonzero(part.any(axis=0))
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+    holding = [
+        k
+        for k in lines
+        if k[1] <= r0
+        and r1 <= k[3]
+        and k[0] - (k[3] - k[1]) <= c0
+        and c1 <= k[2] + GROW * (k[3] - k[1])
+    ]
+    return holding[0] if len(holding) == 1 else None
+
+
+def _window(line: Rect, diff: np.ndarray, pixels: np.ndarray) -> tuple[Rect, Rect]:
+    """What to read of a line where it changed, and the line grown to hold the change.
+    Its rows, from WORDS words before the first changed column to WORDS after the last,
+    within half a piece of the change and within the grown line: a secret touching the
+    change, with fewer than WORDS spaces in it and up to half a piece long, lies whole
+    inside. `pixels` is the frame (rows by columns, one value per pixel)."""
+    left, top, right, bottom = line
+    h = max(1, bottom - top)
+    cols = np.flatnonzero(diff[top:bottom].any(axis=0))
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+    half = PIECE * h // 2
+    grown = (min(left, c0), top, min(pixels.shape[1], max(right, c1 + h // 2)), bottom)
+    # within the line: blank margins make the recogniser drop the spaces between words
+    lo, hi = max(grown[0], c0 - half), min(grown[2], c1 + half)
+    core = pixels[slice(*_core(top, bottom)), lo:hi]
+    values, counts = np.unique(core, return_counts=True)
+    blank = (core == values[counts.argmax()]).all(axis=0)  # the background's columns
+    gap = max(2, round(GAP * h))
+    start = c0 - _after_words(blank[: c0 - lo][::-1], gap)  # read leftwards from c0
+    end = c1 + _after_words(blank[c1 - lo :], gap)
+    return (max(lo, start - gap), top, min(hi, end + gap), bottom), grown
+
+
+def _after_words(blank: np.ndarray, gap: int) -> int:
+    """How many columns hold the first WORDS words of `blank` (True: a blank column),
+    read from its start: up to the WORDS-th run of at least `gap` blank columns, or all
+    of it."""
+    n, run, words = len(blank), 0, 0
+    for i in range(n):
+        if blank[i]:
+            run += 1
+            continue
+        if run >= gap:
+            words += 1
+            if words >= WORDS:
+                return i - run
+        run = 0
+    return n
 
 
 def _core(top: int, bottom: int) -> tuple[int, int]:
@@ -268,11 +359,23 @@ class TextMasker:
         self._engine: _Engine | None = None
         self._prev: dict[int, np.ndarray] = {}
         self._hits: dict[int, list[Hit]] = {}
+        # every text line the detector last found on a monitor (secret or not): a change
+        # inside one of them is read without detecting again
+        self._lines: dict[int, list[Rect]] = {}
         self._cache: OrderedDict[bytes, _Line] = OrderedDict()
         # every key set here: the status writer copies it from another thread
         self.stats: Counter[str] = Counter(
             dict.fromkeys(
-                ("frames", "bands", "rows_read", "lines_read", "lines_cached", "cpu_ms"), 0
+                (
+                    "frames",
+                    "bands",
+                    "bands_in_line",
+                    "rows_read",
+                    "lines_read",
+                    "lines_cached",
+                    "cpu_ms",
+                ),
+                0,
             )
         )
 
@@ -286,6 +389,7 @@ class TextMasker:
         """Drop the previous frames (after a pause: the next frame is read whole)."""
         self._prev.clear()
         self._hits.clear()
+        self._lines.clear()
 
     def mask(self, monitor: int, pixels: bytearray, width: int, height: int) -> Counter[str]:
         """Find and paint secrets on a monitor's BGRX pixels (full resolution), in place.
@@ -300,20 +404,48 @@ class TextMasker:
         else:
             diff = cur != prev
             bands = _bands(np.flatnonzero(diff.any(axis=1)), height, old)
-        # a box whose pixels did not change shows what it showed: painted again unread
-        kept = [h for h in old if _unchanged(h, diff)]
         new: list[Hit] = []
+        read: list[Rect] = []  # the regions recognised in this frame
         bgr = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 4)
-        for top, bottom, own in _chunks(bands):
+        known = self._lines.get(monitor, [])
+        slow: list[tuple[int, int]] = []
+        for band in bands:
+            line = _holding_line(band, diff, known)
+            if line is None:
+                slow.append(band)
+                continue
+            # typing in a line already found: its rows are read around the change, no
+            # detection (the costlier half of reading)
+            if time.monotonic() - started > self.deadline:
+                raise RedactionIncomplete("deadline")
+            window, grown = _window(line, diff, cur)
+            known = [grown if k == line else k for k in known]
+            crop = np.ascontiguousarray(bgr[window[1] : window[3], window[0] : window[2], :3])
+            read.append(window)
+            for r, rule, _, core in self._recognise([(*window, None, crop)], started):
+                new.append(Hit(r, rule, core))
+            self.stats["bands_in_line"] += 1
+        for top, bottom, own in _chunks(slow):
             if time.monotonic() - started > self.deadline:
                 raise RedactionIncomplete("deadline")
             crop = np.ascontiguousarray(bgr[top:bottom, :, :3])
             owned = (own[0] - top, own[1] - top)
-            for r, rule, _, core, piece in self._read(crop, started, diff[top:bottom], owned):
+            seen: list[Rect] = []
+            pieces: list[Rect] = []
+            for r, rule, _, core in self._read(
+                crop, started, diff[top:bottom], owned, seen, pieces
+            ):
                 rect = (r[0], r[1] + top, r[2], r[3] + top)
-                new.append(Hit(rect, rule, (core[0] + top, core[1] + top), piece))
+                new.append(Hit(rect, rule, (core[0] + top, core[1] + top)))
+            read += [(p[0], p[1] + top, p[2], p[3] + top) for p in pieces]
+            # the lines of the rows this chunk owns are now the ones it detected
+            known = [k for k in known if not own[0] <= (k[1] + k[3]) // 2 < own[1]]
+            known += [(b[0], b[1] + top, b[2], b[3] + top) for b in seen]
+        self._lines[monitor] = known
         self._prev[monitor] = cur.copy()  # before painting: what the screen showed
-        hits = kept + new
+        # a box whose pixels did not change shows what it showed: painted again unread
+        kept = [h for h in old if _kept(h, diff, read)]
+        hits = _outermost(kept + new)
         self._hits[monitor] = hits
         _paint(bgr, hits)
         self.stats["frames"] += 1
@@ -339,21 +471,33 @@ class TextMasker:
         started: float | None,
         diff: np.ndarray | None = None,
         own: tuple[int, int] | None = None,
+        seen: list[Rect] | None = None,
+        read: list[Rect] | None = None,
     ) -> list[_Found]:
         """Detect the text lines of `img` and recognise those whose middle row is in
         `own` and whose rows show a change in `diff` (all lines without them); of a long
-        line cut into pieces, only the pieces over changed columns. Returns the secrets."""
+        line cut into pieces, only the pieces over changed columns. Every line whose
+        middle row is in `own` goes to `seen`, and every region recognised to `read`.
+        Returns the secrets."""
         eng = self.engine
         boxes = eng.detect(img)
         if diff is not None and own is not None:
             changed_rows: np.ndarray = np.asarray(diff.any(axis=1))
 
+            def mine(b: np.ndarray) -> bool:
+                top, bottom = _core(max(0, int(b[:, 1].min())), int(b[:, 1].max()) + 1)
+                return own[0] <= (top + bottom) // 2 < own[1]
+
             def wanted(b: np.ndarray) -> bool:
                 top, bottom = _core(max(0, int(b[:, 1].min())), int(b[:, 1].max()) + 1)
-                mid = (top + bottom) // 2
-                return own[0] <= mid < own[1] and bool(changed_rows[top:bottom].any())
+                return bool(changed_rows[top:bottom].any())
 
+            boxes = [b for b in boxes if mine(b)]
+            if seen is not None:
+                seen += [_rect(b) for b in boxes]
             boxes = [b for b in boxes if wanted(b)]
+        elif seen is not None:
+            seen += [_rect(b) for b in boxes]
         if not boxes:
             return []
         pieces = _pieces(boxes, eng.crops(img, boxes))
@@ -365,6 +509,16 @@ class TextMasker:
                 if p[4] is None
                 or diff[_core(p[1], p[3])[0] : _core(p[1], p[3])[1], p[0] : p[2]].any()
             ]
+        if read is not None:
+            read += [p[:4] for p in pieces]
+        return self._recognise(pieces, started)
+
+    def _recognise(
+        self, pieces: list[tuple[int, int, int, int, int | None, np.ndarray]], started: float | None
+    ) -> list[_Found]:
+        """Recognise the pieces (through the cache of lines already read) and return the
+        secrets in their text."""
+        eng = self.engine
         keys = [
             hashlib.blake2b(c.tobytes() + repr(c.shape).encode(), digest_size=16).digest()
             for *_, c in pieces
@@ -400,12 +554,12 @@ class TextMasker:
                 text += b.line.text
                 where += [(b, i) for i in range(len(b.line.text))]
             for start, end, rule in pixel_spans(text, self.patterns):
-                for r, piece in _span_rects(where[start:end]):
-                    out.append((r, rule, text[start:end], _core(r[1], r[3]), piece))
+                for r in _span_rects(where[start:end]):
+                    out.append((r, rule, text[start:end], _core(r[1], r[3])))
         return out
 
 
-def _span_rects(where: list[tuple[_Box, int] | None]) -> list[tuple[Rect, bool]]:
+def _span_rects(where: list[tuple[_Box, int] | None]) -> list[Rect]:
     """One rectangle per box that a matched span touches, from its characters' cells,
     widened by a character each side."""
     per_box: dict[int, tuple[_Box, list[int]]] = {}
@@ -425,7 +579,7 @@ def _span_rects(where: list[tuple[_Box, int] | None]) -> list[tuple[Rect, bool]]
         left = box.left + cells[0][0] - pad if idx[0] > 0 else box.left
         right = box.left + cells[-1][1] + pad if idx[-1] < len(line.text) - 1 else box.right
         # the detector's boxes already reach past the glyphs (it widens what it finds)
-        rects.append(((max(0, left), box.top, right, box.bottom), box.group is not None))
+        rects.append((max(0, left), box.top, right, box.bottom))
     return rects
 
 
