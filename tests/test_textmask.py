@@ -120,6 +120,29 @@ def test_text_typed_onto_a_line_is_read_around_the_change_without_detecting(
     assert "Inbox" in text, text
 
 
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_a_scrolled_screen_reads_only_the_rows_scrolled_in(direction: str) -> None:
+    """A terminal scrolls by a line (a list back by one): the frame is the previous one
+    moved, so only the line scrolled in is read; the address that moved stays masked
+    where it went, and the card that scrolled in is masked too."""
+    lines = [f"{n:3d}  log line {n} of the nightly job: step done" for n in range(30)]
+    lines[12] = " 12  mail sent to dana.whitfield@example.com by the job"
+    size = (900, 12 + 26 * 31)
+    masker = TextMasker()
+    masker.mask(1, bgrx(screen(lines, size)), *size)
+    full = masker.stats["rows_read"]
+    card = " 30  charged card 4539 1488 0343 6467 for the order"
+    lines = [*lines[1:], card] if direction == "up" else [card, *lines[:-1]]
+    img = screen(lines, size)
+    px = bgrx(img)
+    masker.mask(1, px, *size)
+    assert masker.stats["scrolls"] == 1
+    assert masker.stats["rows_read"] - full < 120, masker.stats  # the new line, padded
+    text = read(px, size)
+    assert "whitfield" not in text and "0343" not in text, text
+    assert "nightly" in text, text
+
+
 def test_a_frame_not_read_in_time_raises() -> None:
     img = screen(["Contact: dana.whitfield@example.com"])
     with pytest.raises(RedactionIncomplete):

@@ -46,6 +46,7 @@ CHUNK = 320  # rows detected at once
 OVERLAP = 64  # rows two chunks share: a line up to 32 px tall lies whole in one
 PIECE = 48  # line-heights of text recognised at once
 GROW = 3  # line-heights past a known line's end where a change is text typed onto it
+SCROLL_ROWS = 64  # changed rows before a frame is tried as the previous one scrolled
 WORDS = 5  # words each side of a change read with it (a card or phone is up to four)
 GAP = 0.3  # of a line's height: blank columns at least this wide part two words
 
@@ -185,6 +186,72 @@ def _kept(h: Hit, diff: np.ndarray, read: list[Rect]) -> bool:
         return False
     mid = (h.rows[0] + h.rows[1]) // 2
     return not any(r[0] <= h.rect[0] and h.rect[2] <= r[2] and r[1] <= mid < r[3] for r in read)
+
+
+def _scrolled(prev: np.ndarray, cur: np.ndarray, diff: np.ndarray) -> tuple[int, Rect] | None:
+    """Whether the changed region shows the previous frame's rows moved up or down (a
+    terminal, a list or a page scrolled): (k, region) where row i of `cur` shows row
+    i + k of `prev` inside the region (left, top, right, bottom), or None. Rows are
+    matched by their pixels; rows of one colour match anywhere and do not count."""
+    rows = np.flatnonzero(diff.any(axis=1))
+    if rows.size < SCROLL_ROWS:
+        return None
+    cols = np.flatnonzero(diff.any(axis=0))
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    p, c = prev[top:bottom, left:right], cur[top:bottom, left:right]
+
+    def keys(a: np.ndarray) -> list[int | None]:
+        varied = (a != a[:, :1]).any(axis=1)
+        return [hash(a[i].tobytes()) if varied[i] else None for i in range(len(a))]
+
+    where: dict[int, list[int]] = {}
+    for j, key in enumerate(keys(p)):
+        if key is not None:
+            where.setdefault(key, []).append(j)
+    votes: Counter[int] = Counter()
+    seen = 0
+    for i, key in enumerate(keys(c)):
+        if key is None:
+            continue
+        seen += 1
+        for j in where.get(key, [])[:4]:
+            if j != i:
+                votes[j - i] += 1
+    if not votes:
+        return None
+    k, n = votes.most_common(1)[0]
+    if n < max(SCROLL_ROWS // 4, seen // 2):
+        return None
+    return k, (left, top, right, bottom)
+
+
+def _shifted(prev: np.ndarray, k: int, region: Rect) -> np.ndarray:
+    """The previous frame with the region's rows moved by k (row i shows row i + k);
+    the rows scrolled in keep what was there, so they read as changed."""
+    left, top, right, bottom = region
+    out = prev.copy()
+    if k > 0:
+        out[top : bottom - k, left:right] = prev[top + k : bottom, left:right]
+    else:
+        out[top - k : bottom, left:right] = prev[top : bottom + k, left:right]
+    return out
+
+
+def _moved(h: Hit, k: int, region: Rect) -> Hit | None:
+    """A box found earlier, moved with the region that scrolled (None: scrolled out)."""
+    left, top, right, bottom = region
+    r = h.rect
+    if not (left <= r[0] and r[2] <= right and top <= r[1] and r[3] <= bottom):
+        return h
+    t, b = max(top, r[1] - k), min(bottom, r[3] - k)
+    if t >= b:
+        return None
+    rows = (max(t, h.rows[0] - k), min(b, h.rows[1] - k))
+    return Hit((r[0], t, r[2], b), h.rule, rows if rows[0] < rows[1] else (t, b))
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _outermost(hits: list[Hit]) -> list[Hit]:
@@ -370,6 +437,7 @@ class TextMasker:
                     "frames",
                     "bands",
                     "bands_in_line",
+                    "scrolls",
                     "rows_read",
                     "lines_read",
                     "lines_cached",
@@ -398,16 +466,25 @@ class TextMasker:
         cur = np.frombuffer(pixels, dtype=np.uint32).reshape(height, width)
         prev = self._prev.get(monitor)
         old = self._hits.get(monitor, [])
+        known = self._lines.get(monitor, [])
         if prev is None or prev.shape != cur.shape:
             diff = np.ones((height, width), dtype=bool)
             bands = [(0, height)]
         else:
             diff = cur != prev
+            if (moved := _scrolled(prev, cur, diff)) is not None:
+                # what scrolled shows what it showed, moved: compared with the previous
+                # frame moved the same way, only the rows scrolled in are read
+                k, region = moved
+                prev = _shifted(prev, k, region)
+                old = [m for h in old if (m := _moved(h, k, region)) is not None]
+                known = [ln for ln in known if not _overlaps(ln, region)]
+                diff = cur != prev
+                self.stats["scrolls"] += 1
             bands = _bands(np.flatnonzero(diff.any(axis=1)), height, old)
         new: list[Hit] = []
         read: list[Rect] = []  # the regions recognised in this frame
         bgr = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 4)
-        known = self._lines.get(monitor, [])
         slow: list[tuple[int, int]] = []
         for band in bands:
             line = _holding_line(band, diff, known)
