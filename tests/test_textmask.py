@@ -143,6 +143,20 @@ def test_a_scrolled_screen_reads_only_the_rows_scrolled_in(direction: str) -> No
     assert "nightly" in text, text
 
 
+def test_a_box_across_the_edge_of_what_scrolled_is_tried_both_where_it_was_and_moved() -> None:
+    """A box only partly inside the changed region may have moved with it or stayed:
+    both places are tried, and the pixels keep the one that still shows the secret."""
+    from worktape.core.privacy.screen_text import Hit, _moved
+
+    region = (0, 100, 500, 400)  # left, top, right, bottom
+    across = Hit((450, 200, 560, 220), "email", (205, 215))
+    assert _moved(across, 26, region) == [across, Hit((450, 174, 560, 194), "email", (179, 189))]
+    outside = Hit((600, 200, 700, 220), "card", (205, 215))
+    assert _moved(outside, 26, region) == [outside]
+    off_top = Hit((10, 100, 200, 120), "phone", (105, 115))
+    assert _moved(off_top, 26, region) == [off_top]  # scrolled out of the region: gone
+
+
 def test_a_frame_not_read_in_time_raises() -> None:
     img = screen(["Contact: dana.whitfield@example.com"])
     with pytest.raises(RedactionIncomplete):

@@ -237,17 +237,20 @@ def _shifted(prev: np.ndarray, k: int, region: Rect) -> np.ndarray:
     return out
 
 
-def _moved(h: Hit, k: int, region: Rect) -> Hit | None:
-    """A box found earlier, moved with the region that scrolled (None: scrolled out)."""
-    left, top, right, bottom = region
+def _moved(h: Hit, k: int, region: Rect) -> list[Hit]:
+    """A box found earlier, and where it went if it moved with the region that scrolled
+    (clipped to the region). Which one still shows its secret is for the pixels to say
+    (`_kept`): a box only partly in the region, or in a part of it that did not move (a
+    header inside the changed rows), may have stayed where it was."""
+    top, bottom = region[1], region[3]
     r = h.rect
-    if not (left <= r[0] and r[2] <= right and top <= r[1] and r[3] <= bottom):
-        return h
+    if not _overlaps(r, region):
+        return [h]
     t, b = max(top, r[1] - k), min(bottom, r[3] - k)
     if t >= b:
-        return None
+        return [h]
     rows = (max(t, h.rows[0] - k), min(b, h.rows[1] - k))
-    return Hit((r[0], t, r[2], b), h.rule, rows if rows[0] < rows[1] else (t, b))
+    return [h, Hit((r[0], t, r[2], b), h.rule, rows if rows[0] < rows[1] else (t, b))]
 
 
 def _overlaps(a: Rect, b: Rect) -> bool:
@@ -477,7 +480,7 @@ class TextMasker:
                 # frame moved the same way, only the rows scrolled in are read
                 k, region = moved
                 prev = _shifted(prev, k, region)
-                old = [m for h in old if (m := _moved(h, k, region)) is not None]
+                old = [m for h in old for m in _moved(h, k, region)]
                 known = [ln for ln in known if not _overlaps(ln, region)]
                 diff = cur != prev
                 self.stats["scrolls"] += 1
