@@ -164,10 +164,15 @@ def test_a_failed_nights_summary_names_what_this_run_raised(tmp_path: Path) -> N
     from worktape.pipeline.summary import failure_reason
 
     log = tmp_path / "worktape_publish-2026-12-03.log"
-    log.write_text("Traceback (most recent call last):\nValueError: last night's cause\n")
+    log.write_text(
+        "Traceback (most recent call last):\n"
+        '  File "worktape/pipeline/tasks.py", line 92, in publish_night\n'
+        "ValueError: last night's cause\n"
+    )
     offset = log.stat().st_size
     with log.open("a") as f:
         f.write(
+            "UserWarning: a warning printed before the failure is not it\n"
             "2026-12-03T12:35:23Z [error    ] Task failed with exception [task]\n"
             "Traceback (most recent call last):\n"
             '  File "worktape/publish/publisher.py", line 392, in publish\n'

@@ -24,9 +24,12 @@ def failure_reason(log: Path, offset: int = 0) -> str | None:
             text = f.read(16_000_000).decode("utf-8", "replace")
     except OSError:
         return None
+    before = ""
     for line in text.splitlines():
-        if m := _RAISED.match(line.strip()):
+        # a traceback's last line follows its indented frames (a warning's does not)
+        if before.startswith(" ") and (m := _RAISED.match(line.strip())):
             return f"{m[1]}: {m[2]}"[:500]
+        before = line
     return None
 
 

@@ -557,7 +557,7 @@ def _check_crops(crops: Sequence[tuple[str, int, bytes]]) -> None:
     for (pid, k, _), hit in zip(crops, found, strict=True):
         if hit is not None:
             raise ProcedureLeak(
-                f"procedure {pid}, step {k}: its crop shows text breaking the {hit[0]} rule "
+                f"procedure {pid}, step {k}: its picture shows text breaking the {hit[0]} rule "
                 f"({masked(hit[1])}); nothing was published"
             )
 
