@@ -335,7 +335,6 @@ def test_a_frame_showing_an_email_blocks_publishing(
     from worktape.core.layout import raw_key
     from worktape.core.storage import LocalStorage
     from worktape.pipeline.runner import run_night
-    from worktape.pipeline.summary import failure_reason
 
     day = DAY + timedelta(days=2)
     start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
@@ -359,11 +358,6 @@ def test_a_frame_showing_an_email_blocks_publishing(
     assert "gate_frames" in message and "bleak0001-000001" in message
     assert "email" in message and "jane.doe" not in message
     assert latest(state).name == before
-    # the summary names what the failed task raised, from this run's part of the log
-    failed = results[-1]
-    assert failed.log is not None
-    reason = failure_reason(failed.log, failed.log_offset)
-    assert reason is not None and reason.startswith("GateFailed: "), reason
 
 
 def test_the_analyst_file_stays_open_while_a_night_runs(
