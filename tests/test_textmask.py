@@ -120,6 +120,44 @@ def test_text_typed_onto_a_line_is_read_around_the_change_without_detecting(
     assert "Inbox" in text, text
 
 
+def terminal(
+    lines: list[str], size: tuple[int, int] = (1920, 300), bottom: int = 250
+) -> Image.Image:
+    """A terminal's last lines in a small font, above the black of the root window."""
+    img = Image.new("RGB", size, "black")
+    d = ImageDraw.Draw(img)
+    d.rectangle((0, 0, size[0], bottom), fill="white")
+    font = ImageFont.truetype(FONT, 11)
+    top = bottom - 4 - 13 * len(lines)
+    for i, line in enumerate(lines):
+        d.text((6, top + 13 * i), line, font=font, fill="black")
+    return img
+
+
+def test_a_long_line_typed_at_a_terminals_bottom_is_read_as_it_grows() -> None:
+    """Typing at a person's pace onto a terminal's last line, a dozen characters between
+    frames, until the line is longer than half the screen and ends in an address. Read
+    in a thin strip above the black below the window, the detector used to lose such a
+    line whole, and the address was stored; the line is read around each change."""
+    masker = TextMasker()
+    head = [f"{n:5d}  total = compute(value, other) + 1  # note" for n in range(10)]
+    typed = (
+        "'Return True if it is a block device.' the quarterly report lists revenue by "
+        "region the open tickets by priority and the pull requests waiting for review "
+        "mail it to dana.whitfield@example.com today"
+    )
+    img = terminal([*head, " 1599  "])
+    masker.mask(1, bgrx(img), *img.size)
+    for n in range(12, len(typed) + 12, 12):
+        img = terminal([*head, " 1599  " + typed[:n]])
+        px = bgrx(img)
+        found = masker.mask(1, px, *img.size)
+    assert found == {"email": 1}
+    text = read(px, img.size)
+    assert "whitfield" not in text and "requests" in text, text
+    assert masker.stats["bands_in_line"] >= masker.stats["frames"] - 2  # no detection
+
+
 @pytest.mark.parametrize("direction", ["up", "down"])
 def test_a_scrolled_screen_reads_only_the_rows_scrolled_in(direction: str) -> None:
     """A terminal scrolls by a line (a list back by one): the frame is the previous one

@@ -292,13 +292,16 @@ def _holding_line(band: tuple[int, int], diff: np.ndarray, lines: list[Rect]) ->
     r0, r1 = band[0] + int(rows[0]), band[0] + int(rows[-1]) + 1
     cols = np.flatnonzero(part.any(axis=0))
     c0, c1 = int(cols[0]), int(cols[-1]) + 1
+    # typed onto the line's end: it starts inside the line or just past its end, and
+    # is no wider than half a piece (what `_window` reads whole); text typed between
+    # two frames can run many characters past where the line ended
     holding = [
         k
         for k in lines
         if k[1] <= r0
         and r1 <= k[3]
-        and k[0] - (k[3] - k[1]) <= c0
-        and c1 <= k[2] + GROW * (k[3] - k[1])
+        and k[0] - (k[3] - k[1]) <= c0 <= k[2] + GROW * (k[3] - k[1])
+        and c1 - c0 <= PIECE * (k[3] - k[1]) // 2
     ]
     return holding[0] if len(holding) == 1 else None
 
@@ -383,6 +386,9 @@ class _Engine:
             # detect at the pixels' own size (up to 2000 px a side), not scaled to 736
             det_limit_type="max",
             det_limit_side_len=2000,
+            # a box scored by its own outline: scored by its bounding rectangle, a long
+            # line a pixel off level scores low and is dropped whole
+            det_score_mode="slow",
         )
 
     def detect(self, img: np.ndarray) -> list[np.ndarray]:
@@ -505,7 +511,7 @@ class TextMasker:
             for r, rule, _, core in self._recognise([(*window, None, crop)], started):
                 new.append(Hit(r, rule, core))
             self.stats["bands_in_line"] += 1
-        for top, bottom, own in _chunks(slow):
+        for top, bottom, own in _chunks(slow, height):
             if time.monotonic() - started > self.deadline:
                 raise RedactionIncomplete("deadline")
             crop = np.ascontiguousarray(bgr[top:bottom, :, :3])
@@ -745,11 +751,14 @@ def _pieces(
     return out
 
 
-def _chunks(bands: list[tuple[int, int]]) -> list[tuple[int, int, tuple[int, int]]]:
+def _chunks(bands: list[tuple[int, int]], height: int) -> list[tuple[int, int, tuple[int, int]]]:
     """Bands cut into chunks of at most CHUNK rows, overlapping by OVERLAP, each with
     the rows it owns: a line is read by the chunk owning its middle row, where it lies
     whole (the detector's memory grows with the image: a whole screen at once takes
-    hundreds of MB)."""
+    hundreds of MB). A chunk shorter than MIN_DET_HEIGHT is grown to it with the
+    frame's own rows around it: the detector misses text in a thin strip, and padding
+    the strip with a copy of its last row can hide a whole line from it (a line above
+    the black below a window was not found at all)."""
     out = []
     for top, bottom in bands:
         start = top
@@ -757,7 +766,13 @@ def _chunks(bands: list[tuple[int, int]]) -> list[tuple[int, int, tuple[int, int
             stop = min(bottom, start + CHUNK)
             own_top = top if start == top else start + OVERLAP // 2
             own_bottom = bottom if stop == bottom else stop - OVERLAP // 2
-            out.append((start, stop, (own_top, own_bottom)))
+            lo, hi = start, stop
+            if hi - lo < MIN_DET_HEIGHT:
+                grow = MIN_DET_HEIGHT - (hi - lo)
+                lo = max(0, lo - grow // 2)
+                hi = min(height, lo + MIN_DET_HEIGHT)
+                lo = max(0, hi - MIN_DET_HEIGHT)
+            out.append((lo, hi, (own_top, own_bottom)))
             if stop == bottom:
                 break
             start = stop - OVERLAP
