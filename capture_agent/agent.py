@@ -37,6 +37,7 @@ from capture_agent.platform import NoDisplayError, open_desktop
 from capture_agent.recorder import Recorder
 from capture_agent.session import BundleSession, FrameEncoder
 from capture_agent.spool import pending, spool_bytes
+from capture_agent.text_reader import TextReader
 from worktape.core.bundle import journal as J
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class Agent:
         self.config_path = config_path or C.config_path()
         self.cfg = C.load(self.config_path)
         self._stop = threading.Event()
-        self.masker: Any = None  # the text masking reader, when it is on
+        self.masker: TextReader | None = None  # the text reader, when masking is on
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
@@ -135,11 +136,9 @@ class Agent:
 
         masker = None
         if cfg.privacy.mask_text:
-            from worktape.core.privacy.screen_text import (
-                TextMasker,  # numpy, onnxruntime: only then
-            )
-
-            masker = self.masker = TextMasker(cfg.privacy.mask_patterns)
+            # the OCR runs in a child process: its models never load into this one
+            masker = self.masker = TextReader(cfg.privacy.mask_patterns)
+            masker.start()
         encoder = FrameEncoder("webp", cfg.capture.frame_scale, masker)
         encoder.start()
         offset = int((datetime.now().astimezone().utcoffset() or timedelta()).total_seconds() // 60)
@@ -225,6 +224,8 @@ class Agent:
                 lookups.stop()
             encoder.stop()
             encoder.join(timeout=30)
+            if masker is not None:
+                masker.close()
             courier.finish(timeout=120)
             self._write_status(rec, courier, running=False)
             desktop.close()

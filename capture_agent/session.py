@@ -2,13 +2,13 @@
 (`worktape.core.bundle.journal`) in `<spool>/open/`; `close()` hands it to the courier.
 
 Frames are finished on a worker thread at low priority: secrets on screen are masked
-(`worktape.core.privacy.screen_text`, on the full-resolution pixels), then the frame is shrunk and
-encoded. The `screenshot` event is written at grab time with an id reserved then, and
-the frame follows; a frame the worker cannot finish, or one that finds the worker too
-far behind, is dropped and counted (its event goes at sealing). Closing waits for this
-bundle's frames,
-then marks the journal closed; the courier process (`capture_agent/courier.py`) seals it
-into `<spool>/outbox/` and uploads it. Nothing here loads pyarrow or boto3.
+(on the full-resolution pixels, read by the text reader process,
+`capture_agent/text_reader.py`), then the frame is shrunk and encoded. The `screenshot`
+event is written at grab time with an id reserved then, and the frame follows; a frame
+the worker cannot finish, or one that finds the worker too far behind, is dropped and
+counted (its event goes at sealing). Closing waits for this bundle's frames, then marks
+the journal closed; the courier process (`capture_agent/courier.py`) seals it into
+`<spool>/outbox/` and uploads it. Nothing here loads pyarrow or boto3.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from capture_agent import frames as F
 from worktape import __version__
 from worktape.core.bundle.journal import BundleJournal
 
-if TYPE_CHECKING:  # the reader loads numpy and onnxruntime: only when text masking is on
-    from worktape.core.privacy.screen_text import TextMasker
+if TYPE_CHECKING:
+    from capture_agent.text_reader import TextReader
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def store_frame(
 class FrameEncoder(threading.Thread):
     """Masks text, shrinks and encodes frames in order, and hands them to their bundle."""
 
-    def __init__(self, fmt: str, scale: float, masker: TextMasker | None = None) -> None:
+    def __init__(self, fmt: str, scale: float, masker: TextReader | None = None) -> None:
         super().__init__(name="frame-encoder", daemon=True)
         self.fmt, self.scale, self.masker = fmt, scale, masker
         # a short queue bounds memory; when it is full a frame is dropped, never waited
@@ -58,7 +58,7 @@ class FrameEncoder(threading.Thread):
         self.jobs: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=4)
 
     def run(self) -> None:
-        from worktape.core.privacy.screen_text import RedactionIncomplete, lower_priority
+        from worktape.core.privacy.reading import RedactionIncomplete, lower_priority
 
         lower_priority()
         while (job := self.jobs.get()) is not None:

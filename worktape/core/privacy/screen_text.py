@@ -14,18 +14,16 @@ Reading a whole 1920x1080 screen costs seconds of CPU, so the work follows what 
   its pixels), so a window brought back or a list scrolled costs detection only.
 
 It runs on full-resolution pixels (at half scale, normal terminal text is unreadable to
-the recogniser), on the frame worker thread at low priority with one onnxruntime
-thread, never on the input path. Anything it cannot finish raises: the caller drops the
+the recogniser), with one onnxruntime thread, never on the input path: on the laptop,
+in a low-priority process of its own (`capture_agent/text_reader.py`), so the capture
+process never loads the models. Anything it cannot finish raises: the caller drops the
 frame and counts why (privacy fails closed).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import re
-import threading
 import time
 import unicodedata
 from collections import Counter, OrderedDict
@@ -36,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from worktape.core.privacy.policy import Rect
+from worktape.core.privacy.reading import RedactionIncomplete
 from worktape.core.privacy.rules import CARD_RE, TOKEN_RE, _digits, luhn_ok
 
 PAD = 24  # rows read above and below a changed band: a whole line up to this tall
@@ -49,10 +48,6 @@ GROW = 3  # line-heights past a known line's end where a change is text typed on
 SCROLL_ROWS = 64  # changed rows before a frame is tried as the previous one scrolled
 WORDS = 5  # words each side of a change read with it (a card or phone is up to four)
 GAP = 0.3  # of a line's height: blank columns at least this wide part two words
-
-
-class RedactionIncomplete(Exception):
-    """The frame could not be fully read in time: it must not be stored."""
 
 
 # letters an OCR reads for digits; a number is matched on a copy with these swapped back
@@ -471,6 +466,13 @@ class TextMasker:
     def mask(self, monitor: int, pixels: bytearray, width: int, height: int) -> Counter[str]:
         """Find and paint secrets on a monitor's BGRX pixels (full resolution), in place.
         Returns the masked boxes per rule; raises if the frame was not fully read."""
+        hits = self.find(monitor, pixels, width, height)
+        _paint(np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 4), hits)
+        return Counter(h.rule for h in hits)
+
+    def find(self, monitor: int, pixels: bytes | bytearray, width: int, height: int) -> list[Hit]:
+        """The boxes to paint on a monitor's BGRX pixels (full resolution), from what
+        changed since its previous frame; raises if the frame was not fully read."""
         started, cpu = time.monotonic(), time.thread_time()
         cur = np.frombuffer(pixels, dtype=np.uint32).reshape(height, width)
         prev = self._prev.get(monitor)
@@ -528,17 +530,16 @@ class TextMasker:
             known = [k for k in known if not own[0] <= (k[1] + k[3]) // 2 < own[1]]
             known += [(b[0], b[1] + top, b[2], b[3] + top) for b in seen]
         self._lines[monitor] = known
-        self._prev[monitor] = cur.copy()  # before painting: what the screen showed
+        self._prev[monitor] = cur.copy()  # not what the caller paints: what the screen showed
         # a box whose pixels did not change shows what it showed: painted again unread
         kept = [h for h in old if _kept(h, diff, read)]
         hits = _outermost(kept + new)
         self._hits[monitor] = hits
-        _paint(bgr, hits)
         self.stats["frames"] += 1
         self.stats["bands"] += len(bands)
         self.stats["rows_read"] += sum(b - t for t, b in bands)
         self.stats["cpu_ms"] += int(1000 * (time.thread_time() - cpu))
-        return Counter(h.rule for h in hits)
+        return hits
 
     def scan(self, bgr: np.ndarray) -> list[tuple[str, str]]:
         """Every secret readable in a whole image (BGR): (rule, the text read). For
@@ -785,10 +786,3 @@ def _paint(bgrx: np.ndarray, hits: list[Hit]) -> None:
         x0, x1, y0, y1 = max(0, left), min(w, right), max(0, top), min(h, bottom)
         if x0 < x1 and y0 < y1:
             bgrx[y0:y1, x0:x1] = (0, 0, 0, 255)
-
-
-def lower_priority() -> None:
-    """Run the calling thread (and the onnxruntime threads it starts) at low priority."""
-    # not on every OS: where it fails, the work still runs off the input path
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
