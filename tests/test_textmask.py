@@ -115,6 +115,7 @@ def test_text_typed_onto_a_line_is_read_around_the_change_without_detecting(
         masker.mask(1, px, *size)
     assert masker.stats["bands"] - masker.stats["bands_in_line"] == detected
     assert masker.stats["bands_in_line"] == len(typed.replace(" ", ""))  # a space shows nothing
+    assert masker.stats["words_reused"] > 0  # the words before the change were read once
     text = read(px, size)
     assert "whitfield" not in text and secret not in text, text
     assert "Inbox" in text, text
@@ -156,6 +157,28 @@ def test_a_long_line_typed_at_a_terminals_bottom_is_read_as_it_grows() -> None:
     text = read(px, img.size)
     assert "whitfield" not in text and "requests" in text, text
     assert masker.stats["bands_in_line"] >= masker.stats["frames"] - 2  # no detection
+    assert masker.stats["words_reused"] > masker.stats["frames"]
+
+
+def test_a_card_typed_a_group_a_frame_is_masked_from_words_read_before() -> None:
+    """Each group of a card number typed between two frames: when the last one shows,
+    the first three come from the word cache (their pixels were read in earlier
+    frames) and the card is found across them."""
+    masker = TextMasker()
+    size = (1400, 120)
+    head = "Reply to the customer about the refund, then charge "
+    masker.mask(1, bgrx(screen(["Inbox", head], size)), *size)
+    typed = ""
+    for group in ["4539", "1488", "0343", "6467 today"]:
+        typed += group + " "
+        img = screen(["Inbox", head + typed], size)
+        px = bgrx(img)
+        found = masker.mask(1, px, *size)
+    assert set(found) == {"card"}  # a box per word it spans
+    assert masker.stats["words_reused"] >= 3
+    text = read(px, size)
+    assert not any(g in text for g in ("4539", "1488", "0343", "6467")), text
+    assert "refund" in text and "today" in text, text
 
 
 @pytest.mark.parametrize("direction", ["up", "down"])

@@ -40,6 +40,7 @@ from worktape.core.privacy.rules import CARD_RE, TOKEN_RE, _digits, luhn_ok
 PAD = 24  # rows read above and below a changed band: a whole line up to this tall
 JOIN_GAP = 2.5  # boxes on one line closer than this many line heights are read as one
 CACHE_LINES = 4096
+CACHE_WORDS = 4096
 MIN_DET_HEIGHT = 128
 CHUNK = 320  # rows detected at once
 OVERLAP = 64  # rows two chunks share: a line up to 32 px tall lies whole in one
@@ -341,6 +342,25 @@ def _after_words(blank: np.ndarray, gap: int) -> int:
     return n
 
 
+def _words(core: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """The column ranges of the words in a line's middle rows (one value per pixel):
+    runs of columns that are not all background, apart by at least `gap` blank ones."""
+    values, counts = np.unique(core, return_counts=True)
+    ink = np.flatnonzero(~(core == values[counts.argmax()]).all(axis=0))
+    if ink.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(ink) > gap)
+    starts = np.concatenate(([ink[0]], ink[breaks + 1]))
+    ends = np.concatenate((ink[breaks] + 1, [ink[-1] + 1]))
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def _digest(pixels: np.ndarray) -> bytes:
+    return hashlib.blake2b(
+        np.ascontiguousarray(pixels).tobytes() + repr(pixels.shape).encode(), digest_size=16
+    ).digest()
+
+
 def _core(top: int, bottom: int) -> tuple[int, int]:
     """The middle half of a detected box's rows: the detector widens boxes past the
     glyphs, into the neighbouring lines, and a change there is not a change here."""
@@ -434,6 +454,8 @@ class TextMasker:
         # inside one of them is read without detecting again
         self._lines: dict[int, list[Rect]] = {}
         self._cache: OrderedDict[bytes, _Line] = OrderedDict()
+        # the text of single words by their pixels (a line's rows, a word's columns)
+        self._word_cache: OrderedDict[bytes, str] = OrderedDict()
         # every key set here: the status writer copies it from another thread
         self.stats: Counter[str] = Counter(
             dict.fromkeys(
@@ -441,6 +463,7 @@ class TextMasker:
                     "frames",
                     "bands",
                     "bands_in_line",
+                    "words_reused",
                     "scrolls",
                     "rows_read",
                     "lines_read",
@@ -508,9 +531,8 @@ class TextMasker:
                 raise RedactionIncomplete("deadline")
             window, grown = _window(line, diff, cur)
             known = [grown if k == line else k for k in known]
-            crop = np.ascontiguousarray(bgr[window[1] : window[3], window[0] : window[2], :3])
             read.append(window)
-            for r, rule, _, core in self._recognise([(*window, None, crop)], started):
+            for r, rule, _, core in self._secrets(self._typed(window, diff, cur, bgr, started)):
                 new.append(Hit(r, rule, core))
             self.stats["bands_in_line"] += 1
         for top, bottom, own in _chunks(slow, height):
@@ -600,11 +622,86 @@ class TextMasker:
             read += [p[:4] for p in pieces]
         return self._recognise(pieces, started)
 
+    def _typed(
+        self,
+        window: Rect,
+        diff: np.ndarray,
+        cur: np.ndarray,
+        bgr: np.ndarray,
+        started: float,
+    ) -> list[_Box]:
+        """The text of a window of a line being typed onto, as boxes: each word before
+        the change that shows exactly the pixels of a word read before is taken from
+        the word cache; the rest of the window, from the first word that is not, is
+        recognised (and its words cached when they line up with its pixels). Typing
+        between two frames changes a word or two; the words before it, which a secret
+        typed there may begin with, are read once."""
+        left, top, right, bottom = window
+        h = bottom - top
+        gap = max(2, round(GAP * h))
+        words = _words(cur[slice(*_core(top, bottom)), left:right], gap)
+        changed = np.flatnonzero(diff[top:bottom, left:right].any(axis=0))
+        c0 = int(changed[0]) if changed.size else right - left
+        reused: list[_Box] = []
+        start = 0
+        for i, (a, b) in enumerate(words):
+            if b + gap > c0:  # touches the change: read anew
+                break
+            text = self._word_cache.get(_digest(bgr[top:bottom, left + a : left + b, :3]))
+            if text is None:
+                break
+            reused.append(_Box(left + a, top, left + b, bottom, _Line(text, [])))
+            start = min(b + gap, words[i + 1][0]) if i + 1 < len(words) else b + gap
+        self.stats["words_reused"] += len(reused)
+        if start >= right - left:
+            return reused
+        x0 = left + start
+        crop = np.ascontiguousarray(bgr[top:bottom, x0:right, :3])
+        (box,) = self._boxes([(x0, top, right, bottom, None, crop)], started)
+        self._learn(box, [(a - start, b - start) for a, b in words if a >= start], bgr)
+        return [*reused, box]
+
+    def _learn(self, box: _Box, words: list[tuple[int, int]], bgr: np.ndarray) -> None:
+        """Cache the words of a recognised box by their pixels (`words`: the column
+        ranges of the words its pixels show, relative to the box). Each character goes
+        to the word whose columns hold the middle of its cell; nothing is cached when
+        the recogniser gave no cells, or a character falls between words or out of
+        order (the next frame then reads the window whole)."""
+        line = box.line
+        if len(line.chars) != len(line.text):
+            return
+        texts = [""] * len(words)
+        slack = max(2, round(GAP * (box.bottom - box.top))) // 2 + 1
+        last = 0
+        for ch, (x0, x1) in zip(line.text, line.chars, strict=True):
+            if ch.isspace():
+                continue
+            mid = (x0 + x1) / 2
+            into = [i for i, (a, b) in enumerate(words) if a - slack <= mid <= b + slack]
+            if len(into) != 1 or into[0] < last:
+                return
+            last = into[0]
+            texts[last] += ch
+        for (a, b), text in zip(words, texts, strict=True):
+            if text:
+                key = _digest(bgr[box.top : box.bottom, box.left + a : box.left + b, :3])
+                self._word_cache[key] = text
+                self._word_cache.move_to_end(key)
+        while len(self._word_cache) > CACHE_WORDS:
+            self._word_cache.popitem(last=False)
+
     def _recognise(
         self, pieces: list[tuple[int, int, int, int, int | None, np.ndarray]], started: float | None
     ) -> list[_Found]:
         """Recognise the pieces (through the cache of lines already read) and return the
         secrets in their text."""
+        return self._secrets(self._boxes(pieces, started))
+
+    def _boxes(
+        self, pieces: list[tuple[int, int, int, int, int | None, np.ndarray]], started: float | None
+    ) -> list[_Box]:
+        """The pieces with their text, recognised through the cache of lines already
+        read."""
         eng = self.engine
         keys = [
             hashlib.blake2b(c.tobytes() + repr(c.shape).encode(), digest_size=16).digest()
@@ -625,7 +722,7 @@ class TextMasker:
             lines.append(_Box(left, top, right, bottom, self._cache[k], group))
         while len(self._cache) > CACHE_LINES:
             self._cache.popitem(last=False)
-        return self._secrets(lines)
+        return lines
 
     def _secrets(self, boxes: list[_Box]) -> list[_Found]:
         """Join the boxes of each text line, match the rules on its text, and return the
