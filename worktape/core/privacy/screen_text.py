@@ -703,10 +703,7 @@ class TextMasker:
         """The pieces with their text, recognised through the cache of lines already
         read."""
         eng = self.engine
-        keys = [
-            hashlib.blake2b(c.tobytes() + repr(c.shape).encode(), digest_size=16).digest()
-            for *_, c in pieces
-        ]
+        keys = [_digest(c) for *_, c in pieces]
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         self.stats["lines_cached"] += len(keys) - len(missing)
         self.stats["lines_read"] += len(missing)
