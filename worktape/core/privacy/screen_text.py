@@ -47,6 +47,7 @@ OVERLAP = 64  # rows two chunks share: a line up to 32 px tall lies whole in one
 PIECE = 48  # line-heights of text recognised at once
 GROW = 3  # line-heights past a known line's end where a change is text typed onto it
 SCROLL_ROWS = 64  # changed rows before a frame is tried as the previous one scrolled
+KEEP_CHANGED = 0.05  # share of a masked box's pixels that may change and it stays
 WORDS = 5  # words each side of a change read with it (a card or phone is up to four)
 GAP = 0.3  # of a line's height: blank columns at least this wide part two words
 
@@ -174,14 +175,15 @@ class Hit:
 _Found = tuple[Rect, str, str, tuple[int, int]]
 
 
-def _kept(h: Hit, diff: np.ndarray, read: list[Rect]) -> bool:
-    """Whether a box found earlier is painted again unread: its own pixels did not
-    change, and no region read in this frame holds it (what was read decides anew, so
-    a box found in a half-typed word does not outlive the word)."""
-    if diff[max(0, h.rows[0]) : h.rows[1], h.rect[0] : h.rect[2]].any():
-        return False
-    mid = (h.rows[0] + h.rows[1]) // 2
-    return not any(r[0] <= h.rect[0] and h.rect[2] <= r[2] and r[1] <= mid < r[3] for r in read)
+def _kept(h: Hit, diff: np.ndarray) -> bool:
+    """Whether a box found earlier is painted again: its pixels still show what was
+    found there, changed in under KEEP_CHANGED of them (a sliver, such as the ascenders
+    of a line typed below reaching into its rows, is no new text). Even when this frame
+    reads the line again: the recogniser does not read the same pixels the same way in
+    every crop, and a second read that misses a secret must not unmask it. A box kept
+    over text that changed a little masks too much, never too little."""
+    core = diff[max(0, h.rows[0]) : h.rows[1], h.rect[0] : h.rect[2]]
+    return core.size == 0 or float(core.mean()) < KEEP_CHANGED
 
 
 def _scrolled(prev: np.ndarray, cur: np.ndarray, diff: np.ndarray) -> tuple[int, Rect] | None:
@@ -517,7 +519,6 @@ class TextMasker:
                 self.stats["scrolls"] += 1
             bands = _bands(np.flatnonzero(diff.any(axis=1)), height, old)
         new: list[Hit] = []
-        read: list[Rect] = []  # the regions recognised in this frame
         bgr = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 4)
         slow: list[tuple[int, int]] = []
         for band in bands:
@@ -531,7 +532,6 @@ class TextMasker:
                 raise RedactionIncomplete("deadline")
             window, grown = _window(line, diff, cur)
             known = [grown if k == line else k for k in known]
-            read.append(window)
             for r, rule, _, core in self._secrets(self._typed(window, diff, cur, bgr, started)):
                 new.append(Hit(r, rule, core))
             self.stats["bands_in_line"] += 1
@@ -541,20 +541,16 @@ class TextMasker:
             crop = np.ascontiguousarray(bgr[top:bottom, :, :3])
             owned = (own[0] - top, own[1] - top)
             seen: list[Rect] = []
-            pieces: list[Rect] = []
-            for r, rule, _, core in self._read(
-                crop, started, diff[top:bottom], owned, seen, pieces
-            ):
+            for r, rule, _, core in self._read(crop, started, diff[top:bottom], owned, seen):
                 rect = (r[0], r[1] + top, r[2], r[3] + top)
                 new.append(Hit(rect, rule, (core[0] + top, core[1] + top)))
-            read += [(p[0], p[1] + top, p[2], p[3] + top) for p in pieces]
             # the lines of the rows this chunk owns are now the ones it detected
             known = [k for k in known if not own[0] <= (k[1] + k[3]) // 2 < own[1]]
             known += [(b[0], b[1] + top, b[2], b[3] + top) for b in seen]
         self._lines[monitor] = known
         self._prev[monitor] = cur.copy()  # not what the caller paints: what the screen showed
         # a box whose pixels did not change shows what it showed: painted again unread
-        kept = [h for h in old if _kept(h, diff, read)]
+        kept = [h for h in old if _kept(h, diff)]
         hits = _outermost(kept + new)
         self._hits[monitor] = hits
         self.stats["frames"] += 1
@@ -581,13 +577,11 @@ class TextMasker:
         diff: np.ndarray | None = None,
         own: tuple[int, int] | None = None,
         seen: list[Rect] | None = None,
-        read: list[Rect] | None = None,
     ) -> list[_Found]:
         """Detect the text lines of `img` and recognise those whose middle row is in
         `own` and whose rows show a change in `diff` (all lines without them); of a long
         line cut into pieces, only the pieces over changed columns. Every line whose
-        middle row is in `own` goes to `seen`, and every region recognised to `read`.
-        Returns the secrets."""
+        middle row is in `own` goes to `seen`. Returns the secrets."""
         eng = self.engine
         boxes = eng.detect(img)
         if diff is not None and own is not None:
@@ -618,8 +612,6 @@ class TextMasker:
                 if p[4] is None
                 or diff[_core(p[1], p[3])[0] : _core(p[1], p[3])[1], p[0] : p[2]].any()
             ]
-        if read is not None:
-            read += [p[:4] for p in pieces]
         return self._recognise(pieces, started)
 
     def _typed(
