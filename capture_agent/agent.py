@@ -39,6 +39,7 @@ from capture_agent.session import BundleSession, FrameEncoder
 from capture_agent.spool import pending, spool_bytes
 from capture_agent.text_reader import TextReader
 from worktape.core.bundle import journal as J
+from worktape.core.privacy.policy import Privacy
 
 if TYPE_CHECKING:
     from capture_agent.elements import ElementLookups
@@ -87,6 +88,7 @@ class Agent:
         self.cfg = C.load(self.config_path)
         self._stop = threading.Event()
         self.masker: TextReader | None = None  # the text reader, when masking is on
+        self._encoder: FrameEncoder
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
@@ -134,12 +136,8 @@ class Agent:
         )
         courier.kick()  # what a previous run left: seal it, upload what waits
 
-        masker = None
-        if cfg.privacy.mask_text:
-            # the OCR runs in a child process: its models never load into this one
-            masker = self.masker = TextReader(cfg.privacy.mask_patterns)
-            masker.start()
-        encoder = FrameEncoder("webp", cfg.capture.frame_scale, masker)
+        encoder = self._encoder = FrameEncoder("webp", cfg.capture.frame_scale)
+        self._set_text_masking(cfg.privacy)
         encoder.start()
         offset = int((datetime.now().astimezone().utcoffset() or timedelta()).total_seconds() // 60)
         consent = {
@@ -224,8 +222,8 @@ class Agent:
                 lookups.stop()
             encoder.stop()
             encoder.join(timeout=30)
-            if masker is not None:
-                masker.close()
+            if self.masker is not None:
+                self.masker.close()
             courier.finish(timeout=120)
             self._write_status(rec, courier, running=False)
             desktop.close()
@@ -257,9 +255,33 @@ class Agent:
 
     def _reload(self, rec: Recorder) -> None:
         new = C.load(self.config_path)
+        # never a frame stored unmasked that the bundle does not count as such: masking
+        # turned on starts before the recorder stops counting frames unmasked, and
+        # turned off stops after it starts
+        off = self.cfg.privacy.mask_text and not new.privacy.mask_text
+        if not off:
+            self._set_text_masking(new.privacy)
         self.cfg.privacy = new.privacy
         self.cfg.paused_until = new.paused_until
         rec.cfg = self.cfg
+        if off:
+            self._set_text_masking(new.privacy)
+
+    def _set_text_masking(self, privacy: Privacy) -> None:
+        """Text masking as `privacy` says: a text reader started when it is on (the OCR
+        runs in a child process: its models never load into this one), a new one when
+        the patterns changed (it reads its first frame whole), none when it is off."""
+        old = self.masker
+        want = list(privacy.mask_patterns) if privacy.mask_text else None
+        if old is not None and old.patterns == want:
+            return
+        new = None
+        if want is not None:
+            new = TextReader(want)
+            new.start()
+        self.masker = self._encoder.masker = new
+        if old is not None:
+            old.close()  # after a frame it is reading
 
     def _apply_pause(self, rec: Recorder, over_quota: bool = False) -> None:
         reason = "user" if self.cfg.paused() else ("quota" if over_quota else None)

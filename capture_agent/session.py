@@ -63,11 +63,16 @@ class FrameEncoder(threading.Thread):
         lower_priority()
         while (job := self.jobs.get()) is not None:
             sess, sid, monitor, grab, trigger, ts = job
+            masker = self.masker  # the agent swaps it when the config changes
             try:
                 img = grab
-                if self.masker is not None:
+                if masker is not None and not isinstance(grab, F.Grab):
+                    # queued, already shrunk, just before masking was turned on
+                    sess.count("frames_dropped_text_error")
+                    continue
+                if masker is not None:
                     try:
-                        found = self.masker.mask(grab.monitor, grab.bgra, grab.width, grab.height)
+                        found = masker.mask(grab.monitor, grab.bgra, grab.width, grab.height)
                     except RedactionIncomplete:
                         sess.count("frames_dropped_text_deadline")
                         continue
@@ -79,6 +84,7 @@ class FrameEncoder(threading.Thread):
                         sess.count(f"pixels_{rule}", n)
                     if found:
                         sess.count("frames_masked_text")
+                if isinstance(grab, F.Grab):  # full size, for the masker: shrunk now
                     img = F.prepare(grab, self.scale)
                 store_frame(sess.journal, sid, monitor, F.encode(img, fmt=self.fmt), trigger, ts)
             except Exception:  # a frame lost is logged; capture goes on
@@ -147,7 +153,8 @@ class BundleSession:
         if self.encoder is None:
             store_frame(self.journal, sid, grab.monitor, F.encode(grab), trigger, ts)
         else:
-            if self.encoder.masker is not None:
+            masker = self.encoder.masker
+            if masker is not None:
                 # the worker paints in place: it gets its own full-resolution copy
                 job: Any = F.Grab(grab.monitor, grab.width, grab.height, bytearray(grab.bgra))
             else:
@@ -155,7 +162,7 @@ class BundleSession:
             try:
                 self.encoder.jobs.put_nowait((self, sid, grab.monitor, job, trigger, ts))
             except queue.Full:
-                if self.encoder.masker is None:  # no privacy step: waiting is safe
+                if masker is None:  # no privacy step: waiting is safe
                     self.encoder.jobs.put((self, sid, grab.monitor, job, trigger, ts))
                 else:
                     self.count("frames_dropped_text_backlog")

@@ -64,6 +64,7 @@ class TextReader:
         self._send: Connection | None = None
         self._recv: Connection | None = None
         self._ready = False
+        self._closed = False
         self._retry_at = 0.0
         self._lock = threading.Lock()
         # the reader's counts, over every child it started (the status file shows them)
@@ -86,6 +87,8 @@ class TextReader:
 
     def mask(self, monitor: int, pixels: bytearray, width: int, height: int) -> Counter[str]:
         with self._lock:
+            if self._closed:  # replaced (the config changed) while a frame waited
+                raise TextReaderUnavailable("the text reader was closed")
             if self._proc is None:
                 if time.monotonic() < self._retry_at:
                     raise TextReaderUnavailable("the text reader could not start")
@@ -119,6 +122,7 @@ class TextReader:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._stop(kill=False)
 
     def _spawn(self) -> None:

@@ -163,3 +163,78 @@ def test_secrets_shown_on_screen_are_masked_in_stored_frames(desk: Desk, tmp_pat
             changed[k] = changed.get(k, 0) + v
     assert changed.get("pixels_email", 0) >= 1 and changed.get("pixels_card", 0) >= 1
     assert changed.get("pixels_phone", 0) >= 1 and changed.get("frames_masked_text", 0) >= 1
+
+
+def test_text_masking_turned_on_while_the_agent_runs_masks_the_next_frames(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A contributor who recorded with `privacy.mask_text = false` turns it on, then adds
+    a pattern, without restarting the agent: the frames after each change are masked by
+    it, and the bundle counts the frames stored before it unmasked. (Before, turning it
+    on changed nothing but the counts. And this test found a second leak: the word
+    typed below the address reached into its box, the line was read again, the "@" was
+    misread, and the address was stored from the second masked frame on.)"""
+    from datetime import UTC, datetime
+
+    from PIL import Image
+
+    from capture_agent import config as C
+    from worktape.core.privacy.screen_text import pixel_spans
+
+    record = tmp_path / "record.txt"
+    record.write_text(
+        "Customer record EMP-204417   Status: active\n"
+        "Email: dana.whitfield@northwind-example.com   Tier: gold\n"
+    )
+    env = {
+        **configure(tmp_path, storage_url=str(tmp_path / "bucket"), frame_scale=1.0),
+        "DISPLAY": desk.display,
+    }
+    path = Path(env["WORKTAPE_AGENT_CONFIG"])
+    cfg = C.load(path)
+    cfg.privacy.mask_text = False
+    C.save(cfg, path)
+    crm = desk.terminal("CRM - Customer record", "80x6+60+500", showing=record)
+    desk.focus(crm)
+    agent = RunningAgent(env)
+
+    def clicks() -> datetime:
+        """Type a word (the screen changes, so a frame is stored) and click, twice."""
+        started = datetime.now(UTC)
+        for x in (200, 400):
+            desk.xdo("type", "--delay", "40", "noted ")
+            desk.xdo("mousemove", "--sync", str(x), "540", "click", "1")
+            time.sleep(2.0)
+        return started
+
+    clicks()
+    cfg.privacy.mask_text = True
+    C.save(cfg, path)
+    time.sleep(2.0)  # the agent sees the change on its next turn and starts the reader
+    masked_from = clicks()
+    cfg.privacy.mask_patterns = ["EMP-[0-9]{6}"]
+    C.save(cfg, path)
+    time.sleep(2.0)
+    pattern_from = clicks()
+    agent.stop()
+
+    storage = LocalStorage(tmp_path / "bucket")
+    frames: list[tuple[datetime, str]] = []
+    for info in storage.list("raw/"):
+        b = read_bundle(storage.root / info.key, frames="extract", extract_to=tmp_path / info.key)
+        assert b.frames_dir is not None
+        changed = b.manifest["redaction"]["changed"]
+        assert changed.get("frames_text_unmasked", 0) >= 1  # those before it was on
+        for row in b.screenshots.to_pylist():
+            data = (b.frames_dir / "screenshots" / f"{row['screenshot_id']}.webp").read_bytes()
+            img = Image.open(io.BytesIO(data)).convert("RGB")
+            frames.append((row["ts"], " ".join(read_text(img))))
+    before = [t for ts, t in frames if ts < masked_from]
+    after = [t for ts, t in frames if ts >= masked_from]
+    assert any("whitfield" in t for t in before), before  # the test saw it unmasked
+    assert after, "frames were stored after masking was turned on"
+    for text in after:
+        assert "whitfield" not in text and not pixel_spans(text), text
+        assert "Status" in text, text
+    late = [t for ts, t in frames if ts >= pattern_from]
+    assert late and all("204417" not in t for t in late), late
