@@ -66,8 +66,10 @@ class FrameEncoder(threading.Thread):
             masker = self.masker  # the agent swaps it when the config changes
             try:
                 img = grab
-                if masker is not None and not isinstance(grab, F.Grab):
-                    # queued, already shrunk, just before masking was turned on
+                if (masker is None) == isinstance(grab, F.Grab):
+                    # queued across a switch of text masking: shrunk just before it was
+                    # turned on, or kept full size to be masked just before it was
+                    # turned off (counted then as masked): neither is stored
                     sess.count("frames_dropped_text_error")
                     continue
                 if masker is not None:
@@ -84,8 +86,7 @@ class FrameEncoder(threading.Thread):
                         sess.count(f"pixels_{rule}", n)
                     if found:
                         sess.count("frames_masked_text")
-                if isinstance(grab, F.Grab):  # full size, for the masker: shrunk now
-                    img = F.prepare(grab, self.scale)
+                    img = F.prepare(grab, self.scale)  # full size for the masker: now shrunk
                 store_frame(sess.journal, sid, monitor, F.encode(img, fmt=self.fmt), trigger, ts)
             except Exception:  # a frame lost is logged; capture goes on
                 log.exception("could not encode frame %s", sid)

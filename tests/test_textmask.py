@@ -258,6 +258,37 @@ def test_a_frame_whose_reading_fails_is_dropped_and_counted_fake_masker(tmp_path
     assert not list(work.rglob("*.webp"))  # nothing stored unmasked
 
 
+def test_a_frame_queued_across_a_switch_of_masking_is_dropped_placeholder_masker(
+    tmp_path: Path,
+) -> None:
+    """A frame grabbed while text masking was on (queued full size, to be masked) that
+    the worker reaches after it was turned off is not stored unmasked: it was counted
+    as masked. (The placeholder only makes the session queue it full size.)"""
+    from capture_agent.session import BundleSession, FrameEncoder
+
+    enc = FrameEncoder("webp", 0.5)
+    enc.masker = object()  # type: ignore[assignment]  # masking on when the frame is grabbed
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    sess = BundleSession(
+        spool=tmp_path,
+        device_id="d1",
+        contributor_id="c1",
+        started_at=now,
+        screens=[{"monitor": 1, "left": 0, "top": 0, "width": 64, "height": 32}],
+        consent={"policy_version": "2026-11", "granted_at": "2026-11-01T00:00:00.000000Z"},
+        utc_offset_minutes=0,
+        encoder=enc,
+    )
+    assert sess.frame(F.Grab(1, 64, 32, bytearray(64 * 32 * 4)), "action", now) is not None
+    enc.masker = None  # turned off before the worker reaches the frame
+    enc.start()
+    work = sess.close(now)
+    enc.stop()
+    enc.join(5)
+    assert sess.frame_changes["frames_dropped_text_error"] == 1
+    assert not list(work.rglob("*.webp"))
+
+
 def test_an_invalid_mask_pattern_stops_the_agent_with_one_line(tmp_path: Path) -> None:
     from tests.agentkit import cli
 
