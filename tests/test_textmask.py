@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from capture_agent import frames as F
+from capture_agent.session import BundleSession, FrameEncoder
 from worktape.core.privacy.screen_text import RedactionIncomplete, TextMasker, pixel_spans
 
 FONT = "DejaVuSansMono.ttf"
@@ -231,14 +232,11 @@ class _FailingMaskerFake(TextMasker):
         raise RuntimeError("onnxruntime could not run")
 
 
-def test_a_frame_whose_reading_fails_is_dropped_and_counted_fake_masker(tmp_path: Path) -> None:
-    """The encoder drops a frame the masker fails on; sealing drops its event."""
-    from capture_agent.session import BundleSession, FrameEncoder
+def _session(tmp_path: Path, enc: FrameEncoder, now: datetime) -> BundleSession:
+    """An open bundle on one 64x32 screen whose frames go through `enc`."""
+    from capture_agent.session import BundleSession
 
-    enc = FrameEncoder("webp", 0.5, _FailingMaskerFake())
-    enc.start()
-    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
-    sess = BundleSession(
+    return BundleSession(
         spool=tmp_path,
         device_id="d1",
         contributor_id="c1",
@@ -248,6 +246,14 @@ def test_a_frame_whose_reading_fails_is_dropped_and_counted_fake_masker(tmp_path
         utc_offset_minutes=0,
         encoder=enc,
     )
+
+
+def test_a_frame_whose_reading_fails_is_dropped_and_counted_fake_masker(tmp_path: Path) -> None:
+    """The encoder drops a frame the masker fails on; sealing drops its event."""
+    enc = FrameEncoder("webp", 0.5, _FailingMaskerFake())
+    enc.start()
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    sess = _session(tmp_path, enc, now)
     grab = F.Grab(1, 64, 32, bytearray(64 * 32 * 4))
     sid = sess.frame(grab, "action", now)
     assert sid is not None
@@ -264,21 +270,10 @@ def test_a_frame_queued_across_a_switch_of_masking_is_dropped_placeholder_masker
     """A frame grabbed while text masking was on (queued full size, to be masked) that
     the worker reaches after it was turned off is not stored unmasked: it was counted
     as masked. (The placeholder only makes the session queue it full size.)"""
-    from capture_agent.session import BundleSession, FrameEncoder
-
     enc = FrameEncoder("webp", 0.5)
     enc.masker = object()  # type: ignore[assignment]  # masking on when the frame is grabbed
     now = datetime(2026, 12, 1, 9, tzinfo=UTC)
-    sess = BundleSession(
-        spool=tmp_path,
-        device_id="d1",
-        contributor_id="c1",
-        started_at=now,
-        screens=[{"monitor": 1, "left": 0, "top": 0, "width": 64, "height": 32}],
-        consent={"policy_version": "2026-11", "granted_at": "2026-11-01T00:00:00.000000Z"},
-        utc_offset_minutes=0,
-        encoder=enc,
-    )
+    sess = _session(tmp_path, enc, now)
     assert sess.frame(F.Grab(1, 64, 32, bytearray(64 * 32 * 4)), "action", now) is not None
     enc.masker = None  # turned off before the worker reaches the frame
     enc.start()
