@@ -7,9 +7,15 @@ frame worker hands each full-resolution frame to the child and gets back the box
 paint; it paints them itself, on the pixels it then shrinks and encodes.
 
     capture process                      text reader (python -m capture_agent.text_reader)
-    FrameEncoder --(monitor, w, h)-->    TextMasker.find() on the pixels
-                 --pixels (BGRX)--->
+    FrameEncoder --(monitor, w, h,  -->  TextMasker.find() on the pixels
+                    buffer path)
                  <--boxes, stats-----
+
+The pixels go through a memory-mapped file both processes map (in /dev/shm where there
+is one), not through the pipe: a frame is 8 MB, and a pipe takes it in 64 KB writes,
+each copied twice and each a system call on both sides. One frame is in flight at a
+time, so one buffer serves; it is replaced when a larger monitor's frame comes, and
+with each new child.
 
 It fails closed: a reply that is an error, a deadline missed, a child that does not
 answer in time or has died: the frame raises, and the caller drops and counts it. A
@@ -20,18 +26,22 @@ frame until then dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import mmap
 import os
 import pickle
 import select
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from capture_agent import masking as M
@@ -46,6 +56,40 @@ RETRY_SECONDS = 30.0  # after a child that could not start
 
 class TextReaderUnavailable(RuntimeError):
     """No text reader runs: the frame cannot be masked."""
+
+
+def _buffer_dir() -> str:
+    """Where the frame buffer's file lives: memory-backed where the OS offers it."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.gettempdir()
+
+
+class FrameBuffer:
+    """A file mapped into memory by the capture process and the text reader."""
+
+    def __init__(self, size: int) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="worktape-frame-", dir=_buffer_dir())
+        try:
+            os.ftruncate(fd, size)
+            self.map = mmap.mmap(fd, size)
+        except OSError:
+            os.close(fd)
+            self.unlink()
+            raise
+        os.close(fd)
+        self.size = size
+        self.linked = True
+
+    def unlink(self) -> None:
+        """Remove the file's name; the mappings stay (on Windows, only at close)."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        self.linked = False
+
+    def close(self) -> None:
+        self.map.close()
+        if self.linked:
+            self.unlink()
 
 
 class TextReader:
@@ -64,6 +108,7 @@ class TextReader:
         self._send: Connection | None = None
         self._recv: Connection | None = None
         self._ready = False
+        self._buffer: FrameBuffer | None = None
         self._closed = False
         self._retry_at = 0.0
         self._lock = threading.Lock()
@@ -101,9 +146,11 @@ class TextReader:
                 # a child that stopped reading must not block this thread: the request
                 # is written against the same clock as the answer
                 by = time.monotonic() + self.deadline + self.margin
-                self._write(pickle.dumps((monitor, width, height)), by)
-                self._write(pixels, by)
+                buf = self._fill(pixels)
+                self._write(pickle.dumps((monitor, width, height, buf.path)), by)
                 kind, body, stats = self._answer(by - time.monotonic())
+                if buf.linked and os.name == "posix":
+                    buf.unlink()  # the child has it mapped: nothing is left behind a crash
             except (OSError, EOFError, TimeoutError) as e:
                 retry = not self._ready
                 self._stop(kill=True)
@@ -148,9 +195,19 @@ class TextReader:
         self._ready = False
         self._write(pickle.dumps((self.patterns, self.deadline)), time.monotonic() + 5)
 
+    def _fill(self, pixels: bytes | bytearray) -> FrameBuffer:
+        """The frame, copied into the buffer the child maps (a larger one when needed)."""
+        if self._buffer is None or self._buffer.size < len(pixels):
+            if self._buffer is not None:
+                self._buffer.close()
+            self._buffer = None
+            self._buffer = FrameBuffer(len(pixels))
+        self._buffer.map[: len(pixels)] = pixels
+        return self._buffer
+
     def _write(self, data: bytes | bytearray, by: float) -> None:
         """One message as `Connection.send_bytes` frames it, written to the child by a
-        time (the pipe is non-blocking: a frame is megabytes, far more than it holds)."""
+        time (the pipe is non-blocking: a child that stopped reading cannot block)."""
         assert self._send is not None
         fd = self._send.fileno()
         for part in (memoryview(struct.pack("!i", len(data))), memoryview(data)):
@@ -178,6 +235,9 @@ class TextReader:
             if conn is not None:
                 conn.close()  # the child reads the end of its input and leaves
         self._send = self._recv = None
+        if self._buffer is not None:  # unlinked: a new child maps a new one
+            self._buffer.close()
+            self._buffer = None
         if kill:
             proc.kill()
         try:
@@ -203,13 +263,17 @@ def main() -> None:
     masker = TextMasker(patterns, deadline_seconds=deadline)
     masker.engine  # noqa: B018 - load the models before the first frame
     out.send(("ready", None, dict(masker.stats)))
+    mapped: tuple[str, mmap.mmap] | None = None
     while True:
         try:
-            monitor, width, height = inp.recv()
-            pixels = inp.recv_bytes()
+            monitor, width, height, path = inp.recv()
         except EOFError:
             return
         try:
+            if mapped is None or mapped[0] != path:
+                with open(path, "r+b") as f:
+                    mapped = (path, mmap.mmap(f.fileno(), 0))
+            pixels = memoryview(mapped[1])[: width * height * 4]
             hits = masker.find(monitor, pixels, width, height)
             reply: tuple[str, Any, dict[str, int]] = (
                 "ok",

@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from capture_agent.text_reader import TextReader, TextReaderUnavailable
+from capture_agent.text_reader import TextReader, TextReaderUnavailable, _buffer_dir
 from tests.test_textmask import bgrx, read, screen
 from worktape.core.privacy.reading import RedactionIncomplete
 
@@ -35,6 +36,22 @@ def test_a_frame_is_masked_by_the_child_and_painted_by_the_capture_side(
     text = read(px, img.size)
     assert "whitfield" not in text and "Quarterly" in text and "today" in text
     assert reader.stats["frames"] == 1
+
+
+def test_frames_of_two_sizes_reach_the_child_through_a_buffer_that_leaves_no_file(
+    reader: TextReader,
+) -> None:
+    def buffers() -> set[Path]:
+        return set(Path(_buffer_dir()).glob("worktape-frame-*"))
+
+    before = buffers()
+    small, large = screen(LINES), screen(LINES[::-1], size=(1000, 340))
+    for img in (small, large, small):
+        px = bgrx(img)
+        assert reader.mask(1, px, img.width, img.height) == {"email": 1}
+        assert "whitfield" not in read(px, img.size)
+        # the child has mapped it: its name is gone, so a crash leaves nothing behind
+        assert buffers() == before
 
 
 def test_a_child_that_died_drops_that_frame_and_a_new_one_reads_the_next_whole(

@@ -495,7 +495,9 @@ class TextMasker:
         _paint(np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 4), hits)
         return Counter(h.rule for h in hits)
 
-    def find(self, monitor: int, pixels: bytes | bytearray, width: int, height: int) -> list[Hit]:
+    def find(
+        self, monitor: int, pixels: bytes | bytearray | memoryview, width: int, height: int
+    ) -> list[Hit]:
         """The boxes to paint on a monitor's BGRX pixels (full resolution), from what
         changed since its previous frame; raises if the frame was not fully read."""
         started, cpu = time.monotonic(), time.thread_time()
