@@ -4,6 +4,7 @@ cannot be read is dropped, never stored unmasked. The recogniser is the real one
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -182,6 +183,62 @@ def test_a_card_typed_a_group_a_frame_is_masked_from_words_read_before() -> None
     text = read(px, size)
     assert not any(g in text for g in ("4539", "1488", "0343", "6467")), text
     assert "refund" in text and "today" in text, text
+
+
+def test_a_card_typed_again_is_masked_from_the_word_cache_without_recognising() -> None:
+    """A line typed, erased and typed again (a command retyped in a terminal): the
+    second time every group of the card shows the pixels of a word read the first
+    time, so nothing is recognised, and the card is still found across the cached
+    words."""
+    masker = TextMasker()
+    size = (1400, 120)
+    head = "Reply to the customer about the refund, then charge "
+    masker.mask(1, bgrx(screen(["Inbox", head], size)), *size)
+
+    def type_card() -> tuple[bytearray, Counter[str]]:
+        typed = ""
+        for group in ["4539", "1488", "0343", "6467"]:
+            typed += group + " "
+            px = bgrx(screen(["Inbox", head + typed], size))
+            found = masker.mask(1, px, *size)
+        return px, found
+
+    type_card()
+    masker.mask(1, bgrx(screen(["Inbox", head], size)), *size)  # erased
+    recognised = masker.stats["lines_read"]
+    px, found = type_card()
+    assert masker.stats["lines_read"] == recognised, masker.stats
+    assert found["card"] >= 1
+    text = read(px, size)
+    assert not any(g in text for g in ("4539", "1488", "0343", "6467")), text
+    assert "refund" in text, text
+
+
+def test_a_change_in_one_column_reads_only_that_column_of_its_rows() -> None:
+    """Two columns side by side (a list and a detail pane): when the detail pane
+    changes, the list's text on the same rows shows what it showed and is not read
+    again; the address that appeared in the pane is masked."""
+
+    def two_columns(detail: list[str]) -> Image.Image:
+        img = Image.new("RGB", (1200, 200), "white")
+        d = ImageDraw.Draw(img)
+        font = ImageFont.truetype(FONT, 16)
+        for i, name in enumerate(["Quarterly review", "Vendor onboarding", "Payroll run"]):
+            d.text((12, 12 + 26 * i), name, font=font, fill="black")
+        for i, line in enumerate(detail):
+            d.text((700, 12 + 26 * i), line, font=font, fill="black")
+        return img
+
+    masker = TextMasker()
+    img = two_columns(["Owner: finance team", "Due: Friday", "Status: open"])
+    masker.mask(1, bgrx(img), img.width, img.height)
+    before = masker.stats["lines_read"]
+    img = two_columns(["Owner: dana.whitfield@example.com", "Due: Monday", "Status: late"])
+    px = bgrx(img)
+    assert masker.mask(1, px, img.width, img.height)["email"] == 1
+    assert masker.stats["lines_read"] - before <= 3, masker.stats  # the pane's lines only
+    text = read(px, img.size)
+    assert "whitfield" not in text and "Vendor" in text and "Monday" in text, text
 
 
 @pytest.mark.parametrize("direction", ["up", "down"])

@@ -279,6 +279,20 @@ def _rect(b: np.ndarray) -> Rect:
     return int(b[:, 0].min()), max(0, int(b[:, 1].min())), int(b[:, 0].max()), int(b[:, 1].max())
 
 
+def _changed(boxes: list[np.ndarray], diff: np.ndarray) -> list[np.ndarray]:
+    """The detected boxes to read again: those whose own pixels (their middle rows,
+    their columns) changed, and every box the rules' text would join to one of them
+    (`_rows`: the same line, a small gap apart), since a secret can span them. A box
+    beside a change, on the same rows but apart from it (another column of a table,
+    a sidebar), shows what it showed."""
+    stand_ins = [_Box(*_rect(b), _Line("", [])) for b in boxes]
+    again: set[int] = set()
+    for run in _rows(stand_ins):
+        if any(diff[slice(*_core(s.top, s.bottom + 1)), s.left : s.right + 1].any() for s in run):
+            again.update(id(s) for s in run)
+    return [b for b, s in zip(boxes, stand_ins, strict=True) if id(s) in again]
+
+
 def _holding_line(band: tuple[int, int], diff: np.ndarray, lines: list[Rect]) -> Rect | None:
     """The one known text line that holds every change in `band`: the changed rows
     within its rows, the changed columns within it or just past its end (text typed
@@ -534,7 +548,7 @@ class TextMasker:
                 raise RedactionIncomplete("deadline")
             window, grown = _window(line, diff, cur)
             known = [grown if k == line else k for k in known]
-            for r, rule, _, core in self._secrets(self._typed(window, diff, cur, bgr, started)):
+            for r, rule, _, core in self._secrets(self._typed(window, cur, bgr, started)):
                 new.append(Hit(r, rule, core))
             self.stats["bands_in_line"] += 1
         for top, bottom, own in _chunks(slow, height):
@@ -587,20 +601,15 @@ class TextMasker:
         eng = self.engine
         boxes = eng.detect(img)
         if diff is not None and own is not None:
-            changed_rows: np.ndarray = np.asarray(diff.any(axis=1))
 
             def mine(b: np.ndarray) -> bool:
                 top, bottom = _core(max(0, int(b[:, 1].min())), int(b[:, 1].max()) + 1)
                 return own[0] <= (top + bottom) // 2 < own[1]
 
-            def wanted(b: np.ndarray) -> bool:
-                top, bottom = _core(max(0, int(b[:, 1].min())), int(b[:, 1].max()) + 1)
-                return bool(changed_rows[top:bottom].any())
-
             boxes = [b for b in boxes if mine(b)]
             if seen is not None:
                 seen += [_rect(b) for b in boxes]
-            boxes = [b for b in boxes if wanted(b)]
+            boxes = _changed(boxes, diff)
         elif seen is not None:
             seen += [_rect(b) for b in boxes]
         if not boxes:
@@ -619,41 +628,47 @@ class TextMasker:
     def _typed(
         self,
         window: Rect,
-        diff: np.ndarray,
         cur: np.ndarray,
         bgr: np.ndarray,
         started: float,
     ) -> list[_Box]:
-        """The text of a window of a line being typed onto, as boxes: each word before
-        the change that shows exactly the pixels of a word read before is taken from
-        the word cache; the rest of the window, from the first word that is not, is
-        recognised (and its words cached when they line up with its pixels). Typing
-        between two frames changes a word or two; the words before it, which a secret
-        typed there may begin with, are read once."""
+        """The text of a window of a line being typed onto, as boxes: each word that
+        shows exactly the pixels of a word read before is taken from the word cache;
+        the words from the first that is not to the last that is not are recognised
+        (and cached when they line up with their pixels). Typing between two frames
+        changes a word or two, and the words around it, which a secret typed there may
+        begin or end with, are read once; a word typed again, in a terminal's fixed
+        cells, is not read again."""
         left, top, right, bottom = window
         h = bottom - top
         gap = max(2, round(GAP * h))
         words = _words(cur[slice(*_core(top, bottom)), left:right], gap)
-        changed = np.flatnonzero(diff[top:bottom, left:right].any(axis=0))
-        c0 = int(changed[0]) if changed.size else right - left
-        reused: list[_Box] = []
-        start = 0
-        for i, (a, b) in enumerate(words):
-            if b + gap > c0:  # touches the change: read anew
-                break
-            text = self._word_cache.get(_digest(bgr[top:bottom, left + a : left + b, :3]))
-            if text is None:
-                break
-            reused.append(_Box(left + a, top, left + b, bottom, _Line(text, [])))
-            start = min(b + gap, words[i + 1][0]) if i + 1 < len(words) else b + gap
+        if not words:  # nothing but background where it changed: read it all
+            words = [(0, right - left)]
+        texts = [
+            self._word_cache.get(_digest(bgr[top:bottom, left + a : left + b, :3]))
+            for a, b in words
+        ]
+        missed = [i for i, text in enumerate(texts) if text is None]
+        first, last = (missed[0], missed[-1]) if missed else (len(words), -1)
+        reused = [
+            _Box(left + a, top, left + b, bottom, _Line(text, []))
+            for i, ((a, b), text) in enumerate(zip(words, texts, strict=True))
+            if text is not None and not first <= i <= last
+        ]
         self.stats["words_reused"] += len(reused)
-        if start >= right - left:
+        if not missed:
             return reused
-        x0 = left + start
-        crop = np.ascontiguousarray(bgr[top:bottom, x0:right, :3])
-        (box,) = self._boxes([(x0, top, right, bottom, None, crop)], started)
-        self._learn(box, [(a - start, b - start) for a, b in words if a >= start], bgr)
-        return [*reused, box]
+        # from just past the word before to just short of the word after
+        start = min(words[first - 1][1] + gap, words[first][0]) if first else 0
+        end = (
+            max(words[last + 1][0] - gap, words[last][1]) if last + 1 < len(words) else right - left
+        )
+        x0, x1 = left + start, left + end
+        crop = np.ascontiguousarray(bgr[top:bottom, x0:x1, :3])
+        (box,) = self._boxes([(x0, top, x1, bottom, None, crop)], started)
+        self._learn(box, [(a - start, b - start) for a, b in words[first : last + 1]], bgr)
+        return sorted([*reused, box], key=lambda b: b.left)
 
     def _learn(self, box: _Box, words: list[tuple[int, int]], bgr: np.ndarray) -> None:
         """Cache the words of a recognised box by their pixels (`words`: the column
