@@ -92,9 +92,23 @@ class X11Desktop:
         self._watched = win.id
 
     def wait_for_change(self, timeout: float) -> bool:
+        """Sleep until the focused window or its title changes, the window list needs
+        reading, or `timeout` passes. Other events are read and slept through: a client
+        stamps its window's user time on every key, which is no reason to wake the
+        agent's main loop."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            if not self._d.pending_events():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                select.select([self._d], [], [], left)
+            changed = self._read_events()
+            if changed or self._windows_dirty or time.monotonic() >= deadline:
+                return changed
+
+    def _read_events(self) -> bool:
         d = self._d
-        if not d.pending_events():
-            select.select([d], [], [], max(0.0, timeout))
         changed = False
         self._reading = True  # until the window list is read again, frames wait
         X = self._X
