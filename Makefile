@@ -71,9 +71,11 @@ bench: install
 	$(BIN)/python -m bench.bench_dbt $(BENCH_FLAGS)
 	$(MAKE) bench-agent
 
-# recall of the agent's on-screen text masking on 300 generated frames (about 6 minutes)
+# recall of the agent's on-screen text masking on 300 generated frames read whole (about
+# 6 minutes), then on 120 lines typed a few characters a frame (about a minute)
 bench-textmask: install
 	$(BIN)/python -m bench.bench_textmask
+	$(BIN)/python -m bench.bench_typed
 
 # dbt build for 10 and 100 contributor-days and an incremental night over 100;
 # BENCH_FLAGS=--full: 10, 100, 1,000 and a night of 100 contributors over 1,000

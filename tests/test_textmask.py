@@ -214,6 +214,27 @@ def test_a_card_typed_again_is_masked_from_the_word_cache_without_recognising() 
     assert "refund" in text, text
 
 
+@pytest.mark.parametrize("address", ["george_hana@contoso.org", "george.hana@contoso.org"])
+def test_an_address_typed_after_a_word_read_before_is_masked_across_its_underscore_or_dot(
+    address: str,
+) -> None:
+    """The name before an address's "_" or "." was typed, and read, a frame before the
+    rest. Told apart by the line's middle rows only, "_" and "." are blank: the name
+    came from the word cache as a word of its own, the text was joined with a space,
+    and only the part after it matched as an address."""
+    masker = TextMasker()
+    size = (1400, 120)
+    head = "Forward the signed invoice to "
+    masker.mask(1, bgrx(screen(["Inbox", head], size)), *size)
+    for typed in ["george", address[:14], address]:
+        px = bgrx(screen(["Inbox", head + typed], size))
+        found = masker.mask(1, px, *size)
+    assert found["email"] >= 1
+    text = read(px, size)
+    assert "george" not in text.lower() and "contoso" not in text, text
+    assert "invoice" in text, text
+
+
 def test_a_change_in_one_column_reads_only_that_column_of_its_rows() -> None:
     """Two columns side by side (a list and a detail pane): when the detail pane
     changes, the list's text on the same rows shows what it showed and is not read

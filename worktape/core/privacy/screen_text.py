@@ -29,6 +29,7 @@ import unicodedata
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ PAD = 24  # rows read above and below a changed band: a whole line up to this ta
 JOIN_GAP = 2.5  # boxes on one line closer than this many line heights are read as one
 CACHE_LINES = 4096
 CACHE_WORDS = 4096
+JOINERS = "._-@+%"  # what joins the parts of an address or a token
 MIN_DET_HEIGHT = 128
 CHUNK = 320  # rows detected at once
 OVERLAP = 64  # rows two chunks share: a line up to 32 px tall lies whole in one
@@ -332,7 +334,7 @@ def _window(line: Rect, diff: np.ndarray, pixels: np.ndarray) -> tuple[Rect, Rec
     grown = (min(left, c0), top, min(pixels.shape[1], max(right, c1 + h // 2)), bottom)
     # within the line: blank margins make the recogniser drop the spaces between words
     lo, hi = max(grown[0], c0 - half), min(grown[2], c1 + half)
-    core = pixels[slice(*_core(top, bottom)), lo:hi]
+    core = pixels[slice(*_glyph_rows(top, bottom)), lo:hi]
     values, counts = np.unique(core, return_counts=True)
     blank = (core == values[counts.argmax()]).all(axis=0)  # the background's columns
     gap = max(2, round(GAP * h))
@@ -375,6 +377,14 @@ def _digest(pixels: np.ndarray) -> bytes:
     return hashlib.blake2b(
         np.ascontiguousarray(pixels).tobytes() + repr(pixels.shape).encode(), digest_size=16
     ).digest()
+
+
+def _glyph_rows(top: int, bottom: int) -> tuple[int, int]:
+    """The rows of a line where its words are told apart: from the middle half's top to
+    the box's bottom. The middle half alone misses what sits on the baseline: an
+    address's "_" and "." read as spaces there, so a word cached on each side of them
+    was joined with a space and the address no longer matched."""
+    return _core(top, bottom)[0], bottom
 
 
 def _core(top: int, bottom: int) -> tuple[int, int]:
@@ -638,15 +648,17 @@ class TextMasker:
     ) -> list[_Box]:
         """The text of a window of a line being typed onto, as boxes: each word that
         shows exactly the pixels of a word read before is taken from the word cache;
-        the words from the first that is not to the last that is not are recognised
-        (and cached when they line up with their pixels). Typing between two frames
-        changes a word or two, and the words around it, which a secret typed there may
-        begin or end with, are read once; a word typed again, in a terminal's fixed
-        cells, is not read again."""
+        the words from the one before the first that is not to the last that is not
+        are recognised (and cached when they line up with their pixels). Typing between
+        two frames changes a word or two, and the words around it, which a secret typed
+        there may begin or end with, are read once; a word typed again, in a terminal's
+        fixed cells, is not read again. The word before is read for its context: a crop
+        that starts at an address, the recogniser more often splits with a space
+        (`bench.bench_typed`)."""
         left, top, right, bottom = window
         h = bottom - top
         gap = max(2, round(GAP * h))
-        words = _words(cur[slice(*_core(top, bottom)), left:right], gap)
+        words = _words(cur[slice(*_glyph_rows(top, bottom)), left:right], gap)
         if not words:  # nothing but background where it changed: read it all
             words = [(0, right - left)]
         texts = [
@@ -654,9 +666,19 @@ class TextMasker:
             for a, b in words
         ]
         missed = [i for i, text in enumerate(texts) if text is None]
-        first, last = (missed[0], missed[-1]) if missed else (len(words), -1)
+        first, last = (max(0, missed[0] - 1), missed[-1]) if missed else (len(words), -1)
+        # a cached word's box reaches halfway to its neighbours: its columns are its
+        # ink, and a secret over several words is painted with the spaces between
+        # them, as a recognised one is
+        edges = [0, *((b + a2) // 2 for (_, b), (a2, _) in pairwise(words)), right - left]
         reused = [
-            _Box(left + a, top, left + b, bottom, _Line(text, []))
+            _Box(
+                left + max(edges[i], a - gap),
+                top,
+                left + min(edges[i + 1], b + gap),
+                bottom,
+                _Line(text, []),
+            )
             for i, ((a, b), text) in enumerate(zip(words, texts, strict=True))
             if text is not None and not first <= i <= last
         ]
@@ -696,7 +718,11 @@ class TextMasker:
             last = into[0]
             texts[last] += ch
         for (a, b), text in zip(words, texts, strict=True):
-            if text:
+            # a word that starts or ends in what joins the parts of an address or a
+            # token ("george." before "hana@...", set apart by the dot's own spacing in
+            # a proportional font) is read again with its neighbour: from the cache it
+            # would be joined to it with a space
+            if text and text[0] not in JOINERS and text[-1] not in JOINERS:
                 key = _digest(bgr[box.top : box.bottom, box.left + a : box.left + b, :3])
                 self._word_cache[key] = text
                 self._word_cache.move_to_end(key)
