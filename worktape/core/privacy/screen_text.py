@@ -334,7 +334,7 @@ def _window(line: Rect, diff: np.ndarray, pixels: np.ndarray) -> tuple[Rect, Rec
     grown = (min(left, c0), top, min(pixels.shape[1], max(right, c1 + h // 2)), bottom)
     # within the line: blank margins make the recogniser drop the spaces between words
     lo, hi = max(grown[0], c0 - half), min(grown[2], c1 + half)
-    core = pixels[slice(*_glyph_rows(top, bottom)), lo:hi]
+    core = _glyph_rows(pixels[top:bottom, lo:hi])
     values, counts = np.unique(core, return_counts=True)
     blank = (core == values[counts.argmax()]).all(axis=0)  # the background's columns
     gap = max(2, round(GAP * h))
@@ -379,12 +379,19 @@ def _digest(pixels: np.ndarray) -> bytes:
     ).digest()
 
 
-def _glyph_rows(top: int, bottom: int) -> tuple[int, int]:
-    """The rows of a line where its words are told apart: from the middle half's top to
-    the box's bottom. The middle half alone misses what sits on the baseline: an
-    address's "_" and "." read as spaces there, so a word cached on each side of them
-    was joined with a space and the address no longer matched."""
-    return _core(top, bottom)[0], bottom
+def _glyph_rows(rows: np.ndarray) -> np.ndarray:
+    """The rows of a line (one value per pixel) where its words are told apart: from
+    the middle half's top down to the baseline and below, as long as a row is mostly
+    background. The middle half alone misses what sits on the baseline, an address's
+    "_" and ".": a name cached on each side of them was joined with a space and only
+    the part after it matched as an address. A detected box reaches past its glyphs,
+    and what lies below (a window's border, the black past a terminal's last line) is
+    no part of them."""
+    top, bottom = _core(0, rows.shape[0])
+    values, counts = np.unique(rows[top:bottom], return_counts=True)
+    mostly_bg = (rows[bottom:] == values[counts.argmax()]).mean(axis=1) > 0.5
+    below = int(np.argmin(mostly_bg)) if not mostly_bg.all() else len(mostly_bg)
+    return rows[top : bottom + below]
 
 
 def _core(top: int, bottom: int) -> tuple[int, int]:
@@ -658,7 +665,7 @@ class TextMasker:
         left, top, right, bottom = window
         h = bottom - top
         gap = max(2, round(GAP * h))
-        words = _words(cur[slice(*_glyph_rows(top, bottom)), left:right], gap)
+        words = _words(_glyph_rows(cur[top:bottom, left:right]), gap)
         if not words:  # nothing but background where it changed: read it all
             words = [(0, right - left)]
         texts = [
@@ -701,14 +708,19 @@ class TextMasker:
         ranges of the words its pixels show, relative to the box). Each character goes
         to the word whose columns hold the middle of its cell; nothing is cached when
         the recogniser gave no cells, or a character falls between words or out of
-        order (the next frame then reads the window whole)."""
+        order (the next frame then reads the window whole). A word is cached only where
+        the recogniser read a space on each side of it: from the cache, a word is joined
+        to its neighbours with a space, and a gap in the pixels inside one word (an
+        "i" beside an "l" in a fixed-width font, the "_" of an address) would split an
+        address in two, the rules matching only its second half."""
         line = box.line
         if len(line.chars) != len(line.text):
             return
         texts = [""] * len(words)
+        whole = [True] * len(words)  # a space read before and after it
         slack = max(2, round(GAP * (box.bottom - box.top))) // 2 + 1
-        last = 0
-        for ch, (x0, x1) in zip(line.text, line.chars, strict=True):
+        last, prev_word, prev_at = 0, -1, -2
+        for at, (ch, (x0, x1)) in enumerate(zip(line.text, line.chars, strict=True)):
             if ch.isspace():
                 continue
             mid = (x0 + x1) / 2
@@ -716,13 +728,14 @@ class TextMasker:
             if len(into) != 1 or into[0] < last:
                 return
             last = into[0]
+            if prev_at == at - 1 and prev_word != last:  # read as one word, two in pixels
+                whole[prev_word] = whole[last] = False
+            prev_word, prev_at = last, at
             texts[last] += ch
-        for (a, b), text in zip(words, texts, strict=True):
-            # a word that starts or ends in what joins the parts of an address or a
-            # token ("george." before "hana@...", set apart by the dot's own spacing in
-            # a proportional font) is read again with its neighbour: from the cache it
-            # would be joined to it with a space
-            if text and text[0] not in JOINERS and text[-1] not in JOINERS:
+        for (a, b), text, ok in zip(words, texts, whole, strict=True):
+            # nor one that starts or ends in what joins the parts of an address or a
+            # token: the recogniser may itself have set the part after it apart
+            if ok and text and text[0] not in JOINERS and text[-1] not in JOINERS:
                 key = _digest(bgr[box.top : box.bottom, box.left + a : box.left + b, :3])
                 self._word_cache[key] = text
                 self._word_cache.move_to_end(key)
