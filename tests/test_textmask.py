@@ -224,7 +224,7 @@ def test_an_address_typed_after_a_word_read_before_is_masked_across_its_undersco
     and only the part after it matched as an address."""
     masker = TextMasker()
     size = (1400, 120)
-    head = "Forward the signed invoice to "
+    head = "Forward the signed invoice to: "
     masker.mask(1, bgrx(screen(["Inbox", head], size)), *size)
     for typed in ["george", address[:14], address]:
         px = bgrx(screen(["Inbox", head + typed], size))
