@@ -11,6 +11,8 @@ It prints:
 - the share of frames in which a whole, visible secret was masked (90% of its drawn
   box covered), per kind, and the secrets left unmasked in any frame after they showed
   whole;
+- the share of harmless words typed whole that were masked by mistake (over half
+  covered), frame by frame;
 - the words taken from the cache, the lines recognised, and CPU per typing frame.
 
     python -m bench.bench_typed [--lines 120] [--seed 11] [--no-word-cache]
@@ -86,6 +88,7 @@ def main() -> None:
     n_leaked = 0
     again: list[tuple[str, str]] = []
     cpu, typing_frames = 0.0, 0
+    harmless, wrong = 0, 0
     for n in range(args.lines):
         kind, secret, line = typed_line(rng, again)
         font = ImageFont.truetype(str(rng.choice(font_files)), rng.choice(TYPED_SIZES))
@@ -103,13 +106,21 @@ def main() -> None:
             masker.mask(1, px, *SIZE)
             cpu += time.process_time() - t
             typing_frames += 1
-            if typed < start + len(secret):
-                continue  # not whole yet
             y = 10 + int(font.size * 1.8)
             d = ImageDraw.Draw(img)
+            rects = [h.rect for h in masker._hits.get(1, [])]
+            # the harmless words typed whole so far, none of them the secret's
+            at = 0
+            for word in line[:typed].split(" ")[:-1]:
+                if word and not start <= at < start + len(secret):
+                    w = d.textbbox((x0 + font.getlength(line[:at]), y), word, font=font)
+                    harmless += 1
+                    wrong += coverage((int(w[0]), int(w[1]), int(w[2]), int(w[3])), rects) > 0.5
+                at += len(word) + 1
+            if typed < start + len(secret):
+                continue  # not whole yet
             b = d.textbbox((x0 + font.getlength(line[:start]), y), secret, font=font)
             box = (int(b[0]), int(b[1]), int(b[2]), int(b[3]))
-            rects = [h.rect for h in masker._hits.get(1, [])]
             shown[kind] += 1
             if coverage(box, rects) >= 0.9:
                 masked[kind] += 1
@@ -128,6 +139,7 @@ def main() -> None:
     for k in sorted(shown):
         print(f"    {k:8s} {masked[k]}/{shown[k]}")
     print(f"  lines with a secret left unmasked   {n_leaked} of {args.lines}")
+    print(f"  harmless words masked by mistake    {wrong / max(1, harmless):.3f}")
     print(
         f"  words from the cache {stats['words_reused']}, lines recognised "
         f"{stats['lines_read']}, CPU per typing frame {1000 * cpu / typing_frames:.0f} ms"
