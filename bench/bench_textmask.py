@@ -164,15 +164,19 @@ def fonts() -> list[Path]:
     return [found[n] for n in FONT_NAMES if n in found]
 
 
+def canvas(size: tuple[int, int], bg: str) -> Image.Image:
+    """An empty screen in a theme's background: a colour, or a light grey gradient."""
+    if bg == "gradient":
+        img = Image.linear_gradient("L").resize(size).convert("RGB")
+        return Image.eval(img, lambda v: 140 + v // 3)
+    return Image.new("RGB", size, bg)
+
+
 def frame(
     rng: random.Random, font_files: list[Path], size: tuple[int, int] = (720, 300)
 ) -> tuple[Image.Image, list[Item]]:
     bg, fg = rng.choice(THEMES)
-    if bg == "gradient":
-        img = Image.linear_gradient("L").resize(size).convert("RGB")
-        img = Image.eval(img, lambda v: 140 + v // 3)
-    else:
-        img = Image.new("RGB", size, bg)
+    img = canvas(size, bg)
     d = ImageDraw.Draw(img)
     font = ImageFont.truetype(str(rng.choice(font_files)), rng.choice(SIZES))
     items: list[Item] = []

@@ -27,7 +27,7 @@ from collections import Counter
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.bench_textmask import THEMES, WORDS, _secret, coverage, fonts
+from bench.bench_textmask import THEMES, WORDS, _secret, canvas, coverage, fonts
 from worktape.core.privacy import screen_text
 from worktape.core.privacy.screen_text import TextMasker
 
@@ -54,11 +54,7 @@ def render(
     """The screen with `text` typed after a prompt, a cursor block after it; returns
     the x where the typed text starts."""
     bg, fg = theme
-    if bg == "gradient":
-        img = Image.linear_gradient("L").resize(SIZE).convert("RGB")
-        img = Image.eval(img, lambda v: 140 + v // 3)
-    else:
-        img = Image.new("RGB", SIZE, bg)
+    img = canvas(SIZE, bg)
     d = ImageDraw.Draw(img)
     d.text((12, 10), "build finished: 42 tests passed", font=font, fill=fg)
     prompt = "$ "
