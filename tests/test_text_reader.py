@@ -54,6 +54,24 @@ def test_frames_of_two_sizes_reach_the_child_through_a_buffer_that_leaves_no_fil
         assert buffers() == before
 
 
+def test_a_frame_whose_shared_buffer_cannot_be_made_is_dropped_and_the_next_is_masked(
+    reader: TextReader, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The buffer's directory is gone (a full or missing /dev/shm): that frame is not
+    read, so it raises for the caller to drop; once a buffer can be made again the
+    next frame is masked."""
+    import capture_agent.text_reader as T
+
+    img = screen(LINES)
+    monkeypatch.setattr(T, "_buffer_dir", lambda: str(tmp_path / "gone"))
+    with pytest.raises(TextReaderUnavailable):
+        reader.mask(1, bgrx(img), img.width, img.height)
+    monkeypatch.undo()
+    px = bgrx(img)
+    assert reader.mask(1, px, img.width, img.height) == {"email": 1}
+    assert "whitfield" not in read(px, img.size)
+
+
 def test_a_child_that_died_drops_that_frame_and_a_new_one_reads_the_next_whole(
     reader: TextReader,
 ) -> None:
