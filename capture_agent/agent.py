@@ -89,6 +89,9 @@ class Agent:
         self._stop = threading.Event()
         self.masker: TextReader | None = None  # the text reader, when masking is on
         self._encoder: FrameEncoder
+        # why the config file, edited while the agent runs, cannot be applied: capture
+        # pauses until it can (the edit may be a pattern that must be masked)
+        self.config_error: str | None = None
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
@@ -254,7 +257,17 @@ class Agent:
             return 0.0
 
     def _reload(self, rec: Recorder) -> None:
-        new = C.load(self.config_path)
+        try:
+            new = C.load(self.config_path)
+        except (OSError, C.ConfigError) as e:
+            error = str(e)
+            if error != self.config_error:
+                log.error("config not applied, capture paused until it is fixed: %s", error)
+            self.config_error = error
+            return
+        if self.config_error is not None:
+            log.info("config fixed: capture resumes")
+        self.config_error = None
         # never a frame stored unmasked that the bundle does not count as such: masking
         # turned on starts before the recorder stops counting frames unmasked, and
         # turned off stops after it starts
@@ -284,11 +297,22 @@ class Agent:
             old.close()  # after a frame it is reading
 
     def _apply_pause(self, rec: Recorder, over_quota: bool = False) -> None:
-        reason = "user" if self.cfg.paused() else ("quota" if over_quota else None)
+        reason = None
+        if self.config_error is not None:
+            reason = "config"
+        elif self.cfg.paused():
+            reason = "user"
+        elif over_quota:
+            reason = "quota"
         rec.set_pause(reason)
 
     def _toggle_pause(self) -> None:
-        cfg = C.load(self.config_path)
+        try:
+            cfg = C.load(self.config_path)
+        except (OSError, C.ConfigError) as e:
+            # raised here, it would end the keyboard listener; capture is paused anyway
+            log.error("pause hotkey ignored: the config cannot be read: %s", e)
+            return
         cfg.paused_until = "" if cfg.paused() else "forever"
         C.save(cfg, self.config_path)
 
@@ -302,9 +326,12 @@ class Agent:
     def _state(rec: Recorder) -> str:
         if rec.denied:
             return "recording (denylisted window: gap)"
-        return {None: "recording", "user": "paused", "quota": "paused (spool full)"}[
-            rec.pause_reason
-        ]
+        return {
+            None: "recording",
+            "user": "paused",
+            "quota": "paused (spool full)",
+            "config": "paused (config invalid)",
+        }[rec.pause_reason]
 
     def _write_status(self, rec: Recorder, courier: Courier, running: bool = True) -> None:
         spool = self.cfg.spool_path
@@ -314,6 +341,7 @@ class Agent:
             "pid": os.getpid(),
             "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "paused_until": self.cfg.paused_until or None,
+            "config_error": self.config_error,
             "spool_bytes": self._spool_bytes(rec),
             "spool_bundles": len(pending(spool)),
             "frames_taken": rec.frames_taken,

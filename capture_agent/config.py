@@ -151,24 +151,36 @@ def _machine_id() -> str:
 
 
 # -- TOML ----------------------------------------------------------------------------
-def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+def _from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    known = {f.name for f in fields(cls)}
+    if unknown := sorted(set(data) - known):
+        # a misspelt setting would be ignored without a word: `mask_pattern` for
+        # `mask_patterns` would leave the contributor's secrets unmasked
+        raise ValueError(f"unknown setting {where}{unknown[0]}")
     kwargs = {}
     for f in fields(cls):
         if f.name not in data:
             continue
         value = data[f.name]
         if isinstance(value, dict) and f.default_factory is not MISSING:
-            value = _from_dict(type(f.default_factory()), value)
+            value = _from_dict(type(f.default_factory()), value, f"{where}{f.name}.")
         kwargs[f.name] = value
     return cls(**kwargs)
+
+
+class ConfigError(ValueError):
+    """The config file cannot be read or applied, said with its path."""
 
 
 def load(path: Path | None = None) -> AgentConfig:
     path = path or config_path()
     if not path.exists():
         return AgentConfig()
-    with path.open("rb") as f:
-        return _from_dict(AgentConfig, tomllib.load(f))
+    try:
+        with path.open("rb") as f:
+            return _from_dict(AgentConfig, tomllib.load(f))
+    except (ValueError, TypeError) as e:  # TOML syntax, an unknown key, a bad pattern
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def _toml_value(v: Any) -> str:

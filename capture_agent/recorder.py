@@ -476,7 +476,8 @@ class Recorder:
         return self.cfg.privacy.denies(win.app, win.title)
 
     def set_pause(self, reason: str | None) -> None:
-        """`user` or `quota` pauses capture; None resumes it."""
+        """`user`, `quota` or `config` (the edited config cannot be applied) pauses
+        capture; None resumes it."""
         with self.lock:
             if reason == self.pause_reason:
                 return

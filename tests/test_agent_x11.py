@@ -126,6 +126,44 @@ def test_nothing_is_captured_before_consent_or_while_paused(desk: Desk, tmp_path
         assert typed(ev) == ""
 
 
+def test_a_config_edit_that_cannot_be_applied_pauses_capture_until_it_is_fixed(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A contributor adds a pattern to mask, with a typo, while the agent runs. The
+    agent cannot mask what it asks for, so it records nothing until the file is fixed
+    (before, the agent stopped), and says why in its status; fixed, it records again."""
+    import json
+
+    env = {**configure(tmp_path, storage_url=str(tmp_path / "bucket")), "DISPLAY": desk.display}
+    path = Path(env["WORKTAPE_AGENT_CONFIG"])
+    good = path.read_text()
+    wid = desk.terminal("wt-config-term")
+    desk.focus(wid)
+    agent = RunningAgent(env)
+    desk.xdo("type", "--delay", "30", "before ")
+    path.write_text(good.replace("mask_patterns = []", 'mask_patterns = ["EMP-[0-9"]'))
+    status = tmp_path / "agent-data" / "status.json"
+    deadline = time.monotonic() + 10
+    while json.loads(status.read_text())["state"] != "paused (config invalid)":
+        assert time.monotonic() < deadline, status.read_text()
+        time.sleep(0.1)
+    assert "mask_patterns" in json.loads(status.read_text())["config_error"]
+    desk.xdo("type", "--delay", "30", "during ")
+    time.sleep(0.3)
+    path.write_text(good.replace("mask_patterns = []", 'mask_patterns = ["EMP-[0-9]+"]'))
+    while json.loads(status.read_text())["state"] != "recording":
+        assert time.monotonic() < deadline, status.read_text()
+        time.sleep(0.1)
+    desk.xdo("type", "--delay", "30", "after ")
+    time.sleep(0.3)
+    err = agent.stop()
+    assert "capture paused until it is fixed" in err
+    ev, _ = bucket_events(tmp_path / "bucket")
+    assert typed(ev) == "before after "
+    kinds, details = ev["kind"].to_pylist(), ev["detail"].to_pylist()
+    assert [d for k, d in zip(kinds, details, strict=True) if k == "pause"] == ["config"]
+
+
 SECRETS = ("4111 1111 1111 1111", "jane.doe@example.com", "S3cret!Pass")
 
 
