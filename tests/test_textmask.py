@@ -370,6 +370,6 @@ def test_an_invalid_mask_pattern_stops_the_agent_with_one_line(tmp_path: Path) -
     r = cli("start", env={"WORKTAPE_AGENT_CONFIG": str(config)})
     assert r.returncode != 0
     assert r.stderr.strip() == (
-        "worktape: error: privacy.mask_patterns: 'EMP-[0-9' is not a regular expression "
-        "(unterminated character set at position 4)"
+        f"worktape: error: {config}: privacy.mask_patterns: 'EMP-[0-9' is not a regular "
+        "expression (unterminated character set at position 4)"
     )
