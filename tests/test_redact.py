@@ -13,6 +13,8 @@ from worktape.core.privacy.rules import count_changes, luhn_ok, redact_run, scru
         ("5500-0000-0000-0004", "card"),
         ("call +1 415-555-0132 today", "phone"),
         ("(020) 7946 0958", "phone"),
+        ("Tél. 01.23.45.67.89", "phone"),  # dotted like a date or an address, but neither
+        ("fax 415.555.0134", "phone"),
         ("AKIAIOSFODNN7EXAMPLE", "token"),
         ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "token"),
         ("sk-proj-abcdefghijklmnopqrstuvwx", "token"),
@@ -38,6 +40,10 @@ def test_secrets_are_found(text: str, rule: str) -> None:
         "4111 1111 1111 1112",
         "make release VERSION=1.2.3",
         "invoice_4821.ods - LibreOffice Calc",
+        # a date and its hour, or an IPv4 address, have a phone number's digits
+        "2026-12-03 22:48:24 INFO nightly run started",
+        "backup of 03.12.2026 22:15 done",
+        "http://192.168.100.200:8080/tickets - Firefox",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:

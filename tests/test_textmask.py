@@ -60,6 +60,8 @@ def test_secrets_are_found_in_text_as_the_recogniser_reads_it(text: str, rule: s
         "Year 2024 total 1200 units, 37 open",
         "tarfile.TarFile.open(name) returns a report.final.pdf",
         "@property def name(self): return self._name",
+        "2026-12-03 22:48:24 INFO nightly run started",  # a log line's timestamp
+        "192.168. 100.200:8080/tickets",  # an address bar, a space read in it
     ],
 )
 def test_ordinary_screen_text_is_left_alone(text: str) -> None:

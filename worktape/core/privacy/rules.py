@@ -23,6 +23,14 @@ CARD_RE = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 PHONE_RE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?!\w)"
 )
+# digits the phone rule matches that are something else: a date (the hour after it
+# makes the count: "2026-12-03 22:48"), or an IPv4 address (an address bar, a log line)
+_DAY, _MONTH = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])"
+_DATE_FIRST = re.compile(
+    rf"(?:(?:19|20)\d\d[-./]{_MONTH}[-./]{_DAY}|{_DAY}[-./]{_DAY}[-./](?:19|20)\d\d)(?!\d)"
+)
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 TOKEN_RE = re.compile(
     r"(?:"
     r"AKIA[0-9A-Z]{16}"  # AWS access key id
@@ -58,6 +66,13 @@ def _digits(s: str) -> str:
     return "".join(c for c in s if c.isdigit())
 
 
+def not_a_phone(match: str) -> bool:
+    """Whether digits a phone rule matched are a date and what follows it, or an IPv4
+    address (spaces a recogniser put around a separator aside)."""
+    tight = re.sub(r"\s*([-./])\s*", r"\1", match.strip())
+    return bool(_DATE_FIRST.match(tight) or _IPV4.fullmatch(tight))
+
+
 def secret_spans(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, rule) spans of secrets in `text`, in order."""
     found: list[tuple[int, int, str]] = []
@@ -70,7 +85,7 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
         if 13 <= len(d) <= 19 and luhn_ok(d):
             found.append((m.start(), m.end(), "card"))
     for m in PHONE_RE.finditer(text):
-        if 9 <= len(_digits(m.group())) <= 15:
+        if 9 <= len(_digits(m.group())) <= 15 and not not_a_phone(m.group()):
             found.append((m.start(), m.end(), "phone"))
     for m in PASSWORD_RE.finditer(text):
         found.append((m.start(), m.end(), "password"))

@@ -36,7 +36,7 @@ import numpy as np
 
 from worktape.core.privacy.policy import Rect
 from worktape.core.privacy.reading import RedactionIncomplete
-from worktape.core.privacy.rules import CARD_RE, TOKEN_RE, _digits, luhn_ok
+from worktape.core.privacy.rules import CARD_RE, TOKEN_RE, _digits, luhn_ok, not_a_phone
 
 PAD = 24  # rows read above and below a changed band: a whole line up to this tall
 JOIN_GAP = 2.5  # boxes on one line closer than this many line heights are read as one
@@ -124,7 +124,7 @@ def pixel_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tup
             found += [(a, b, "card") for a, b in _card_windows(view, m.start(), m.end())]
         for m in _READ_PHONE.finditer(view):
             digits = _digits(m.group())
-            if 9 <= len(digits) <= 15 and len(set(digits)) > 1:
+            if 9 <= len(digits) <= 15 and len(set(digits)) > 1 and not not_a_phone(m.group()):
                 found.append((m.start(), m.end(), "phone"))
     for p in patterns:
         found += [(m.start(), m.end(), "pattern") for m in p.finditer(text) if m.end() > m.start()]
