@@ -881,8 +881,7 @@ def _pieces(
     memory grow faster than the width it reads)."""
     out: list[tuple[int, int, int, int, int | None, np.ndarray]] = []
     for n, (b, crop) in enumerate(zip(boxes, crops, strict=True)):
-        left, top = int(b[:, 0].min()), int(b[:, 1].min())
-        right, bottom = int(b[:, 0].max()), int(b[:, 1].max())
+        left, top, right, bottom = _rect(b)
         h, w = crop.shape[:2]
         size = PIECE * max(1, h)
         if w <= size:
