@@ -46,6 +46,8 @@ def read(pixels: bytearray, size: tuple[int, int]) -> str:
         ("Ticket:5 5153914726746692 0rder:", "card"),  # a stray digit before the card
         ("Account:(322) 440-3742Order:", "phone"),  # a word glued on
         ("Contract: (426) 446 -2959 Summary", "phone"),  # separators doubled
+        # the line typed below read into it as an underscore (an agent test's frame)
+        ("Phone +1 415_555 0199 Notest prefers morning calls", "phone"),
         ("Key: ghp_WJAs SxvPuOkzA3LIhm7YaCU8wK81 ok", "token"),  # a space inside
     ],
 )

@@ -58,6 +58,7 @@ GAP = 0.3  # of a line's height: blank columns at least this wide part two words
 _AS_DIGIT = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1",
                            "i": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})  # fmt: skip
 _LOOKALIKE = re.compile(r"(?<=\d)[OoDlI|iSsBZz]|[OoDlI|iSsBZz](?=\d)")
+_UNDERSCORE_IN_NUMBER = re.compile(r"(?<=\d)_(?=\d)")
 
 
 # an e-mail address whose "@" the recogniser misread (small bitmap fonts turn it into
@@ -101,7 +102,10 @@ def _normal(text: str) -> str:
 
 def _numbers_view(text: str) -> str:
     """`text` with letters next to a digit read as the digit they look like."""
-    return _LOOKALIKE.sub(lambda m: m.group().translate(_AS_DIGIT), text)
+    digits = _LOOKALIKE.sub(lambda m: m.group().translate(_AS_DIGIT), text)
+    # the line below a number, close under it, is read as an underscore between its
+    # groups ("+1 415_555 0199"): there, it separates them as a space would
+    return _UNDERSCORE_IN_NUMBER.sub(" ", digits)
 
 
 def pixel_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tuple[int, int, str]]:
