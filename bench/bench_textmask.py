@@ -196,7 +196,7 @@ def frame(
                 break
             d.text((x, y), text, font=font, fill=fg)
             left, top, right, bottom = d.textbbox((x, y), text, font=font)
-            items.append(Item(text, kind, (left, top, right, bottom)))
+            items.append(Item(text, kind, (int(left), int(top), int(right), int(bottom))))
             x += w + int(d.textlength("   ", font=font))
         y += line_h
     return img, items
@@ -225,7 +225,9 @@ def main() -> None:
     rng = random.Random(args.seed)
     font_files = fonts()
     masker = TextMasker()
-    masked, total, wrong, harmless = Counter(), Counter(), 0, 0
+    masked: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    wrong = harmless = 0
     misses: list[str] = []
     cpu = 0.0
     for i in range(args.frames):
