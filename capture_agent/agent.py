@@ -276,7 +276,7 @@ class Agent:
             self._set_text_masking(new.privacy)
         self.cfg.privacy = new.privacy
         self.cfg.paused_until = new.paused_until
-        rec.cfg = self.cfg
+        rec.reconfigure(self.cfg)
         if off:
             self._set_text_masking(new.privacy)
 

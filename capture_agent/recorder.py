@@ -13,6 +13,8 @@ window) and decides, event by event:
   action, a focus change) and then scanned with the redaction rules: every key event of
   a secret is written as key = NULL, redacted = true, detail = <rule>;
 - idle start/end after N seconds without input; window titles are scrubbed;
+- the contributor's `privacy.mask_patterns` count as a rule (`pattern`) in typed runs,
+  titles and element names, as on screen;
 - a click and the first key of a typed run ask which element they act on
   (`capture_agent.elements`, off this thread): until the answer comes, the events from
   that one on are held back, then written in order with the element on its event.
@@ -20,6 +22,7 @@ window) and decides, event by event:
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +82,7 @@ class Recorder:
         self.session: BundleSession | None = None
         self.focus = WindowInfo(None, None, None)
         self.title: str | None = None  # scrubbed
+        self._patterns: tuple[tuple[str, ...], list[re.Pattern[str]]] = ((), [])
         self.denied = False
         self.pause_reason: str | None = None
         self.run = _Run()
@@ -159,6 +163,21 @@ class Recorder:
 
     def _row(self, now: datetime, kind: str, **f: Any) -> dict[str, Any]:
         return {"ts": now, "kind": kind, "app": self.focus.app, "window_title": self.title, **f}
+
+    def _mask_patterns(self) -> list[re.Pattern[str]]:
+        """`privacy.mask_patterns`, compiled once each time they change."""
+        want = tuple(self.cfg.privacy.mask_patterns)
+        if want != self._patterns[0]:
+            self._patterns = (want, [re.compile(p) for p in want])
+        return self._patterns[1]
+
+    def reconfigure(self, cfg: AgentConfig) -> None:
+        """A config the agent reloaded while running. The current title is scrubbed
+        again: the events after a new pattern do not carry what it hides."""
+        with self.lock:
+            self.cfg = cfg
+            if not self.denied and self.title is not None:
+                self.title, _ = scrub(self.focus.title, self._mask_patterns())
 
     @property
     def blocked(self) -> bool:
@@ -242,7 +261,8 @@ class Recorder:
         run, self.run = self.run, _Run()
         if not run.rows:
             return
-        hidden = redact_run(c for c, _, _ in run.chars)  # char index -> rule
+        # char index -> rule
+        hidden = redact_run((c for c, _, _ in run.chars), self._mask_patterns())
         if hidden:
             rule_at = {run.chars[i][1]: rule for i, rule in hidden.items()}
             lo, hi = min(rule_at), max(rule_at)
@@ -411,7 +431,7 @@ class Recorder:
             if row is None:
                 return  # its bundle closed without waiting for it
             if element is not None:
-                name, _ = scrub(element.name)
+                name, _ = scrub(element.name, self._mask_patterns())
                 x, y, w, h = element.bounds
                 row.update(
                     element_role=element.role,
@@ -454,7 +474,7 @@ class Recorder:
                 self.denied = False
                 if self.pause_reason is None and self.session is not None:
                     self._emit(now, "resume", detail="denylist", context=False)
-            self.title, _ = scrub(win.title)
+            self.title, _ = scrub(win.title, self._mask_patterns())
             if self.pause_reason is None:
                 self._state(now, "focus_change")
 

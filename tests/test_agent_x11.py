@@ -131,7 +131,8 @@ def test_a_config_edit_that_cannot_be_applied_pauses_capture_until_it_is_fixed(
 ) -> None:
     """A contributor adds a pattern to mask, with a typo, while the agent runs. The
     agent cannot mask what it asks for, so it records nothing until the file is fixed
-    (before, the agent stopped), and says why in its status; fixed, it records again."""
+    (before, the agent stopped), and says why in its status; fixed, it records again,
+    and what the pattern names is redacted from the keys typed."""
     import json
 
     env = {**configure(tmp_path, storage_url=str(tmp_path / "bucket")), "DISPLAY": desk.display}
@@ -154,14 +155,16 @@ def test_a_config_edit_that_cannot_be_applied_pauses_capture_until_it_is_fixed(
     while json.loads(status.read_text())["state"] != "recording":
         assert time.monotonic() < deadline, status.read_text()
         time.sleep(0.1)
-    desk.xdo("type", "--delay", "30", "after ")
+    desk.xdo("type", "--delay", "30", "after EMP-2044 done ")
     time.sleep(0.3)
     err = agent.stop()
     assert "capture paused until it is fixed" in err
     ev, _ = bucket_events(tmp_path / "bucket")
-    assert typed(ev) == "before after "
+    # the pattern, once it applies, hides the id from the keys as it does on screen
+    assert typed(ev) == "before after  done "
     kinds, details = ev["kind"].to_pylist(), ev["detail"].to_pylist()
     assert [d for k, d in zip(kinds, details, strict=True) if k == "pause"] == ["config"]
+    assert "pattern" in {d for d, r in zip(details, ev["redacted"].to_pylist(), strict=True) if r}
 
 
 SECRETS = ("4111 1111 1111 1111", "jane.doe@example.com", "S3cret!Pass")

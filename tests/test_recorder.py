@@ -151,6 +151,35 @@ def test_secrets_typed_into_a_normal_window_are_redacted(rig, secret: str, rule:
     assert "".join(k for k in keys if len(k) == 1).startswith("say ")
 
 
+def test_the_contributors_patterns_hide_keys_and_titles_and_follow_the_config(rig) -> None:
+    """A contributor masks their employer's ids (`privacy.mask_patterns`). Before, the
+    pattern only painted frames: typed, it was stored in the keys, and a window title
+    carried it. A pattern added while the agent runs applies to the title already shown
+    from the next event on."""
+    rec, clock, _ = rig
+    rec.cfg.privacy.mask_patterns = ["EMP-[0-9]{6}"]
+    rec.on_focus(WindowInfo("xterm", "EMP-204417 - CRM", 42))
+    type_text(rec, clock, "open EMP-310922 now")
+    clock.step(3)
+    rec.tick()
+    rec.on_focus(WindowInfo("firefox", "Case 7781-A - Helpdesk", 43))
+    rec.cfg.privacy.mask_patterns = ["EMP-[0-9]{6}", "Case [0-9]{4}-[A-Z]"]
+    rec.reconfigure(rec.cfg)  # as the agent does when it reloads the file
+    type_text(rec, clock, "fine")
+    clock.step(3)
+    rec.tick()
+    b = sealed_events(rec, clock)
+    ev = b.events.to_pylist()
+    assert "204417" not in str(ev) and "310922" not in str(ev)
+    keys = "".join(e["key"] for e in ev if e["kind"] == "key_down" and e["key"])
+    assert keys.startswith("open ") and keys.endswith(" now" + "fine")
+    assert {e["detail"] for e in ev if e["redacted"]} == {"pattern"}
+    assert ev[0]["window_title"] == "<pattern> - CRM"
+    assert {e["window_title"] for e in ev if e["key"] == "f"} == {"<pattern> - Helpdesk"}
+    changed = b.manifest["redaction"]["changed"]
+    assert changed["keys_pattern"] > 0 and changed["title_pattern"] >= 1
+
+
 def test_denylisted_window_leaves_only_a_gap(rig) -> None:
     rec, clock, screen = rig
     rec.on_focus(WindowInfo("xterm", "bash", 1))

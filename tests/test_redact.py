@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from worktape.core.privacy.rules import count_changes, luhn_ok, redact_run, scrub
@@ -69,3 +71,27 @@ def test_count_changes() -> None:
         [True, True, False, False, False],
     )
     assert changed == {"denylist_gaps": 1, "keys_email": 2, "title_email": 1, "title_phone": 1}
+
+
+def test_the_contributors_patterns_are_a_rule_in_typed_text_and_titles() -> None:
+    """`privacy.mask_patterns` hides what it names from keys and titles, not only from
+    frames; where a built-in rule matches the same characters, the built-in names it."""
+    emp = [re.compile(r"EMP-[0-9]{6}"), re.compile(r"acme-corp\.net")]
+    text = "ticket for EMP-204417 ok"
+    hidden = redact_run(text, emp)
+    assert "".join(text[i] for i in sorted(hidden)) == "EMP-204417"
+    assert set(hidden.values()) == {"pattern"}
+    assert redact_run(text) == {}  # without the pattern: an ordinary word
+    title, counts = scrub("EMP-204417 - bob@acme-corp.net - CRM", emp)
+    assert title == "<pattern> - <email> - CRM"
+    assert counts == {"pattern": 1, "email": 1}
+    changed = count_changes(["focus_change"], [None], [title], [False])
+    assert changed == {"title_email": 1, "title_pattern": 1}
+    # a pattern that runs over a built-in rule's match is hidden whole
+    text = "Client bob@example.com ref 2291 end"
+    hidden = redact_run(text, [re.compile(r"Client \S+ ref \d+")])
+    assert "".join(text[i] for i in sorted(hidden)) == "Client bob@example.com ref 2291"
+    assert {hidden[text.index("b")], hidden[0], hidden[text.index("2291")]} == {
+        "email",
+        "pattern",
+    }

@@ -5,16 +5,24 @@ Two uses:
 - `secret_spans(text)` finds the character spans of a typed run, so the key events that
   typed them can be dropped to `key = NULL, redacted = true`.
 
-The pipeline's privacy gate (expectations/) re-checks the same patterns downstream.
+Each takes the contributor's `privacy.mask_patterns`, compiled (rule `pattern`): what
+they asked to hide on screen is hidden from the keys and titles too.
+
+The pipeline's privacy gate (expectations/) re-checks the built-in rules downstream (a
+laptop's own patterns stay on the laptop).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import groupby
 
 RULES = ("email", "card", "phone", "token", "password")
+# a match of one of the contributor's `privacy.mask_patterns`; the built-in rules win
+# where both match
+PATTERN = "pattern"
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # 13-19 digits, optionally grouped by spaces or dashes; confirmed by the Luhn check
@@ -73,8 +81,9 @@ def not_a_phone(match: str) -> bool:
     return bool(_DATE_FIRST.match(tight) or _IPV4.fullmatch(tight))
 
 
-def secret_spans(text: str) -> list[tuple[int, int, str]]:
-    """Non-overlapping (start, end, rule) spans of secrets in `text`, in order."""
+def secret_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, rule) spans of secrets in `text`, in order;
+    `patterns` adds the contributor's own (rule `pattern`)."""
     found: list[tuple[int, int, str]] = []
     for m in EMAIL_RE.finditer(text):
         found.append((m.start(), m.end(), "email"))
@@ -96,15 +105,27 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
     for span in found:
         if all(span[1] <= t[0] or span[0] >= t[1] for t in taken):
             taken.append(span)
+    # the contributor's patterns hide every character they match: what a built-in rule
+    # did not already take
+    hidden = {i for start, end, _ in taken for i in range(start, end)}
+    for p in patterns:
+        for m in p.finditer(text):
+            free = [i for i in range(m.start(), m.end()) if i not in hidden]
+            hidden.update(free)
+            for _, run in groupby(enumerate(free), key=lambda t: t[1] - t[0]):
+                idx = [i for _, i in run]
+                taken.append((idx[0], idx[-1] + 1, PATTERN))
     return sorted(taken)
 
 
-def scrub(text: str | None) -> tuple[str | None, Counter[str]]:
+def scrub(
+    text: str | None, patterns: Sequence[re.Pattern[str]] = ()
+) -> tuple[str | None, Counter[str]]:
     """Replace every secret in `text` with `<rule>`; returns the text and rule counts."""
     counts: Counter[str] = Counter()
     if not text:
         return text, counts
-    spans = secret_spans(text)
+    spans = secret_spans(text, patterns)
     if not spans:
         return text, counts
     out, pos = [], 0
@@ -117,11 +138,11 @@ def scrub(text: str | None) -> tuple[str | None, Counter[str]]:
     return "".join(out), counts
 
 
-def redact_run(chars: Iterable[str]) -> dict[int, str]:
+def redact_run(chars: Iterable[str], patterns: Sequence[re.Pattern[str]] = ()) -> dict[int, str]:
     """For the characters of one typed run: index -> rule, for every character whose
     key events must be redacted."""
     text = "".join(chars)
-    return {i: rule for start, end, rule in secret_spans(text) for i in range(start, end)}
+    return {i: rule for start, end, rule in secret_spans(text, patterns) for i in range(start, end)}
 
 
 def count_changes(
@@ -138,7 +159,7 @@ def count_changes(
         elif kind == "pause" and detail == "denylist":
             counts["denylist_gaps"] += 1
         elif kind == "focus_change" and title and "<" in title:
-            for rule in RULES:
+            for rule in (*RULES, PATTERN):
                 if n := title.count(f"<{rule}>"):
                     counts[f"title_{rule}"] += n
     return dict(sorted(counts.items()))

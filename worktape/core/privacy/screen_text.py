@@ -36,7 +36,14 @@ import numpy as np
 
 from worktape.core.privacy.policy import Rect
 from worktape.core.privacy.reading import RedactionIncomplete
-from worktape.core.privacy.rules import CARD_RE, TOKEN_RE, _digits, luhn_ok, not_a_phone
+from worktape.core.privacy.rules import (
+    CARD_RE,
+    PATTERN,
+    TOKEN_RE,
+    _digits,
+    luhn_ok,
+    not_a_phone,
+)
 
 PAD = 24  # rows read above and below a changed band: a whole line up to this tall
 JOIN_GAP = 2.5  # boxes on one line closer than this many line heights are read as one
@@ -131,7 +138,7 @@ def pixel_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tup
             if 9 <= len(digits) <= 15 and len(set(digits)) > 1 and not not_a_phone(m.group()):
                 found.append((m.start(), m.end(), "phone"))
     for p in patterns:
-        found += [(m.start(), m.end(), "pattern") for m in p.finditer(text) if m.end() > m.start()]
+        found += [(m.start(), m.end(), PATTERN) for m in p.finditer(text) if m.end() > m.start()]
     # overlapping matches are one thing on screen: merged, named by the rule that
     # found the earliest, longest of them
     merged: list[tuple[int, int, str]] = []
