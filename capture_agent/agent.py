@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from capture_agent import config as C
 from capture_agent.courier import Courier
 from capture_agent.frames import Grabber
+from capture_agent.own_names import OwnNames
 from capture_agent.platform import NoDisplayError, open_desktop
 from capture_agent.recorder import Recorder
 from capture_agent.session import BundleSession, FrameEncoder
@@ -88,6 +89,8 @@ class Agent:
         self.cfg = C.load(self.config_path)
         self._stop = threading.Event()
         self.masker: TextReader | None = None  # the text reader, when masking is on
+        # painted out of frames as the contributor's own patterns are
+        self.own_names = OwnNames.here()
         self._encoder: FrameEncoder
         # why the config file, edited while the agent runs, cannot be applied: capture
         # pauses until it can (the edit may be a pattern that must be masked)
@@ -161,7 +164,11 @@ class Agent:
             )
 
         rec = Recorder(
-            cfg, new_session=new_session, grabber=Grabber, window_guard=desktop.window_guard()
+            cfg,
+            new_session=new_session,
+            grabber=Grabber,
+            window_guard=desktop.window_guard(),
+            own_names=self.own_names,
         )
         lookups = self._element_lookups(rec)
         from capture_agent.inputs import InputListeners
@@ -285,7 +292,8 @@ class Agent:
         runs in a child process: its models never load into this one), a new one when
         the patterns changed (it reads its first frame whole), none when it is off."""
         old = self.masker
-        want = list(privacy.mask_patterns) if privacy.mask_text else None
+        own = self.own_names.patterns()
+        want = [*own, *privacy.mask_patterns] if privacy.mask_text else None
         if old is not None and old.patterns == want:
             return
         new = None

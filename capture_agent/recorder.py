@@ -12,7 +12,8 @@ window) and decides, event by event:
 - typed characters are held as a run until the run ends (a pause in typing, another
   action, a focus change) and then scanned with the redaction rules: every key event of
   a secret is written as key = NULL, redacted = true, detail = <rule>;
-- idle start/end after N seconds without input; window titles are scrubbed;
+- idle start/end after N seconds without input; window titles are scrubbed, and the
+  contributor's login, host and home directory taken out of them (`own_names`);
 - the contributor's `privacy.mask_patterns` count as a rule (`pattern`) in typed runs,
   titles and element names, as on screen;
 - a click and the first key of a typed run ask which element they act on
@@ -33,6 +34,7 @@ from typing import Any
 from capture_agent import frames as F
 from capture_agent import masking as M
 from capture_agent.config import AgentConfig
+from capture_agent.own_names import OwnNames
 from capture_agent.platform import WindowGuard, WindowInfo
 from capture_agent.platform.atspi import Element
 from capture_agent.session import BundleSession
@@ -69,8 +71,10 @@ class Recorder:
         grabber: Callable[[], F.Grabber] | None = None,
         clock: Callable[[], datetime] = utcnow,
         window_guard: WindowGuard | None = None,
+        own_names: OwnNames | None = None,
     ) -> None:
         self.cfg = cfg
+        self.own_names = own_names or OwnNames.here()
         # with a desktop that lists windows, every frame is masked with that list, and
         # none is taken while the list is unknown or changing (privacy fails closed)
         self.window_guard = window_guard
@@ -171,13 +175,18 @@ class Recorder:
             self._patterns = (want, [re.compile(p) for p in want])
         return self._patterns[1]
 
+    def _clean(self, text: str | None) -> str | None:
+        """A title or element name as it may be stored."""
+        clean, _ = scrub(self.own_names.hide(text), self._mask_patterns())
+        return clean
+
     def reconfigure(self, cfg: AgentConfig) -> None:
         """A config the agent reloaded while running. The current title is scrubbed
         again: the events after a new pattern do not carry what it hides."""
         with self.lock:
             self.cfg = cfg
             if not self.denied and self.title is not None:
-                self.title, _ = scrub(self.focus.title, self._mask_patterns())
+                self.title = self._clean(self.focus.title)
 
     @property
     def blocked(self) -> bool:
@@ -431,11 +440,10 @@ class Recorder:
             if row is None:
                 return  # its bundle closed without waiting for it
             if element is not None:
-                name, _ = scrub(element.name, self._mask_patterns())
                 x, y, w, h = element.bounds
                 row.update(
                     element_role=element.role,
-                    element_name=name,
+                    element_name=self._clean(element.name),
                     element_x=x,
                     element_y=y,
                     element_width=w,
@@ -474,7 +482,7 @@ class Recorder:
                 self.denied = False
                 if self.pause_reason is None and self.session is not None:
                     self._emit(now, "resume", detail="denylist", context=False)
-            self.title, _ = scrub(win.title, self._mask_patterns())
+            self.title = self._clean(win.title)
             if self.pause_reason is None:
                 self._state(now, "focus_change")
 

@@ -165,6 +165,62 @@ def test_secrets_shown_on_screen_are_masked_in_stored_frames(desk: Desk, tmp_pat
     assert changed.get("pixels_phone", 0) >= 1 and changed.get("frames_masked_text", 0) >= 1
 
 
+def test_the_contributors_own_names_leave_titles_and_frames(desk: Desk, tmp_path: Path) -> None:
+    """The bundle calls the contributor by a salted hash, but a shell prompt and a
+    terminal's title name them ("ana@laptop", "/home/ana"). The stored titles say
+    "<user>@<host>" and "~"; the stored frames show neither name, and the words
+    around them stay readable."""
+    import json
+    import subprocess
+    import sys
+
+    env = {
+        **configure(tmp_path, storage_url=str(tmp_path / "bucket"), frame_scale=1.0),
+        "DISPLAY": desk.display,
+    }
+    # the names as the agent, started with this environment, finds them
+    own = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import dataclasses, json; from capture_agent.own_names import OwnNames; "
+                "print(json.dumps(dataclasses.asdict(OwnNames.here())))",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    user_at_host, home = f"{own['login']}@{own['host']}", own["home"].rstrip("/")
+    shown = tmp_path / "prompt.txt"
+    shown.write_text(
+        f"{user_at_host}:~$ ls {home}/projects   Status: active\nInvoices  Reports  Summary\n"
+    )
+    term = desk.terminal(f"{user_at_host}: {home}/projects", "80x6+60+500", showing=shown)
+    desk.focus(term)
+    agent = RunningAgent(env)
+    for x in (200, 400):  # clicks on the desktop beside the terminal: frames are stored
+        desk.xdo("mousemove", "--sync", str(x), "700", "click", "1")
+        time.sleep(2.0)
+    agent.stop()
+
+    storage = LocalStorage(tmp_path / "bucket")
+    titles = {
+        t
+        for info in storage.list("raw/")
+        for t in read_bundle(storage.root / info.key).events["window_title"].to_pylist()
+        if t
+    }
+    assert titles == {"<user>@<host>: ~/projects"}, titles
+    frames = stored_frames(tmp_path / "bucket", tmp_path / "x")
+    assert frames, "the clicks store frames"
+    seen = " ".join(line for _, img in frames for line in read_text(img))
+    assert "Status" in seen and "Summary" in seen, seen
+    assert user_at_host not in seen and f"{home}/" not in seen, seen
+
+
 def test_text_masking_turned_on_while_the_agent_runs_masks_the_next_frames(
     desk: Desk, tmp_path: Path
 ) -> None:

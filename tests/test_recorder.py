@@ -480,3 +480,39 @@ def test_events_held_behind_a_lookup_that_never_answers_still_reach_the_bundle_f
     kinds = [e["kind"] for e in b.events.to_pylist()]
     assert kinds.count("mouse_down") == 2 and kinds.count("mouse_up") == 1
     assert b.events["element_role"].null_count == b.events.num_rows
+
+
+def test_the_contributors_own_names_leave_titles_and_element_names(rig) -> None:
+    """The bundle calls the contributor by a salted hash; a terminal's title named them
+    ("ana@laptop: ~/src" is the shell's default) and an editor's gave their home."""
+    from capture_agent.own_names import OwnNames
+
+    rec, clock, _ = rig
+    rec.own_names = OwnNames("ana", "ana-laptop", "/home/ana")
+    rec.on_focus(WindowInfo("xterm", "ana@ana-laptop: /home/ana/src/billing", 42))
+    type_text(rec, clock, "make")
+    rec.on_focus(WindowInfo("gedit", "todo.txt (/home/ana/notes) - gedit", 43))
+    type_text(rec, clock, "x")
+    rec.on_focus(WindowInfo("gedit", "/home/anabel/notes.txt - banana@ana-laptops", 44))
+    b = sealed_events(rec, clock)
+    titles = [e["window_title"] for e in b.events.to_pylist() if e["kind"] == "focus_change"]
+    assert titles == [
+        "<user>@<host>: ~/src/billing",
+        "todo.txt (~/notes) - gedit",
+        "/home/anabel/notes.txt - banana@ana-laptops",  # other names, left as they are
+    ]
+    stored = str(b.events.to_pylist())
+    assert "ana@ana-laptop:" not in stored and "/home/ana/" not in stored
+
+
+def test_own_names_for_the_text_reader_match_only_the_names() -> None:
+    import re
+
+    from capture_agent.own_names import OwnNames
+
+    rx = [re.compile(p) for p in OwnNames("ana", "ana-laptop", "/home/ana").patterns()]
+    # as the recogniser reads a prompt: ":~" can come back as "t*"
+    shown = "ana@ana-laptopt*$ ls /home/ana/src  /home/anabel  hana@ana-laptop"
+    hits = [m.group() for p in rx for m in p.finditer(shown)]
+    assert hits == ["ana@ana-laptop", "/home/ana"]
+    assert OwnNames("root", "box", "/").patterns() == [r"(?<![\w.-])root@box"]
