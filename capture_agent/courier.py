@@ -89,7 +89,8 @@ def seal_work_dir(work: Path, spool: Path) -> Path | None:
     pixels = "pixel_masking_off" if changed.get("frames_unmasked") else "denylist_windows"
     # and text on screen: read and masked, unless privacy.mask_text = false
     text = "text_masking_off" if changed.get("frames_text_unmasked") else "screen_text"
-    writer.set_redaction([*RULES, "denylist", pixels, text], changed)
+    # own_names: the contributor's login@host and home directory out of titles and frames
+    writer.set_redaction([*RULES, "denylist", pixels, text, "own_names"], changed)
     return to_outbox(spool, writer.seal(ended_at))
 
 

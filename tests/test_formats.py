@@ -579,7 +579,9 @@ def _tiny_version(tmp_path: Path, steps: list[dict[str, Any]]) -> tuple[Path, An
         "counts": {"steps": len(steps)},
         "consent_policy_versions": ["1"],
         "quality": {},
-        "pixel_masking": dict.fromkeys((*masking, "text_masking_off", "text_not_recorded"), 0),
+        "pixel_masking": dict.fromkeys(
+            (*masking, "text_masking_off", "text_not_recorded", "own_names", "bundles"), 0
+        ),
     }
     write_card(version, card)
     return version, bucket, index

@@ -135,6 +135,9 @@ def test_a_clean_night_publishes_a_complete_version(state: Path) -> None:
     # simulated bundles say nothing of pixel masking, and the card says so
     assert card["pixel_masking"]["not_recorded"] > 0 and card["pixel_masking"]["masking_off"] == 0
     assert "do not say" in (version / "CARD.md").read_text()
+    # nor of the contributors' own names: the card says their titles may show them
+    assert card["pixel_masking"]["own_names"] == 0 < card["pixel_masking"]["bundles"]
+    assert "may show the contributor's `login@host`" in (version / "CARD.md").read_text()
     steps = {c["name"]: c for c in card["schema"]["steps"]}
     assert steps["element_role"]["type"] == "VARCHAR" and steps["element_role"]["description"]
     assert "`element`" in (version / "CARD.md").read_text()
@@ -823,3 +826,12 @@ def test_a_model_behind_a_fake_endpoint_writes_the_texts_the_gate_scans_them(
         assert card["texts"]["fell_back"] == {"privacy_rule": len(records)}
     finally:
         fake.close()
+
+
+def test_the_card_says_which_bundles_had_the_contributors_names_taken_out() -> None:
+    from worktape.publish.card import own_names_lines
+
+    text = " ".join(own_names_lines({"own_names": 30, "bundles": 30}))
+    assert "30 of 30 bundle(s)" in text and "may show" not in text
+    text = " ".join(own_names_lines({"own_names": 30, "bundles": 42}))
+    assert "30 of 42 bundle(s)" in text and "12 bundle(s)" in text and "may show" in text

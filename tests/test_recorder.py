@@ -503,6 +503,7 @@ def test_the_contributors_own_names_leave_titles_and_element_names(rig) -> None:
     ]
     stored = str(b.events.to_pylist())
     assert "ana@ana-laptop:" not in stored and "/home/ana/" not in stored
+    assert "own_names" in b.manifest["redaction"]["rules"]  # what the dataset card counts
 
 
 def test_own_names_for_the_text_reader_match_only_the_names() -> None:

@@ -224,6 +224,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "Typed secrets, e-mail addresses, card and phone numbers and tokens were redacted on",
         "the contributors' laptops, and the privacy suite found none in any text here.",
         "",
+        *own_names_lines(card["pixel_masking"]),
         *pixel_masking_lines(card["pixel_masking"]),
     ]
     # the last line, as the erasure's line was before the card was rendered from data
@@ -242,7 +243,8 @@ def pixel_masking(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """How the bundles' frames were masked on the laptops, from their manifests: windows
     masked (rule denylist_windows), masking turned off by an explicit setting
     (pixel_masking_off), or neither (agents before window masking, and the simulator);
-    and the same for text on screen (screen_text, text_masking_off)."""
+    and the same for text on screen (screen_text, text_masking_off); and the bundles
+    whose titles and frames had the contributor's own names taken out (own_names)."""
     row = one(
         con.execute(
             """
@@ -253,7 +255,9 @@ def pixel_masking(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                count(*) FILTER (WHERE list_contains(r, 'screen_text')),
                count(*) FILTER (WHERE list_contains(r, 'text_masking_off')),
                count(*) FILTER (WHERE NOT list_contains(r, 'screen_text')
-                                  AND NOT list_contains(r, 'text_masking_off'))
+                                  AND NOT list_contains(r, 'text_masking_off')),
+               count(*) FILTER (WHERE list_contains(r, 'own_names')),
+               count(*)
         FROM (SELECT coalesce(CAST(redaction -> '$.rules' AS VARCHAR[]), []) AS r
               FROM raw.bundles)
         """
@@ -266,7 +270,28 @@ def pixel_masking(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "text_masked": row[3],
         "text_masking_off": row[4],
         "text_not_recorded": row[5],
+        "own_names": row[6],
+        "bundles": row[7],
     }
+
+
+def own_names_lines(pixels: dict[str, int]) -> list[str]:
+    """Contributors and devices go by salted hashes; what the laptops did so that titles
+    and frames do not name them anyway."""
+    done, total = pixels.get("own_names", 0), pixels.get("bundles", 0)
+    lines = ["Contributors and devices are named by salted hashes."]
+    if done:
+        lines += [
+            f"In the window titles, element names and frames of {done:,} of {total:,} "
+            "bundle(s), the laptops also replaced the contributor's `login@host` with "
+            "`<user>@<host>` and their home directory with `~`.",
+        ]
+    if total > done:
+        lines += [
+            f"The titles and frames of {total - done:,} bundle(s) (agents from before this, or "
+            "the simulator) may show the contributor's `login@host` or home directory.",
+        ]
+    return [*lines, ""]
 
 
 def pixel_masking_lines(pixels: dict[str, int]) -> list[str]:
