@@ -70,6 +70,7 @@ class Report:
 # -- the child's side -------------------------------------------------------------------
 def seal_work_dir(work: Path, spool: Path) -> Path | None:
     """Seal one work dir into the outbox; returns the sealed tar (None: nothing in it)."""
+    from capture_agent.own_names import OwnNames
     from worktape.core.bundle import BundleWriter
     from worktape.core.privacy.rules import RULES, count_changes
 
@@ -89,8 +90,10 @@ def seal_work_dir(work: Path, spool: Path) -> Path | None:
     pixels = "pixel_masking_off" if changed.get("frames_unmasked") else "denylist_windows"
     # and text on screen: read and masked, unless privacy.mask_text = false
     text = "text_masking_off" if changed.get("frames_text_unmasked") else "screen_text"
-    # own_names: the contributor's login@host and home directory out of titles and frames
-    writer.set_redaction([*RULES, "denylist", pixels, text, "own_names"], changed)
+    # the contributor's login@host and home directory out of titles and frames, when
+    # this laptop could tell what they are (the agent that recorded it ran as this user)
+    own = ["own_names"] if OwnNames.here().complete else []
+    writer.set_redaction([*RULES, "denylist", pixels, text, *own], changed)
     return to_outbox(spool, writer.seal(ended_at))
 
 

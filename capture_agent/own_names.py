@@ -52,6 +52,12 @@ class OwnNames:
         after = r"(?![\w-])" if exact else ""
         return rf"(?<![\w.-]){re.escape(self.login)}@{re.escape(self.host)}{after}"
 
+    @property
+    def complete(self) -> bool:
+        """Whether both names can be hidden: a bundle says so (rule `own_names`) only
+        then, so that the dataset card never claims what was not done."""
+        return self._user_rx() is not None and self._home_rx() is not None
+
     def patterns(self) -> list[str]:
         """Regular expressions for the text reader: what frames must not show."""
         return [rx for rx in (self._user_rx(exact=False), self._home_rx()) if rx]

@@ -506,6 +506,15 @@ def test_the_contributors_own_names_leave_titles_and_element_names(rig) -> None:
     assert "own_names" in b.manifest["redaction"]["rules"]  # what the dataset card counts
 
 
+def test_a_bundle_claims_own_names_only_where_they_are_known() -> None:
+    from capture_agent.own_names import OwnNames
+
+    assert OwnNames("ana", "ana-laptop", "/home/ana").complete
+    assert not OwnNames("", "ana-laptop", "/home/ana").complete  # no login: nothing hidden
+    assert not OwnNames("ana", "", "/home/ana").complete
+    assert not OwnNames("ana", "ana-laptop", "/").complete
+
+
 def test_own_names_for_the_text_reader_match_only_the_names() -> None:
     import re
 

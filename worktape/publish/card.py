@@ -282,9 +282,10 @@ def own_names_lines(pixels: dict[str, int]) -> list[str]:
     lines = ["Contributors and devices are named by salted hashes."]
     if done:
         lines += [
-            f"In the window titles, element names and frames of {done:,} of {total:,} "
-            "bundle(s), the laptops also replaced the contributor's `login@host` with "
-            "`<user>@<host>` and their home directory with `~`.",
+            f"In the window titles and element names of {done:,} of {total:,} bundle(s), "
+            "and in their frames where text on screen was read, the laptops also replaced "
+            "the contributor's `login@host` with `<user>@<host>` and their home directory "
+            "with `~`.",
         ]
     if total > done:
         lines += [

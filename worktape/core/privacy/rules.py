@@ -108,14 +108,19 @@ def secret_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tu
     # the contributor's patterns hide every character they match: what a built-in rule
     # did not already take
     hidden = {i for start, end, _ in taken for i in range(start, end)}
-    for p in patterns:
-        for m in p.finditer(text):
-            free = [i for i in range(m.start(), m.end()) if i not in hidden]
-            hidden.update(free)
-            for _, run in groupby(enumerate(free), key=lambda t: t[1] - t[0]):
-                idx = [i for _, i in run]
-                taken.append((idx[0], idx[-1] + 1, PATTERN))
+    for start, end in pattern_spans(text, patterns):
+        free = [i for i in range(start, end) if i not in hidden]
+        hidden.update(free)
+        for _, run in groupby(enumerate(free), key=lambda t: t[1] - t[0]):
+            idx = [i for _, i in run]
+            taken.append((idx[0], idx[-1] + 1, PATTERN))
     return sorted(taken)
+
+
+def pattern_spans(text: str, patterns: Sequence[re.Pattern[str]]) -> list[tuple[int, int]]:
+    """(start, end) of every non-empty match of the contributor's patterns: for typed
+    text and titles here, for recognised text on screen (`screen_text`)."""
+    return [(m.start(), m.end()) for p in patterns for m in p.finditer(text) if m.end() > m.start()]
 
 
 def scrub(

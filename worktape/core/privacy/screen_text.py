@@ -43,6 +43,7 @@ from worktape.core.privacy.rules import (
     _digits,
     luhn_ok,
     not_a_phone,
+    pattern_spans,
 )
 
 PAD = 24  # rows read above and below a changed band: a whole line up to this tall
@@ -137,8 +138,7 @@ def pixel_spans(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> list[tup
             digits = _digits(m.group())
             if 9 <= len(digits) <= 15 and len(set(digits)) > 1 and not not_a_phone(m.group()):
                 found.append((m.start(), m.end(), "phone"))
-    for p in patterns:
-        found += [(m.start(), m.end(), PATTERN) for m in p.finditer(text) if m.end() > m.start()]
+    found += [(start, end, PATTERN) for start, end in pattern_spans(text, patterns)]
     # overlapping matches are one thing on screen: merged, named by the rule that
     # found the earliest, longest of them
     merged: list[tuple[int, int, str]] = []
